@@ -1,0 +1,50 @@
+"""The MBO code location: extract → dbt → optimize → activate, with their resources, jobs, schedule and sensor."""
+
+import dagster as dg
+
+from mbo_pipelines.defs.activate import (
+    ActivationResource,
+    budget_recommendations_sensor,
+    push_budget_changes_job,
+)
+from mbo_pipelines.defs.ingest.assets import extract_assets
+from mbo_pipelines.defs.ingest.partitions import daily_partitions
+from mbo_pipelines.defs.optimize.assets import budget_recommendations
+from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
+from mbo_pipelines.resources import mbo_resource_from_env
+
+#: Yesterday's data, the marts and a new plan: the loop a deployment runs every morning.
+daily_refresh_job = dg.define_asset_job(
+    "daily_refresh",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Extract one day from every platform, rebuild the marts, and plan budgets.",
+)
+
+daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
+    daily_refresh_job, hour_of_day=6, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.STOPPED
+)
+
+
+def build_definitions(**resource_overrides) -> dg.Definitions:
+    """The Definitions, with resources configured from env vars unless overridden (tests pass their own)."""
+    mbo = mbo_resource_from_env()
+    resources = {
+        "mbo": mbo,
+        "dbt": dbt_resource(),
+        "activation": ActivationResource(
+            database_url=mbo.database_url, source=mbo.source, sandbox_seed=mbo.sandbox_seed,
+            sandbox_today=mbo.sandbox_today,
+        ),
+    }
+    resources.update(resource_overrides)
+    return dg.Definitions(
+        assets=[*extract_assets, mbo_dbt_models, budget_recommendations],
+        jobs=[daily_refresh_job, push_budget_changes_job],
+        schedules=[daily_refresh_schedule],
+        sensors=[budget_recommendations_sensor],
+        resources=resources,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,179 @@
+"""Turn the marts into a budget plan: fit curves, allocate, round to platform budgets, check.
+
+Pure functions over DataFrames (no Dagster), so each step is testable; the
+asset in ``assets.py`` reads the marts, calls ``build_plan`` and writes it.
+The solver works in the reporting currency so campaigns in EUR, PLN and USD
+compete on one scale; budgets are converted back to each campaign's currency.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from optimizer import allocate, fit_response_curves
+
+KEY = ["platform", "account_id", "campaign_id"]
+
+
+class PlanError(ValueError):
+    """The inputs or the result of planning are not fit to act on."""
+
+
+@dataclass
+class Plan:
+    """A budget plan: one row per active campaign, plus the solver's totals and certificate."""
+
+    plan_id: str
+    created_at: datetime
+    reporting_currency: str
+    history_start: date
+    history_end: date
+    total_daily_budget_reporting: float
+    rows: pd.DataFrame
+    solver_success: bool
+    solver_message: str
+    optimality_gap: float | None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def expected_value_current_reporting(self) -> float:
+        return float(self.rows["expected_value_current_reporting"].sum())
+
+    @property
+    def expected_value_recommended_reporting(self) -> float:
+        return float(self.rows["expected_value_recommended_reporting"].sum())
+
+
+def new_plan_id(now: datetime) -> str:
+    """A sortable, unique plan id: ``plan-20261121T120000Z-1a2b3c``."""
+    return f"plan-{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
+    if campaigns.empty:
+        raise PlanError("no active campaign with a daily budget in marts.dim_campaign: nothing to plan")
+    numeric = campaigns[["daily_budget", "daily_budget_reporting"]]
+    bad = campaigns[numeric.isna().any(axis=1) | (numeric <= 0).any(axis=1)]
+    if not bad.empty:
+        raise PlanError(
+            "campaigns without a positive current daily budget (or reporting conversion): "
+            + ", ".join("/".join(map(str, r)) for r in bad[KEY].itertuples(index=False))
+        )
+    for column in ("spend_reporting", "conversion_value_reporting"):
+        values = daily[column]
+        if values.isna().any() or (values < 0).any():
+            raise PlanError(f"marts.fct_campaign_daily.{column} has NaN or negative values: refusing to plan on bad data")
+    missing = campaigns.merge(daily[KEY].drop_duplicates(), on=KEY, how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"]
+    if not missing.empty:
+        raise PlanError(
+            "active campaigns with no history in the window: "
+            + ", ".join("/".join(map(str, r)) for r in missing[KEY].itertuples(index=False))
+        )
+
+
+def _round_inside(local: np.ndarray, current: np.ndarray, max_change: float) -> np.ndarray:
+    """Round to cents without leaving the ±max_change band around the current budget."""
+    low = np.ceil(current * (1 - max_change) * 100 - 1e-6) / 100
+    high = np.floor(current * (1 + max_change) * 100 + 1e-6) / 100
+    return np.clip(np.round(local, 2), low, high)
+
+
+def build_plan(
+    daily: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    reporting_currency: str,
+    max_change: float = 0.3,
+    now: datetime | None = None,
+) -> Plan:
+    """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
+
+    ``daily``: fct_campaign_daily rows (date_day, platform, account_id,
+    campaign_id, spend_reporting, conversion_value_reporting).
+    ``campaigns``: active dim_campaign rows (platform, account_id, campaign_id,
+    campaign_name, currency, daily_budget, daily_budget_reporting).
+    The total is the sum of current budgets: the plan moves money, it does not add any.
+    """
+    now = now or datetime.now(timezone.utc)
+    _check_inputs(daily, campaigns)
+    campaigns = campaigns.sort_values(KEY).reset_index(drop=True)
+    campaigns["curve_id"] = campaigns[KEY].astype(str).agg("|".join, axis=1)
+    history = daily.merge(campaigns[[*KEY, "curve_id"]], on=KEY, how="inner")
+    fit_input = pd.DataFrame({
+        "campaign_id": history["curve_id"],
+        "platform": history["platform"],
+        "date": pd.to_datetime(history["date_day"]),
+        "spend": history["spend_reporting"].astype(float),
+        "conversion_value": history["conversion_value_reporting"].astype(float),
+    })
+    curves = fit_response_curves(fit_input)
+    order = pd.Index(curves.campaign_ids).get_indexer(campaigns["curve_id"])
+    if (order < 0).any():
+        raise PlanError("the fit returned no curve for some campaigns")
+
+    current_rep = campaigns["daily_budget_reporting"].to_numpy(float)
+    current_local = campaigns["daily_budget"].to_numpy(float)
+    fx = current_rep / current_local  # reporting units per local unit
+    total = float(current_rep.sum())
+
+    current_in_curve_order = np.empty(len(curves))
+    current_in_curve_order[order] = current_rep
+    result = allocate(curves, total, current=current_in_curve_order, max_change=max_change)
+    if not result.success:
+        raise PlanError(f"the allocator did not converge: {result.message}")
+    spend_rep = np.asarray(result.spend)[order]
+    value_cur = np.asarray(curves.value(current_in_curve_order))[order]
+    value_rec = np.asarray(result.values)[order]
+    marginal = np.asarray(result.marginal)[order]
+
+    recommended_local = _round_inside(spend_rep / fx, current_local, max_change)
+    rows = campaigns[[*KEY, "campaign_name", "currency"]].copy()
+    rows["current_daily_budget"] = np.round(current_local, 2)
+    rows["recommended_daily_budget"] = recommended_local
+    rows["expected_value_current"] = value_cur / fx
+    rows["expected_value_recommended"] = value_rec / fx
+    rows["marginal_roas"] = marginal
+    rows["reporting_currency"] = reporting_currency
+    rows["current_daily_budget_reporting"] = current_rep
+    rows["recommended_daily_budget_reporting"] = spend_rep
+    rows["expected_value_current_reporting"] = value_cur
+    rows["expected_value_recommended_reporting"] = value_rec
+
+    plan = Plan(
+        plan_id=new_plan_id(now),
+        created_at=now,
+        reporting_currency=reporting_currency,
+        history_start=pd.to_datetime(daily["date_day"]).min().date(),
+        history_end=pd.to_datetime(daily["date_day"]).max().date(),
+        total_daily_budget_reporting=total,
+        rows=rows,
+        solver_success=bool(result.success),
+        solver_message=str(result.message),
+        optimality_gap=None if result.optimality_gap is None else float(result.optimality_gap),
+    )
+    check_plan(plan, max_change)
+    return plan
+
+
+def check_plan(plan: Plan, max_change: float) -> None:
+    """Refuse a plan that breaks its own promises: NaNs, total not kept, bounds not kept."""
+    numeric = plan.rows.select_dtypes("number")
+    if not np.isfinite(numeric.to_numpy(float)).all():
+        raise PlanError("the plan has NaN or infinite numbers; refusing to write it")
+    drift = plan.rows["recommended_daily_budget_reporting"].sum() - plan.total_daily_budget_reporting
+    if abs(drift) > 0.01:
+        raise PlanError(f"recommended budgets sum to {drift:+.4f} off the plan total {plan.total_daily_budget_reporting:.2f}")
+    ratio = plan.rows["recommended_daily_budget"] / plan.rows["current_daily_budget"]
+    outside = plan.rows[(ratio < 1 - max_change - 1e-9) | (ratio > 1 + max_change + 1e-9)]
+    if not outside.empty:
+        raise PlanError(f"{len(outside)} recommendations leave the ±{max_change:.0%} band around the current budget")
+    if (plan.rows["recommended_daily_budget"] <= 0).any():
+        raise PlanError("a recommended budget is not positive")
+    if not math.isfinite(plan.total_daily_budget_reporting):
+        raise PlanError("the plan total is not finite")

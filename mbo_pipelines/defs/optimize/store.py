@@ -1,0 +1,93 @@
+"""Read the marts the planner needs and write plans to ``marts.budget_plans`` / ``marts.budget_recommendations``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import psycopg
+
+from mbo_pipelines.defs.optimize.planning import Plan
+from mbo_pipelines.defs.optimize.tables import ensure_plan_tables
+
+RECOMMENDATION_COLUMNS = [
+    "plan_id", "platform", "account_id", "campaign_id", "campaign_name", "currency",
+    "current_daily_budget", "recommended_daily_budget", "expected_value_current",
+    "expected_value_recommended", "marginal_roas", "reporting_currency",
+    "current_daily_budget_reporting", "recommended_daily_budget_reporting",
+    "explanation", "explanation_source", "created_at",
+]
+
+
+def _frame(conn: psycopg.Connection, query: str, params=()) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def read_history(conn: psycopg.Connection, days: int) -> pd.DataFrame:
+    """The last ``days`` days of ``marts.fct_campaign_daily`` (up to its latest day)."""
+    frame = _frame(
+        conn,
+        """
+        select date_day, platform, account_id, campaign_id, spend_reporting, conversion_value_reporting
+        from marts.fct_campaign_daily
+        where date_day > (select max(date_day) from marts.fct_campaign_daily) - %s::int
+        """,
+        (days,),
+    )
+    for column in ("spend_reporting", "conversion_value_reporting"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
+    """Active campaigns from ``marts.dim_campaign`` with their current budgets."""
+    frame = _frame(
+        conn,
+        """
+        select platform, account_id, campaign_id, campaign_name, currency, daily_budget, daily_budget_reporting
+        from marts.dim_campaign
+        where status = 'active'
+        """,
+    )
+    for column in ("daily_budget", "daily_budget_reporting"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: str, campaign_explanations: dict) -> None:
+    """Insert the plan and its rows in one transaction."""
+    ensure_plan_tables(conn)
+    rows = plan.rows.copy()
+    rows["plan_id"] = plan.plan_id
+    rows["created_at"] = plan.created_at
+    rows["explanation"] = [
+        campaign_explanations.get(key, explanation)
+        for key in rows[["platform", "account_id", "campaign_id"]].itertuples(index=False, name=None)
+    ]
+    rows["explanation_source"] = source
+    with conn.transaction():
+        conn.execute(
+            """
+            insert into marts.budget_plans (
+              plan_id, created_at, reporting_currency, total_daily_budget_reporting,
+              expected_value_current_reporting, expected_value_recommended_reporting, campaign_count,
+              history_start, history_end, solver_success, solver_message, optimality_gap,
+              explanation, explanation_source)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (plan.plan_id, plan.created_at, plan.reporting_currency, plan.total_daily_budget_reporting,
+             plan.expected_value_current_reporting, plan.expected_value_recommended_reporting, len(rows),
+             plan.history_start, plan.history_end, plan.solver_success, plan.solver_message,
+             plan.optimality_gap, explanation, source),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"insert into marts.budget_recommendations ({', '.join(RECOMMENDATION_COLUMNS)}) "
+                f"values ({', '.join(['%s'] * len(RECOMMENDATION_COLUMNS))})",
+                [tuple(_plain(v) for v in r) for r in rows[RECOMMENDATION_COLUMNS].itertuples(index=False)],
+            )
+
+
+def _plain(value):
+    """numpy scalars → Python scalars for the driver."""
+    return value.item() if hasattr(value, "item") else value

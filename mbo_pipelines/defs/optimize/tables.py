@@ -1,0 +1,57 @@
+"""Tables the optimize step writes: ``marts.budget_plans`` and ``marts.budget_recommendations``.
+
+A plan is one run of the allocator: its total, its certificate and its
+plan-level explanation. Each recommendation row is one active campaign of a
+plan. Budgets and expected values are in the campaign's own currency; the
+``*_reporting`` columns are in the plan's reporting currency, in which the
+solver works (so the recommended reporting budgets sum to the plan total).
+"""
+
+PLANS_DDL = """
+create table if not exists marts.budget_plans (
+  plan_id text primary key,
+  created_at timestamptz not null default now(),
+  reporting_currency text not null,
+  total_daily_budget_reporting double precision not null,
+  expected_value_current_reporting double precision not null,
+  expected_value_recommended_reporting double precision not null,
+  campaign_count integer not null,
+  history_start date not null,
+  history_end date not null,
+  solver_success boolean not null,
+  solver_message text not null,
+  optimality_gap double precision,
+  explanation text not null,
+  explanation_source text not null
+)
+"""
+
+RECOMMENDATIONS_DDL = """
+create table if not exists marts.budget_recommendations (
+  plan_id text not null references marts.budget_plans (plan_id),
+  platform text not null,
+  account_id text not null,
+  campaign_id text not null,
+  campaign_name text,
+  currency text not null,
+  current_daily_budget numeric(18, 2) not null,
+  recommended_daily_budget numeric(18, 2) not null,
+  expected_value_current double precision not null,
+  expected_value_recommended double precision not null,
+  marginal_roas double precision not null,
+  reporting_currency text not null,
+  current_daily_budget_reporting double precision not null,
+  recommended_daily_budget_reporting double precision not null,
+  explanation text not null,
+  explanation_source text not null,
+  created_at timestamptz not null default now(),
+  primary key (plan_id, platform, account_id, campaign_id)
+)
+"""
+
+
+def ensure_plan_tables(conn) -> None:
+    """Create the marts schema and both plan tables, if missing."""
+    conn.execute("create schema if not exists marts")
+    conn.execute(PLANS_DDL)
+    conn.execute(RECOMMENDATIONS_DDL)

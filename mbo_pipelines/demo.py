@@ -1,0 +1,85 @@
+"""``make demo``: the whole loop on the sandbox, then a short report of what it did."""
+
+import os
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from mbo_pipelines import warehouse
+from mbo_pipelines.instance import prepare_environment
+
+
+def _today() -> date:
+    pinned = os.environ.get("MBO_SANDBOX_TODAY")
+    return date.fromisoformat(pinned) if pinned else datetime.now(timezone.utc).date()
+
+
+def run_demo(days: int = 90) -> int:
+    """Extract ``days`` days of sandbox data, build the marts, plan, push once, and print a report."""
+    url = prepare_environment()
+    from mbo_pipelines.definitions import defs  # after the environment is prepared
+
+    instance = dg.DagsterInstance.get()
+    end = _today() - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    print(f"MBO demo: sandbox data {start}..{end} ({days} days)")
+
+    refresh = defs.get_job_def("daily_refresh").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
+    )
+    plan_id = next(
+        m.materialization.metadata["plan_id"].value
+        for m in refresh.get_asset_materialization_events()
+        if m.materialization.asset_key == dg.AssetKey("budget_recommendations")
+    )
+    defs.get_job_def("push_budget_changes_job").execute_in_process(
+        instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
+    )
+    with warehouse.connect(url) as conn:
+        print(report(conn, plan_id))
+    print("\nExplore it: `make dev` (Dagster UI on http://127.0.0.1:3000), "
+          "`psql \"$(.venv/bin/mbo db url)\"`; stop the database with `.venv/bin/mbo db stop`.")
+    return 0
+
+
+def report(conn, plan_id: str) -> str:
+    """Rows per mart, the plan per campaign, and what the push did."""
+    lines = ["", "Rows per mart table:"]
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+    ).fetchall()
+    for (table,) in tables:
+        count = conn.execute(f'select count(*) from marts."{table}"').fetchone()[0]
+        lines.append(f"  marts.{table:<28} {count:>8}")
+
+    plan = conn.execute(
+        "select reporting_currency, total_daily_budget_reporting, expected_value_current_reporting, "
+        "expected_value_recommended_reporting, optimality_gap, explanation_source, explanation "
+        "from marts.budget_plans where plan_id = %s",
+        (plan_id,),
+    ).fetchone()
+    cur, total, before, after, gap, source, text = plan
+    lines += [
+        "",
+        f"Plan {plan_id}: total daily budget {total:,.2f} {cur}; expected daily value "
+        f"{before:,.2f} → {after:,.2f} {cur} ({after - before:+,.2f}); optimality gap "
+        f"{'n/a' if gap is None else f'{gap:.1e}'}",
+        f"  platform     campaign                  currency      current → recommended   expected value change",
+    ]
+    for row in conn.execute(
+        "select platform, campaign_name, currency, current_daily_budget, recommended_daily_budget, "
+        "expected_value_recommended - expected_value_current "
+        "from marts.budget_recommendations where plan_id = %s order by platform, account_id, campaign_id",
+        (plan_id,),
+    ):
+        platform, name, currency, current, recommended, delta = row
+        lines.append(f"  {platform:<12} {name:<25} {currency:<8} {current:>10,.2f} → {recommended:>10,.2f}   {delta:>+12,.2f}")
+    lines += ["", f"Explanation ({source}):", f"  {text}", "", "Pushed (activation.budget_changes):"]
+    for status, count in conn.execute(
+        "select status, count(*) from activation.budget_changes where plan_id = %s group by status order by status",
+        (plan_id,),
+    ):
+        lines.append(f"  {status:<10} {count}")
+    return "\n".join(lines)

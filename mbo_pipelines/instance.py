@@ -1,0 +1,40 @@
+"""The Dagster instance the demo and ``make dev`` share: run and event storage in the MBO PostgreSQL."""
+
+import os
+from pathlib import Path
+
+from mbo_pipelines import settings
+
+DAGSTER_YAML = """\
+# Written by `mbo`: Dagster keeps runs, events and schedules in the MBO database,
+# so `make dev` shows what `make demo` materialized.
+storage:
+  postgres:
+    postgres_url:
+      env: MBO_DATABASE_URL
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home() -> Path:
+    """Use ``DAGSTER_HOME`` if set, else ``$MBO_HOME/dagster``; write its dagster.yaml if missing; export it."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.mbo_home() / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def prepare_environment() -> str:
+    """Resolve the warehouse (starting the embedded server if needed) and export what Dagster and dbt read.
+
+    Returns the database URL; callers must not print it (it may hold a password).
+    """
+    url = settings.database_url()
+    os.environ["MBO_DATABASE_URL"] = url
+    os.environ.update(settings.dbt_env(url))
+    ensure_dagster_home()
+    return url

@@ -1,0 +1,174 @@
+"""The simulated ad market behind the demo: campaigns, their true response, and daily simulation.
+
+Everything derives from one seed, so the same seed and budget history give the
+same numbers on every machine. A campaign's true daily conversion value is a
+Hill curve of its adstocked spend (geometric carryover), times a weekly
+seasonality, times log-normal noise. Spend follows the daily budget (platforms
+pace slightly under it), so a budget set through the sandbox changes the spend
+it simulates from that day on: the loop closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+#: First day the simulated market has data for.
+EPOCH = date(2025, 1, 1)
+#: Days of carryover warm-up simulated before a requested window.
+WARMUP_DAYS = 60
+
+PLATFORMS = ("google_ads", "meta_ads", "tiktok_ads")
+
+# Two accounts per platform, at least one per platform not in USD.
+ACCOUNTS = {
+    "google_ads": (("1234567890", "USD", "America/New_York"), ("2345678901", "EUR", "Europe/Berlin")),
+    "meta_ads": (("act_100200300", "USD", "America/Los_Angeles"), ("act_400500600", "PLN", "Europe/Warsaw")),
+    "tiktok_ads": (("7100000000001", "EUR", "Europe/Paris"), ("7100000000002", "PLN", "Europe/Warsaw")),
+}
+# Rough size of a typical budget in each currency (so PLN budgets look like PLN budgets).
+CURRENCY_SCALE = {"USD": 1.0, "EUR": 0.9, "PLN": 4.0}
+THEMES = ("Brand", "Generic", "Retargeting", "Prospecting", "Shopping", "Video", "Promo", "Lookalike",
+          "Competitor", "Remarketing")
+
+
+@dataclass(frozen=True)
+class SandboxCampaign:
+    """One simulated campaign and its true, hidden response parameters (account currency)."""
+
+    platform: str
+    account_id: str
+    campaign_id: str
+    campaign_name: str
+    currency: str
+    timezone: str
+    index: int  # position in the whole market; seeds its noise stream
+    base_budget: float
+    vmax: float
+    half_saturation: float
+    shape: float
+    adstock: float
+    seasonality_amplitude: float
+    seasonality_phase: float
+    cpm: float
+    ctr: float
+    order_value: float
+
+    def true_value(self, spend: np.ndarray | float) -> np.ndarray:
+        """Expected daily conversion value at a steady daily spend (no noise, average weekday)."""
+        s = np.maximum(np.asarray(spend, dtype=float), 0.0)
+        return self.vmax * s**self.shape / (s**self.shape + self.half_saturation**self.shape)
+
+
+def generate_campaigns(seed: int) -> list[SandboxCampaign]:
+    """The market's campaigns: 2 accounts per platform, 5–10 campaigns per account."""
+    rng = np.random.default_rng([seed, 0])
+    campaigns: list[SandboxCampaign] = []
+    for platform in PLATFORMS:
+        for account_id, currency, timezone in ACCOUNTS[platform]:
+            for n in range(int(rng.integers(5, 11))):
+                base = float(rng.uniform(30, 400)) * CURRENCY_SCALE[currency]
+                half_sat = base * float(rng.uniform(0.8, 2.5))
+                shape = float(rng.uniform(0.7, 1.3))
+                roas_at_base = float(rng.uniform(1.2, 5.0))
+                vmax = roas_at_base * base * (base**shape + half_sat**shape) / base**shape
+                index = len(campaigns)
+                theme = THEMES[n % len(THEMES)]
+                campaigns.append(
+                    SandboxCampaign(
+                        platform=platform,
+                        account_id=account_id,
+                        campaign_id=str(10_000_000 + 1_000 * PLATFORMS.index(platform) + index),
+                        campaign_name=f"{theme} {currency} #{n + 1}",
+                        currency=currency,
+                        timezone=timezone,
+                        index=index,
+                        base_budget=round(base, 2),
+                        vmax=vmax,
+                        half_saturation=half_sat,
+                        shape=shape,
+                        adstock=float(rng.uniform(0.0, 0.5)),
+                        seasonality_amplitude=float(rng.uniform(0.05, 0.2)),
+                        seasonality_phase=float(rng.uniform(0, 7)),
+                        cpm=float(rng.uniform(3, 25)) * CURRENCY_SCALE[currency],
+                        ctr=float(rng.uniform(0.005, 0.04)),
+                        order_value=float(rng.uniform(20, 150)) * CURRENCY_SCALE[currency],
+                    )
+                )
+    return campaigns
+
+
+def synthetic_budget_schedule(campaign: SandboxCampaign, seed: int, end: date) -> np.ndarray:
+    """The advertiser's own budget history before MBO took over: a step function from EPOCH to ``end``.
+
+    Budgets change every 10–25 days by a mean-reverting factor, which gives the
+    spend variation a response curve can be fitted on.
+    """
+    days = (end - EPOCH).days + 1
+    rng = np.random.default_rng([seed, 1, campaign.index])
+    budgets = np.empty(max(days, 0))
+    level, day = 1.0, 0
+    while day < days:
+        run = int(rng.integers(10, 26))
+        budgets[day : day + run] = round(campaign.base_budget * level, 2)
+        level = float(np.clip(level * rng.uniform(0.7, 1.4) ** 1, 0.5, 1.8))
+        level = 0.7 * level + 0.3  # pull back toward the base budget
+        day += run
+    return budgets
+
+
+@dataclass(frozen=True)
+class DailyOutcome:
+    """Simulated metrics for one campaign over consecutive days (arrays aligned with ``dates``)."""
+
+    dates: list[date]
+    spend: np.ndarray
+    impressions: np.ndarray
+    clicks: np.ndarray
+    conversions: np.ndarray
+    conversion_value: np.ndarray
+
+
+def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: date, end: date) -> DailyOutcome:
+    """Simulate ``campaign`` for [start, end] given its daily budgets from EPOCH (index 0 = EPOCH).
+
+    Noise is drawn from a stream seeded by (seed, campaign) and indexed by day,
+    so a day's numbers do not depend on which window was asked for.
+    """
+    first = max((start - EPOCH).days, 0)
+    last = (end - EPOCH).days
+    if last < first:
+        empty = np.empty(0)
+        return DailyOutcome([], empty, empty, empty, empty, empty)
+    warm = max(first - WARMUP_DAYS, 0)
+    rng = np.random.default_rng([seed, 2, campaign.index])
+    noise = rng.standard_normal((last + 1, 3))  # pacing, value noise, funnel noise
+    idx = np.arange(warm, last + 1)
+
+    pacing = 0.93 + 0.06 * (1 / (1 + np.exp(-noise[idx, 0])))  # 93%–99% of budget
+    spend = np.round(budgets[idx] * pacing, 2)
+    effective = np.empty_like(spend)
+    carry = spend[0]
+    for i, s in enumerate(spend):
+        carry = (1 - campaign.adstock) * s + campaign.adstock * carry
+        effective[i] = carry
+    weekday = np.array([(EPOCH + timedelta(days=int(d))).weekday() for d in idx])
+    season = 1 + campaign.seasonality_amplitude * np.sin(2 * np.pi * (weekday + campaign.seasonality_phase) / 7)
+    value = campaign.true_value(effective) * season * np.exp(0.15 * noise[idx, 1] - 0.5 * 0.15**2)
+
+    impressions = np.round(spend / campaign.cpm * 1000)
+    clicks = np.round(impressions * campaign.ctr * np.exp(0.1 * noise[idx, 2]))
+    conversions = np.round(value / campaign.order_value, 2)
+
+    keep = slice(first - warm, None)
+    dates = [EPOCH + timedelta(days=int(d)) for d in idx[keep]]
+    return DailyOutcome(
+        dates=dates,
+        spend=spend[keep],
+        impressions=impressions[keep],
+        clicks=np.minimum(clicks, impressions)[keep],
+        conversions=conversions[keep],
+        conversion_value=np.round(value[keep], 2),
+    )

@@ -1,0 +1,74 @@
+"""Configuration read from environment variables, with the defaults the demo needs.
+
+Every variable is listed in the README's configuration table. Nothing here
+logs or returns a secret except ``database_url()``, whose callers must not log it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def mbo_home() -> Path:
+    """Where the embedded database and the Dagster instance live (``MBO_HOME``, default ``.mbo/``)."""
+    return Path(os.environ.get("MBO_HOME", PROJECT_ROOT / ".mbo")).resolve()
+
+
+def embedded_port() -> int:
+    """TCP port of the embedded PostgreSQL (``MBO_PG_PORT``, default 54329)."""
+    from mbo_pipelines.embedded_db import DEFAULT_PORT
+
+    raw = os.environ.get("MBO_PG_PORT", str(DEFAULT_PORT))
+    if not raw.isdigit():
+        raise ValueError(f"MBO_PG_PORT must be a port number, got {raw!r}")
+    return int(raw)
+
+
+def embedded_server():
+    """The embedded server for this ``MBO_HOME``."""
+    from mbo_pipelines.embedded_db import EmbeddedServer
+
+    return EmbeddedServer(pgdata=mbo_home() / "pgdata", port=embedded_port())
+
+
+def database_url() -> str:
+    """``MBO_DATABASE_URL`` when set; otherwise start (if needed) the embedded server and return its URL."""
+    url = os.environ.get("MBO_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return embedded_server().start()
+
+
+def reporting_currency() -> str:
+    """Currency the marts report in (``MBO_REPORTING_CURRENCY``, default USD)."""
+    return os.environ.get("MBO_REPORTING_CURRENCY", "USD").strip().upper() or "USD"
+
+
+def history_days() -> int:
+    """How many days of history the demo extracts and the optimizer fits on (``MBO_HISTORY_DAYS``, default 90)."""
+    return int(os.environ.get("MBO_HISTORY_DAYS", "90"))
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """The ``MBO_DB_*`` variables ``dbt_project/profiles.yml`` reads, derived from a database URL."""
+    parsed = urlparse(url)
+    return {
+        "MBO_DB_HOST": parsed.hostname or "127.0.0.1",
+        "MBO_DB_PORT": str(parsed.port or 5432),
+        "MBO_DB_USER": unquote(parsed.username or "postgres"),
+        "MBO_DB_PASSWORD": unquote(parsed.password or ""),
+        "MBO_DB_NAME": (parsed.path or "/mbo").lstrip("/") or "mbo",
+    }
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe for logs and metadata."""
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return parsed._replace(netloc=netloc).geturl()
