@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
 
     if args.command == "db":
-        return _db(args.action)
+        from mbo_pipelines.embedded_db import EmbeddedDatabaseError
+
+        try:
+            return _db(args.action)
+        except EmbeddedDatabaseError as err:
+            print(f"mbo: {err}", file=sys.stderr)
+            return 1
     if args.command == "dev":
         return _dev(extra)
     if args.command == "prepare":

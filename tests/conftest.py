@@ -1,14 +1,15 @@
-"""Session-wide fixtures: one real PostgreSQL for the whole test run.
+"""Session-wide fixtures: one real PostgreSQL server for the whole test run.
 
-``MBO_DATABASE_URL`` points the tests at an existing server; otherwise an
-embedded PostgreSQL is started in a temporary directory on a free port and
-removed at the end of the session.
+``MBO_DATABASE_URL`` points the tests at an existing server (they create and
+drop their own databases on it); otherwise an embedded PostgreSQL is started
+in a temporary directory on a free port and removed at the end of the session.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -18,18 +19,11 @@ from mbo_pipelines.embedded_db import EmbeddedServer, free_port
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """URL of a fresh, empty database on a real PostgreSQL server."""
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a database on a running PostgreSQL server, used to create test databases."""
     base_url = os.environ.get("MBO_DATABASE_URL", "").strip()
     if base_url:
-        # A dedicated database so tests never touch the user's data.
-        name = f"mbo_test_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        url = base_url.rsplit("/", 1)[0] + f"/{name}"
-        yield url
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        yield base_url
         return
     server = EmbeddedServer(pgdata=Path(tmp_path_factory.mktemp("mbo")) / "pgdata", port=free_port())
     url = server.start()
@@ -37,9 +31,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     server.destroy()
 
 
+@pytest.fixture(scope="session")
+def new_database(postgres_server_url: str) -> Callable[[str], str]:
+    """Factory: a fresh, empty database on the test server; dropped at the end of the session."""
+    created: list[str] = []
+
+    def make(label: str) -> str:
+        name = f"mbo_test_{label}_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        created.append(name)
+        return postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database) -> str:
+    """A shared scratch database for tests that keep to their own tables, seeds and ids."""
+    return new_database("shared")
+
+
 @pytest.fixture
 def conn(database_url: str):
-    """A connection to the session database (autocommit off; rolled back at the end)."""
+    """A connection to the shared database (rolled back at the end)."""
     with psycopg.connect(database_url) as connection:
         yield connection
         connection.rollback()

@@ -1,0 +1,58 @@
+"""`mbo db start|status|url|stop` manage a real embedded server; `url` works for psql and drivers."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from mbo_pipelines.embedded_db import free_port
+
+
+def _mbo(*args, env):
+    return subprocess.run([sys.executable, "-m", "mbo_pipelines.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def env(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k != "MBO_DATABASE_URL"}
+    return {**clean, "MBO_HOME": str(tmp_path / "home"), "MBO_PG_PORT": str(free_port())}
+
+
+def test_db_lifecycle(env):
+    assert _mbo("db", "status", env=env).returncode == 3
+    assert _mbo("db", "url", env=env).returncode == 1
+    started = _mbo("db", "start", env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        assert "running on 127.0.0.1" in _mbo("db", "status", env=env).stdout
+        url = _mbo("db", "url", env=env).stdout.strip()
+        assert url == f"postgresql://postgres@127.0.0.1:{env['MBO_PG_PORT']}/mbo"
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone()[0] == "mbo"
+        if shutil.which("psql"):
+            out = subprocess.run(["psql", url, "-Atc", "select 40 + 2"], capture_output=True, text=True, timeout=30)
+            assert out.stdout.strip() == "42", out.stderr
+        assert _mbo("db", "start", env=env).returncode == 0  # idempotent
+    finally:
+        assert _mbo("db", "stop", env=env).stdout.strip() == "stopped"
+    assert _mbo("db", "status", env=env).returncode == 3
+
+
+def test_database_url_overrides_the_embedded_server(env):
+    env = {**env, "MBO_DATABASE_URL": "postgresql://someone:secret@db.example:5432/x"}
+    assert _mbo("db", "url", env=env).stdout.strip() == env["MBO_DATABASE_URL"]
+    status = _mbo("db", "status", env=env)
+    assert "secret" not in status.stderr and "***" in status.stderr
+
+
+def test_port_taken_gives_a_clear_error(env, postgres_server_url):
+    if os.environ.get("MBO_DATABASE_URL"):
+        pytest.skip("needs the embedded test server's port")
+    port = postgres_server_url.split(":")[-1].split("/")[0]
+    result = _mbo("db", "start", env={**env, "MBO_PG_PORT": port})
+    assert result.returncode != 0
+    assert f"port {port}" in result.stderr and "MBO_PG_PORT" in result.stderr

@@ -1,0 +1,101 @@
+"""Extract assets: partitions reload idempotently, bad rows are refused and what landed stays."""
+
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from mbo_pipelines import warehouse
+from mbo_pipelines.defs.ingest.assets import extract_assets
+from mbo_pipelines.defs.ingest.raw_tables import GOOGLE_ADS_CAMPAIGN_DAILY, META_ADS_CAMPAIGN_DAILY
+from mbo_pipelines.defs.ingest.validation import RawDataError, validate_rows
+from mbo_pipelines.resources import MboResource
+
+SEED = 21  # its own sandbox campaigns, apart from other tests
+
+
+def _materialize(database_url, start: str, end: str | None = None):
+    tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end or start}
+    resource = MboResource(database_url=database_url, sandbox_seed=SEED, sandbox_today="2026-03-01")
+    return dg.materialize(extract_assets, resources={"mbo": resource}, tags=tags,
+                          selection=dg.AssetSelection.assets(dg.AssetKey(["raw", "google_ads_campaign_daily"])))
+
+
+def _rows(database_url, day_from, day_to):
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "select segments_date, customer_id, campaign_id, metrics_cost_micros from raw.google_ads_campaign_daily "
+            "where segments_date between %s and %s and campaign_name like %s order by 1, 2, 3",
+            (day_from, day_to, "%"),
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def database_url(new_database):
+    """A database of this module's own, so other tests' raw rows never mix in."""
+    return new_database("ingest")
+
+
+@pytest.fixture(scope="module")
+def loaded_week(database_url):
+    result = _materialize(database_url, "2026-02-01", "2026-02-07")
+    assert result.success
+    return result
+
+
+def test_range_run_reports_rows_and_dates(loaded_week):
+    [event] = loaded_week.get_asset_materialization_events()[:1]
+    metadata = event.materialization.metadata
+    assert metadata["date_range"].value == "2026-02-01..2026-02-07"
+    assert metadata["days"].value == 7
+    assert metadata["row_count"].value == metadata["campaigns"].value * 7 > 0
+
+
+def test_rematerializing_a_day_replaces_it_without_duplicates(database_url, loaded_week):
+    week = _rows(database_url, date(2026, 2, 1), date(2026, 2, 7))
+    assert _materialize(database_url, "2026-02-03").success
+    assert _materialize(database_url, "2026-02-01", "2026-02-07").success
+    assert _rows(database_url, date(2026, 2, 1), date(2026, 2, 7)) == week
+    keys = [(d, a, c) for d, a, c, _ in week]
+    assert len(keys) == len(set(keys))
+
+
+def test_failed_load_leaves_landed_rows_untouched(database_url, loaded_week):
+    before = _rows(database_url, date(2026, 2, 1), date(2026, 2, 7))
+    table = GOOGLE_ADS_CAMPAIGN_DAILY
+    bad = [["2026-02-02", "1", "2", "x", "USD", "UTC", "not-a-number", 1, 1, 1.0, 1.0]]
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.DataError):
+        warehouse.replace_date_range(conn, table.name, table.date_column, date(2026, 2, 1), date(2026, 2, 7),
+                                     table.column_names, bad)
+    assert _rows(database_url, date(2026, 2, 1), date(2026, 2, 7)) == before
+
+
+def _meta_row(**overrides):
+    row = {
+        "date_start": date(2026, 2, 1), "account_id": "act_1", "campaign_id": "9", "campaign_name": "c",
+        "account_currency": "EUR", "account_timezone_name": "Europe/Berlin", "spend": Decimal("10.00"),
+        "impressions": 100, "clicks": 3, "purchases": 1.0, "purchase_value": 25.0,
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([_meta_row(spend=Decimal("-1.00"))], "spend is negative"),
+        ([_meta_row(purchase_value=float("nan"))], "purchase_value is not finite"),
+        ([_meta_row(clicks=None)], "missing clicks"),
+        ([_meta_row(impressions="100")], "impressions is not a number"),
+        ([_meta_row(), _meta_row()], "duplicate of row 0"),
+        ([_meta_row(date_start=date(2026, 3, 1))], "outside the requested"),
+    ],
+)
+def test_validation_names_the_problem(rows, message):
+    with pytest.raises(RawDataError, match=message) as err:
+        validate_rows("meta_ads", META_ADS_CAMPAIGN_DAILY, rows, (date(2026, 2, 1), date(2026, 2, 1)))
+    assert "nothing was written" in str(err.value)
+    assert "meta_ads" in str(err.value)

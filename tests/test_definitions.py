@@ -1,0 +1,61 @@
+"""The code location loads, and its graph is extract → staging → marts → recommendations → push."""
+
+import dagster as dg
+
+from mbo_pipelines.definitions import defs
+
+RAW_DAILY = [dg.AssetKey(["raw", f"{p}_campaign_daily"]) for p in ("google_ads", "meta_ads", "tiktok_ads")]
+
+
+def _graph():
+    return defs.resolve_asset_graph()
+
+
+def _upstream(key: dg.AssetKey) -> set[dg.AssetKey]:
+    graph, seen, todo = _graph(), set(), [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_extract_feeds_staging_feeds_marts_feeds_recommendations():
+    graph = _graph()
+    for platform, raw in zip(("google_ads", "meta_ads", "tiktok_ads"), RAW_DAILY):
+        staging = dg.AssetKey(f"stg_{platform}__campaign_daily")
+        assert raw in graph.get(staging).parent_keys
+        assert graph.get(raw).is_partitioned
+        assert staging in _upstream(dg.AssetKey("fct_campaign_daily"))
+    recommendations = graph.get(dg.AssetKey("budget_recommendations"))
+    assert {dg.AssetKey("fct_campaign_daily"), dg.AssetKey("dim_campaign")} <= recommendations.parent_keys
+    assert set(RAW_DAILY) <= _upstream(dg.AssetKey("budget_recommendations"))
+
+
+def test_dbt_groups_follow_folders():
+    graph = _graph()
+    assert graph.get(dg.AssetKey("stg_google_ads__campaign_daily")).group_name == "staging"
+    assert graph.get(dg.AssetKey("int_campaign_daily__unioned")).group_name == "intermediate"
+    assert graph.get(dg.AssetKey("fct_campaign_daily")).group_name == "marts"
+
+
+def test_dbt_tests_are_asset_checks():
+    checks = {key.name for key in _graph().asset_check_keys if key.asset_key == dg.AssetKey("fct_campaign_daily")}
+    assert any("not_null" in name for name in checks)
+    assert any("non_negative" in name for name in checks)
+
+
+def test_sensor_targets_the_push_job():
+    sensor = defs.resolve_sensor_def("budget_recommendations_sensor")
+    assert sensor.job_name == "push_budget_changes_job"
+    assert sensor.asset_key == dg.AssetKey("budget_recommendations")
+
+
+def test_daily_schedule_refreshes_everything():
+    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
+    assert schedule.job_name == "daily_refresh"

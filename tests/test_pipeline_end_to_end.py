@@ -1,0 +1,161 @@
+"""The whole loop on the sandbox, once per session: extract 90 days → dbt → plan → push, then again.
+
+These are the issue's acceptance points, checked against a real PostgreSQL
+through the real Definitions (the same jobs `make demo` runs).
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from mbo_pipelines.definitions import build_definitions
+from mbo_pipelines.defs.activate import ActivationResource
+from mbo_pipelines.resources import MboResource
+from mbo_pipelines.sandbox.platforms import SandboxMarket
+
+TODAY = date(2026, 3, 1)
+DAYS = 90
+START, END = TODAY - timedelta(days=DAYS), TODAY - timedelta(days=1)
+
+
+def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
+    tags = {ASSET_PARTITION_RANGE_START_TAG: START.isoformat(), ASSET_PARTITION_RANGE_END_TAG: END.isoformat()}
+    refresh = defs.get_job_def("daily_refresh").execute_in_process(instance=instance, tags=tags)
+    assert refresh.success
+    [plan_event] = [
+        e for e in refresh.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey("budget_recommendations")
+    ]
+    plan_id = plan_event.materialization.metadata["plan_id"].value
+    push = defs.get_job_def("push_budget_changes_job").execute_in_process(
+        instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
+    )
+    assert push.success
+    return plan_id
+
+
+def _counts(conn) -> dict[str, int]:
+    tables = ["raw.google_ads_campaign_daily", "raw.meta_ads_campaign_daily", "raw.tiktok_ads_campaign_daily",
+              "raw.google_ads_campaigns", "raw.meta_ads_campaigns", "raw.tiktok_ads_campaigns",
+              "marts.fct_campaign_daily", "marts.dim_campaign"]
+    return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+
+
+@pytest.fixture(scope="module")
+def loop(new_database):
+    """Run the loop twice on a database of its own; yield what each run left behind."""
+    url = new_database("e2e")
+    mbo = MboResource(database_url=url, sandbox_today=TODAY.isoformat())
+    defs = build_definitions(
+        mbo=mbo, activation=ActivationResource(database_url=url, sandbox_today=TODAY.isoformat())
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    first_plan = _run_loop(defs, instance)
+    with psycopg.connect(url) as conn:
+        first_counts = _counts(conn)
+    second_plan = _run_loop(defs, instance)
+    with psycopg.connect(url) as conn:
+        second_counts = _counts(conn)
+    return {"url": url, "plans": (first_plan, second_plan), "counts": (first_counts, second_counts)}
+
+
+@pytest.fixture
+def db(loop):
+    with psycopg.connect(loop["url"]) as conn:
+        yield conn
+
+
+def test_mart_holds_every_day_for_every_sandbox_campaign(db):
+    expected = db.execute("select count(*) from sandbox.campaigns where seed = 7").fetchone()[0]
+    per_campaign = db.execute(
+        "select platform, account_id, campaign_id, count(distinct date_day), min(date_day), max(date_day) "
+        "from marts.fct_campaign_daily group by 1, 2, 3"
+    ).fetchall()
+    assert len(per_campaign) == expected
+    assert {(n, lo, hi) for *_, n, lo, hi in per_campaign} == {(DAYS, START, END)}
+
+
+def test_mart_spend_equals_raw_spend_per_platform(db):
+    raw = dict(db.execute(
+        """
+        select 'google_ads', sum(metrics_cost_micros) / 1e6 from raw.google_ads_campaign_daily
+        union all select 'meta_ads', sum(spend) from raw.meta_ads_campaign_daily
+        union all select 'tiktok_ads', sum(spend) from raw.tiktok_ads_campaign_daily
+        """
+    ).fetchall())
+    mart = dict(db.execute("select platform, sum(spend) from marts.fct_campaign_daily group by 1").fetchall())
+    assert set(mart) == {"google_ads", "meta_ads", "tiktok_ads"}
+    for platform, total in raw.items():
+        assert float(mart[platform]) == pytest.approx(float(total), abs=0.01)
+
+
+def test_latest_plan_covers_active_campaigns_keeps_total_and_bounds(db, loop):
+    latest = loop["plans"][1]
+    assert db.execute("select plan_id from marts.budget_plans order by created_at desc limit 1").fetchone()[0] == latest
+    active = db.execute("select count(*) from marts.dim_campaign where status = 'active'").fetchone()[0]
+    total, summed, n, worst = db.execute(
+        """
+        select p.total_daily_budget_reporting, sum(r.recommended_daily_budget_reporting), count(*),
+               max(abs(r.recommended_daily_budget / r.current_daily_budget - 1))
+        from marts.budget_plans p join marts.budget_recommendations r using (plan_id)
+        where plan_id = %s group by 1
+        """,
+        (latest,),
+    ).fetchone()
+    assert n == active > 0
+    assert abs(summed - total) <= 0.01
+    assert float(worst) <= 0.30 + 1e-9
+    assert float(worst) > 0.01  # the plan really moves money
+
+
+def test_changes_applied_and_sandbox_budgets_equal_recommended(db, loop):
+    latest = loop["plans"][1]
+    statuses = dict(db.execute(
+        "select status, count(*) from activation.budget_changes where plan_id = %s group by 1", (latest,)
+    ).fetchall())
+    assert set(statuses) == {"applied"}
+    recommended = {
+        (p, c): float(b) for p, c, b in db.execute(
+            "select platform, campaign_id, recommended_daily_budget from marts.budget_recommendations where plan_id = %s",
+            (latest,),
+        )
+    }
+    market = SandboxMarket(loop["url"], seed=7, today=TODAY)
+    current = {(p, c): b for p in ("google_ads", "meta_ads", "tiktok_ads") for c, b in market.current_budgets(p).items()}
+    assert current == pytest.approx(recommended, abs=0.005)
+
+
+def test_second_run_duplicates_nothing(loop, db):
+    first, second = loop["counts"]
+    assert first == second
+    dupes = db.execute(
+        "select count(*) from (select 1 from marts.fct_campaign_daily "
+        "group by date_day, platform, account_id, campaign_id having count(*) > 1) d"
+    ).fetchone()[0]
+    assert dupes == 0
+    applied_per_change = db.execute(
+        "select max(n) from (select count(*) n from activation.budget_changes "
+        "group by plan_id, platform, account_id, campaign_id) t"
+    ).fetchone()[0]
+    assert applied_per_change == 1
+
+
+def test_pushing_the_same_plan_again_applies_nothing(loop):
+    url = loop["url"]
+    defs = build_definitions(
+        mbo=MboResource(database_url=url, sandbox_today=TODAY.isoformat()),
+        activation=ActivationResource(database_url=url, sandbox_today=TODAY.isoformat()),
+    )
+    with psycopg.connect(url) as conn:
+        before = conn.execute("select count(*) from sandbox.budget_changes").fetchone()[0]
+    latest = loop["plans"][1]
+    result = defs.get_job_def("push_budget_changes_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"push_budget_changes": {"config": {"plan_id": latest}}}},
+    )
+    assert result.success
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from sandbox.budget_changes").fetchone()[0] == before
