@@ -1,0 +1,50 @@
+{#
+    Money helpers. Every amount leaving staging is numeric, in currency units
+    (e.g. 12.34 USD, 1500 JPY).
+#}
+
+{# Google Ads reports money in micros: 1 currency unit = 1,000,000 micros. #}
+{% macro micros_to_currency(column_name) -%}
+    cast({{ column_name }} as numeric) / 1000000
+{%- endmacro %}
+
+
+{#
+    Number of minor-unit digits Meta's Marketing API uses for a currency
+    (its "offset": 100 -> 2 digits, 1 -> 0 digits). Meta uses offset 1 for
+    CLP, COP, CRC, HUF, IDR, ISK, JPY, KRW, PYG, TWD and VND, and 100 for
+    every other supported currency (including BHD/JOD/KWD, which ISO 4217
+    gives 3 digits). https://developers.facebook.com/docs/marketing-api/currencies
+#}
+{% macro currency_minor_digits(currency_column) -%}
+    case
+        when upper({{ currency_column }}) in (
+            'CLP', 'COP', 'CRC', 'HUF', 'IDR', 'ISK', 'JPY', 'KRW', 'PYG', 'TWD', 'VND'
+        ) then 0
+        else 2
+    end
+{%- endmacro %}
+
+
+{# Minor units (e.g. Meta's daily_budget in cents) -> currency units. #}
+{% macro minor_units_to_currency(amount_column, currency_column) -%}
+    cast({{ amount_column }} as numeric) / power(10::numeric, {{ currency_minor_digits(currency_column) }})
+{%- endmacro %}
+
+
+{#
+    The reporting currency as a SQL string literal. Reads the
+    `reporting_currency` var (default: env var MBO_REPORTING_CURRENCY, else
+    USD), trims and upper-cases it, and refuses anything that is not a
+    three-letter code, so the value can never inject SQL.
+#}
+{% macro reporting_currency() -%}
+    {%- set raw_value = var('reporting_currency', 'USD') | string | trim | upper -%}
+    {%- set code = raw_value if raw_value else 'USD' -%}
+    {%- if not modules.re.match('^[A-Z]{3}$', code) -%}
+        {{ exceptions.raise_compiler_error(
+            "reporting_currency must be a three-letter ISO 4217 code, got '" ~ raw_value ~ "'"
+        ) }}
+    {%- endif -%}
+    '{{ code }}'
+{%- endmacro %}

@@ -1,0 +1,147 @@
+{#
+    One row per platform x account_id x campaign_id: every campaign the
+    platforms list now, plus every campaign that has daily data but is no
+    longer listed (e.g. a Meta campaign deleted or archived after it spent).
+    Those are given status 'removed' and a NULL daily budget, and
+    is_listed_on_platform = false, so fct_campaign_daily -> dim_campaign
+    always resolves.
+#}
+
+with
+
+campaigns as (
+
+    select * from {{ ref('int_campaigns__unioned') }}
+
+),
+
+daily as (
+
+    select * from {{ ref('fct_campaign_daily') }}
+
+),
+
+rates as (
+
+    select currency, rate_to_usd from {{ ref('currency_rates') }}
+
+),
+
+reporting as (
+
+    select
+        reporting_currency,
+        rates.rate_to_usd as reporting_rate_to_usd
+
+    from (select {{ reporting_currency() }}::text as reporting_currency) as chosen
+    left join rates
+        on rates.currency = chosen.reporting_currency
+
+),
+
+daily_summary as (
+
+    select
+        platform,
+        account_id,
+        campaign_id,
+        min(date_day) as first_date_day,
+        max(date_day) as last_date_day
+
+    from daily
+    group by platform, account_id, campaign_id
+
+),
+
+latest_daily as (
+
+    select distinct on (platform, account_id, campaign_id)
+        platform,
+        account_id,
+        campaign_id,
+        campaign_name,
+        currency,
+        account_timezone
+
+    from daily
+    order by platform, account_id, campaign_id, date_day desc
+
+),
+
+campaign_keys as (
+
+    select platform, account_id, campaign_id from campaigns
+    union
+    select platform, account_id, campaign_id from daily_summary
+
+),
+
+joined as (
+
+    select
+        campaign_keys.platform,
+        campaign_keys.account_id,
+        campaign_keys.campaign_id,
+        coalesce(campaigns.campaign_name, latest_daily.campaign_name)        as campaign_name,
+        coalesce(campaigns.status, 'removed')                                as status,
+        campaigns.campaign_id is not null                                    as is_listed_on_platform,
+        coalesce(campaigns.currency, latest_daily.currency)                  as currency,
+        coalesce(campaigns.account_timezone, latest_daily.account_timezone)  as account_timezone,
+        campaigns.daily_budget,
+        daily_summary.first_date_day,
+        daily_summary.last_date_day
+
+    from campaign_keys
+    left join campaigns
+        on  campaigns.platform = campaign_keys.platform
+        and campaigns.account_id = campaign_keys.account_id
+        and campaigns.campaign_id = campaign_keys.campaign_id
+    left join latest_daily
+        on  latest_daily.platform = campaign_keys.platform
+        and latest_daily.account_id = campaign_keys.account_id
+        and latest_daily.campaign_id = campaign_keys.campaign_id
+    left join daily_summary
+        on  daily_summary.platform = campaign_keys.platform
+        and daily_summary.account_id = campaign_keys.account_id
+        and daily_summary.campaign_id = campaign_keys.campaign_id
+
+),
+
+converted as (
+
+    select
+        joined.*,
+        reporting.reporting_currency,
+        rates.rate_to_usd / nullif(reporting.reporting_rate_to_usd, 0) as fx_rate_to_reporting
+
+    from joined
+    cross join reporting
+    left join rates
+        on rates.currency = joined.currency
+
+),
+
+final as (
+
+    select
+        (platform || ':' || account_id || ':' || campaign_id)::text  as campaign_key,
+        platform,
+        account_id,
+        campaign_id,
+        campaign_name,
+        status,
+        is_listed_on_platform,
+        currency,
+        account_timezone,
+        daily_budget,
+        reporting_currency,
+        fx_rate_to_reporting::numeric(24, 12)                        as fx_rate_to_reporting,
+        (daily_budget * fx_rate_to_reporting)::numeric(20, 6)        as daily_budget_reporting,
+        first_date_day,
+        last_date_day
+
+    from converted
+
+)
+
+select * from final
