@@ -45,10 +45,11 @@ def _dev(extra: list[str]) -> int:
 
 
 def _prepare() -> int:
-    from mbo_pipelines.defs.transform.project import dbt_project
+    from mbo_pipelines.defs.transform.project import dbt_project, ensure_manifest
 
-    dbt_project.preparer.prepare(dbt_project)
-    print(f"dbt manifest: {dbt_project.manifest_path}")
+    if dbt_project.manifest_path.exists():
+        dbt_project.manifest_path.unlink()
+    print(f"dbt manifest: {ensure_manifest()}")
     return 0
 
 

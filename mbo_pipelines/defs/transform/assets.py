@@ -12,8 +12,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+__all__ = ["mbo_dbt_models", "dbt_resource", "translator"]
+
 from mbo_pipelines import settings
-from mbo_pipelines.defs.transform.project import dbt_project, ensure_manifest
+from mbo_pipelines.defs.transform.project import dbt_project, dbt_resource, ensure_manifest
 from mbo_pipelines.resources import MboResource
 
 
@@ -36,8 +38,3 @@ def mbo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, mbo: 
     # profiles.yml reads MBO_DB_*; derive them from the one URL MBO is configured with.
     os.environ.update(settings.dbt_env(mbo.url()))
     yield from dbt.cli(["build"], context=context).stream()
-
-
-def dbt_resource() -> DbtCliResource:
-    """The dbt CLI resource for this project."""
-    return DbtCliResource(project_dir=dbt_project)
