@@ -8,6 +8,8 @@ in a temporary directory on a free port and removed at the end of the session.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,16 +21,20 @@ from mbo_pipelines.embedded_db import EmbeddedServer, free_port
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_server_url() -> str:
     """URL of a database on a running PostgreSQL server, used to create test databases."""
     base_url = os.environ.get("MBO_DATABASE_URL", "").strip()
     if base_url:
         yield base_url
         return
-    server = EmbeddedServer(pgdata=Path(tmp_path_factory.mktemp("mbo")) / "pgdata", port=free_port())
+    # Its own folder, not pytest's basetemp: pytest prunes old basetemps, which
+    # another pytest run on the same machine could do under a live server.
+    home = Path(tempfile.mkdtemp(prefix="mbo-test-pg-"))
+    server = EmbeddedServer(pgdata=home / "pgdata", port=free_port())
     url = server.start()
     yield url
     server.destroy()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,19 @@
+"""Activation: push a budget plan's changes to the ad platforms, behind guardrails, with a ledger.
+
+The Dagster job needs a resource under the key ``activation`` (an ``ActivationResource``).
+"""
+
+from mbo_pipelines.defs.activate.dagster_defs import (
+    ActivationResource,
+    budget_recommendations_sensor,
+    push_budget_changes_job,
+)
+from mbo_pipelines.defs.activate.push import PushSummary, push_plan
+
+__all__ = [
+    "ActivationResource",
+    "PushSummary",
+    "budget_recommendations_sensor",
+    "push_budget_changes_job",
+    "push_plan",
+]

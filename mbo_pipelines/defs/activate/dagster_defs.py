@@ -1,0 +1,132 @@
+"""Dagster wiring of activation: the push job, the resource it needs, and the sensor that starts it.
+
+``budget_recommendations_sensor`` watches the ``budget_recommendations``
+asset: each new materialization carries its ``plan_id`` in metadata and
+becomes one run of ``push_budget_changes_job`` (run_key = plan_id, so a plan is
+pushed by the sensor at most once). The job's one op calls ``push_plan`` with
+the connectors of the ``activation`` resource (an ``ActivationResource``).
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from mbo_pipelines import settings
+from mbo_pipelines.connectors import PlatformConnector
+from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING
+from mbo_pipelines.defs.activate.push import PushSummary, push_plan
+from mbo_pipelines.sandbox.market import PLATFORMS
+from mbo_pipelines.sandbox.platforms import SandboxMarket
+
+RECOMMENDATIONS_ASSET = dg.AssetKey("budget_recommendations")
+OP_NAME = "push_budget_changes"
+
+
+class ActivationResource(dg.ConfigurableResource):
+    """Where activation reads plans and writes its ledger, and which platforms it talks to."""
+
+    database_url: str | None = None
+    """PostgreSQL URL; None: ``MBO_DATABASE_URL`` or the embedded server (``settings.database_url()``)."""
+    source: str = "sandbox"
+    """Which connectors: only ``sandbox`` exists so far."""
+    sandbox_seed: int = 7
+    """Seed of the sandbox market."""
+    sandbox_today: str | None = None
+    """ISO date that fixes the sandbox market's clock; None: today (UTC)."""
+    dry_run: bool | None = None
+    """None: live platforms rehearse unless MBO_ALLOW_LIVE_BUDGET_CHANGES=1; True: only rehearse; False: apply."""
+
+    def url(self) -> str:
+        """The database URL (a secret: never log it; ``settings.redact_url`` it)."""
+        return self.database_url or settings.database_url()
+
+    def connectors(self) -> dict[str, PlatformConnector]:
+        """One connector per platform."""
+        if self.source != "sandbox":
+            raise ValueError(
+                f"activation source {self.source!r} is not available: only the 'sandbox' connector exists so far"
+            )
+        today = date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
+        market = SandboxMarket(self.url(), seed=self.sandbox_seed, today=today)
+        return {platform: market.connector(platform) for platform in PLATFORMS}
+
+
+class PushBudgetChangesConfig(dg.Config):
+    """Which plan to push."""
+
+    plan_id: str
+
+
+def run_config_for(plan_id: str) -> dict:
+    """Run config of ``push_budget_changes_job`` for one plan."""
+    return {"ops": {OP_NAME: {"config": {"plan_id": plan_id}}}}
+
+
+def _changes_table(summary: PushSummary) -> str:
+    lines = ["| platform | account | campaign | old | new | status | error |", "|---|---|---|---|---|---|---|"]
+    for c in summary.changes:
+        error = (c.error or "").replace("|", "/").replace("\n", " ")
+        lines.append(f"| {c.platform} | {c.account_id} | {c.campaign_id} | {c.old_daily_budget} "
+                     f"| {c.new_daily_budget} | {c.status} | {error} |")
+    return "\n".join(lines)
+
+
+def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "plan_id": dg.MetadataValue.text(summary.plan_id),
+        "dry_run": dg.MetadataValue.bool(bool(summary.dry_run_platforms)),
+        "dry_run_platforms": dg.MetadataValue.text(", ".join(summary.dry_run_platforms) or "none"),
+        "recorded": dg.MetadataValue.int(summary.recorded),
+        "processed": dg.MetadataValue.int(summary.processed),
+        "changes": dg.MetadataValue.md(_changes_table(summary)),
+    }
+    metadata.update({f"{status}_count": dg.MetadataValue.int(n) for status, n in summary.counts.items()})
+    if summary.plan_problems:
+        metadata["plan_problems"] = dg.MetadataValue.text("; ".join(summary.plan_problems))
+    return metadata
+
+
+@dg.op(name=OP_NAME, description="Check a budget plan against the guardrails and push its changes to the platforms.")
+def push_budget_changes(
+    context: dg.OpExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
+) -> dg.Output[dict]:
+    summary = push_plan(activation.url(), config.plan_id, activation.connectors(), dry_run=activation.dry_run,
+                        log=context.log)
+    metadata = _metadata(summary)
+    if not summary.ok:
+        # Everything is in the ledger by now; the run fails so that someone looks at it.
+        bad = {s: summary.counts[s] for s in (FAILED, BLOCKED, PENDING) if summary.counts[s]}
+        raise dg.Failure(
+            description=(
+                f"plan {config.plan_id}: not every budget change went through ("
+                + ", ".join(f"{n} {s}" for s, n in bad.items())
+                + "); see activation.budget_changes for the reasons"
+            ),
+            metadata=metadata,
+            allow_retries=False,
+        )
+    return dg.Output(dict(summary.counts), metadata=metadata)
+
+
+@dg.job(description="Push one budget plan's changes to the ad platforms (run config: the plan_id).")
+def push_budget_changes_job():
+    push_budget_changes()
+
+
+@dg.asset_sensor(
+    asset_key=RECOMMENDATIONS_ASSET,
+    job=push_budget_changes_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Push each new budget plan once: one run per plan_id of a budget_recommendations materialization.",
+)
+def budget_recommendations_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    materialization = asset_event.asset_materialization
+    value = materialization.metadata.get("plan_id") if materialization else None
+    plan_id = value.value if isinstance(value, dg.MetadataValue) else value
+    if not isinstance(plan_id, str) or not plan_id.strip():
+        yield dg.SkipReason(
+            f"the latest materialization of {RECOMMENDATIONS_ASSET.to_user_string()} has no 'plan_id' "
+            "text metadata, so there is no plan to push"
+        )
+        return
+    yield dg.RunRequest(run_key=plan_id, run_config=run_config_for(plan_id), tags={"mbo/plan_id": plan_id})

@@ -1,0 +1,272 @@
+"""Guardrails: the checks a budget change must pass BEFORE anything is written to an ad platform.
+
+Every function here is pure: it takes numbers (and the platform's rows, already
+fetched) and returns ``None`` when the rule holds, or a reason string that
+names the rule and the numbers when it does not. A reason always starts with
+``"<rule>: "`` so the ledger's ``error`` column can be grouped by rule.
+
+Rules on a whole plan (one failure refuses every change of the plan):
+
+- ``finite_numbers``: no NaN or infinity in any number of the plan or its rows;
+- ``solver_success``: the optimizer reported success;
+- ``plan_age``: the plan is at most ``MBO_PLAN_MAX_AGE_HOURS`` (default 36) hours old;
+- ``plan_total``: the recommended reporting budgets sum to the plan's total within 0.01;
+- ``latest_plan``: no newer plan exists (a superseded plan is never pushed).
+
+Rules on one change:
+
+- ``positive_budget``: the new budget is finite and greater than zero;
+- ``currency``: the plan's currency is the platform account's currency;
+- ``campaign_exists``: the platform still knows the campaign;
+- ``stale_plan``: the budget in force on the platform now is within 1% of the
+  plan's current budget (or already of the new one, as after an interrupted push);
+- ``max_change``: the new budget is within ``MBO_MAX_BUDGET_CHANGE`` (default
+  0.30) of both the plan's current budget and the budget in force now.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+DEFAULT_MAX_CHANGE = 0.30
+DEFAULT_PLAN_MAX_AGE_HOURS = 36.0
+#: How far the platform's budget may drift from the plan's current budget before the plan counts as stale.
+STALE_TOLERANCE = 0.01
+#: How far the recommended reporting budgets may sum from the plan total (reporting currency units).
+TOTAL_TOLERANCE = 0.01
+
+Number = float | int | Decimal
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds the guardrails apply."""
+
+    max_change: float = DEFAULT_MAX_CHANGE
+    max_plan_age_hours: float = DEFAULT_PLAN_MAX_AGE_HOURS
+    stale_tolerance: float = STALE_TOLERANCE
+    total_tolerance: float = TOTAL_TOLERANCE
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def limits_from_env(max_change: float | None = None, max_plan_age_hours: float | None = None) -> Limits:
+    """Limits from the arguments, else ``MBO_MAX_BUDGET_CHANGE`` / ``MBO_PLAN_MAX_AGE_HOURS``, else the defaults."""
+    change = max_change if max_change is not None else _env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_CHANGE)
+    age = (max_plan_age_hours if max_plan_age_hours is not None
+           else _env_float("MBO_PLAN_MAX_AGE_HOURS", DEFAULT_PLAN_MAX_AGE_HOURS))
+    if not (math.isfinite(change) and 0 < change <= 1):
+        raise ValueError(f"the maximum budget change must be a fraction in (0, 1], got {change}")
+    if not (math.isfinite(age) and age > 0):
+        raise ValueError(f"the maximum plan age must be a positive number of hours, got {age}")
+    return Limits(max_change=change, max_plan_age_hours=age)
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for a finite int, float or Decimal (False for None, NaN, infinities and non-numbers)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    if isinstance(value, (int, float)):
+        return math.isfinite(value)
+    return False
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, Decimal)) and is_finite_number(value):
+        return f"{float(value):.2f}"
+    return str(value)
+
+
+# --- the platform's own view of a campaign ---------------------------------------------------
+
+#: Meta reports budgets in the currency's minor unit: cents (offset 100) except for the
+#: currencies Meta treats as having none. A wrong offset cannot move money: the budget read
+#: back would then differ from the plan's by 100x and ``stale_plan`` blocks the change.
+_META_OFFSET_1 = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
+
+
+@dataclass(frozen=True)
+class LiveCampaign:
+    """A campaign as the platform reports it now, its daily budget in account currency units."""
+
+    account_id: str
+    campaign_id: str
+    currency: str
+    daily_budget: Decimal
+
+
+def live_campaign(platform: str, row: Mapping[str, Any]) -> LiveCampaign:
+    """Read one ``fetch_campaigns()`` row, in the platform's own vocabulary, into currency units."""
+    if platform == "google_ads":
+        return LiveCampaign(str(row["customer_id"]), str(row["campaign_id"]), row["customer_currency_code"],
+                            Decimal(int(row["campaign_budget_amount_micros"])) / Decimal(1_000_000))
+    if platform == "meta_ads":
+        offset = 1 if row["account_currency"] in _META_OFFSET_1 else 100
+        return LiveCampaign(str(row["account_id"]), str(row["campaign_id"]), row["account_currency"],
+                            Decimal(int(row["daily_budget"])) / Decimal(offset))
+    if platform == "tiktok_ads":
+        return LiveCampaign(str(row["advertiser_id"]), str(row["campaign_id"]), row["currency"],
+                            Decimal(str(row["budget"])))
+    raise ValueError(f"no budget vocabulary known for platform {platform!r}")
+
+
+def live_campaigns(platform: str, rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], LiveCampaign]:
+    """``fetch_campaigns()`` rows keyed by (account_id, campaign_id)."""
+    campaigns = (live_campaign(platform, row) for row in rows)
+    return {(c.account_id, c.campaign_id): c for c in campaigns}
+
+
+# --- rules on one change ---------------------------------------------------------------------
+
+def check_positive_budget(new: Number) -> str | None:
+    """The new daily budget must be a finite number greater than zero."""
+    if not is_finite_number(new) or new <= 0:
+        return f"positive_budget: new daily budget {_fmt(new)} is not a finite number greater than 0"
+    return None
+
+
+def check_currency(plan_currency: str, platform_currency: str) -> str | None:
+    """The plan's budgets must be in the currency the platform account bills in."""
+    if plan_currency != platform_currency:
+        return f"currency: plan budgets are in {plan_currency} but the platform account is in {platform_currency}"
+    return None
+
+
+def check_stale(current: Number, new: Number, live: Number, tolerance: float = STALE_TOLERANCE) -> str | None:
+    """The platform's budget now must be within ``tolerance`` of the plan's current budget.
+
+    A budget already equal (within ``tolerance``) to the new one also passes:
+    that is what a push interrupted after the platform call left behind, and
+    setting it again changes nothing.
+    """
+    if not (is_finite_number(current) and is_finite_number(live)):
+        return f"stale_plan: cannot compare plan current budget {_fmt(current)} with platform budget {_fmt(live)}"
+    if current > 0 and abs(float(live) - float(current)) <= tolerance * float(current):
+        return None
+    if is_finite_number(new) and new > 0 and abs(float(live) - float(new)) <= tolerance * float(new):
+        return None
+    return (
+        f"stale_plan: budget on the platform is now {_fmt(live)}, the plan assumed {_fmt(current)} "
+        f"(differs by more than {tolerance:.0%}); the budget was changed since the plan was made"
+    )
+
+
+def check_max_change(base: Number, new: Number, max_change: float, what: str = "current budget") -> str | None:
+    """``new`` may differ from ``base`` by at most ``max_change`` of ``base``."""
+    if not (is_finite_number(base) and base > 0 and is_finite_number(new)):
+        return f"max_change: cannot compute the change from {what} {_fmt(base)} to {_fmt(new)}"
+    change = (float(new) - float(base)) / float(base)
+    # Budgets carry cents: allow half a cent of rounding on top of the limit.
+    if abs(float(new) - float(base)) > max_change * float(base) + 0.005:
+        return (
+            f"max_change: {_fmt(base)} -> {_fmt(new)} is a {change:+.1%} change of the {what}, "
+            f"beyond the allowed ±{max_change:.0%}"
+        )
+    return None
+
+
+def change_problems(
+    current: Number,
+    new: Number,
+    currency: str,
+    live: LiveCampaign | None,
+    limits: Limits = Limits(),
+) -> list[str]:
+    """Every rule one change breaks (empty when it may be sent), given the platform's view of its campaign."""
+    if problem := check_positive_budget(new):
+        return [problem]
+    if live is None:
+        return ["campaign_exists: the platform no longer reports this campaign"]
+    checks = (
+        check_currency(currency, live.currency),
+        check_stale(current, new, live.daily_budget, limits.stale_tolerance),
+        check_max_change(current, new, limits.max_change, "plan's current budget"),
+        check_max_change(live.daily_budget, new, limits.max_change, "budget in force on the platform"),
+    )
+    return [p for p in checks if p]
+
+
+# --- rules on a whole plan -------------------------------------------------------------------
+
+def check_finite(values: Mapping[str, Any], where: str) -> str | None:
+    """Every float or Decimal in ``values`` must be finite (None is not a number and passes)."""
+    bad = [name for name, v in values.items()
+           if isinstance(v, (float, Decimal)) and not is_finite_number(v)]
+    if bad:
+        shown = ", ".join(f"{name}={values[name]}" for name in bad)
+        return f"finite_numbers: {where} has non-finite values: {shown}"
+    return None
+
+
+def check_solver(success: bool, message: str) -> str | None:
+    """The optimizer must have reported success."""
+    if not success:
+        return f"solver_success: the optimizer did not succeed ({message})"
+    return None
+
+
+def check_plan_age(created_at: datetime, now: datetime, max_age_hours: float) -> str | None:
+    """The plan must be at most ``max_age_hours`` old."""
+    age_hours = (now - created_at).total_seconds() / 3600
+    if age_hours > max_age_hours:
+        return f"plan_age: plan is {age_hours:.1f} hours old, older than the allowed {max_age_hours:g} hours"
+    return None
+
+
+def check_plan_total(recommended_reporting: Iterable[Number], total: Number,
+                     tolerance: float = TOTAL_TOLERANCE) -> str | None:
+    """The recommended reporting budgets must sum to the plan total within ``tolerance``."""
+    values = [float(v) for v in recommended_reporting]
+    summed = math.fsum(values)
+    if not (math.isfinite(summed) and is_finite_number(total)) or abs(summed - float(total)) > tolerance:
+        return (
+            f"plan_total: recommended budgets sum to {summed:.2f} over {len(values)} campaigns, "
+            f"but the plan total is {_fmt(total)} (tolerance {tolerance})"
+        )
+    return None
+
+
+def check_latest(plan_id: str, newer_plan_id: str | None) -> str | None:
+    """No plan newer than this one may exist."""
+    if newer_plan_id is not None:
+        return f"latest_plan: plan {plan_id} is superseded by the newer plan {newer_plan_id}"
+    return None
+
+
+def plan_problems(
+    plan: Mapping[str, Any],
+    recommendations: list[Mapping[str, Any]],
+    now: datetime,
+    newer_plan_id: str | None,
+    limits: Limits = Limits(),
+) -> list[str]:
+    """Every whole-plan rule the plan breaks; ``plan`` and ``recommendations`` are rows of the marts tables."""
+    problems = [check_finite(plan, f"plan {plan['plan_id']}")]
+    problems += [
+        check_finite(rec, f"recommendation {rec['platform']}/{rec['account_id']}/{rec['campaign_id']}")
+        for rec in recommendations
+    ]
+    problems += [
+        check_solver(plan["solver_success"], plan["solver_message"]),
+        check_plan_age(plan["created_at"], now, limits.max_plan_age_hours),
+        check_plan_total((rec["recommended_daily_budget_reporting"] for rec in recommendations),
+                         plan["total_daily_budget_reporting"], limits.total_tolerance),
+        check_latest(plan["plan_id"], newer_plan_id),
+    ]
+    return [p for p in problems if p]

@@ -1,0 +1,177 @@
+"""The activation ledger, ``activation.budget_changes``: every budget change MBO means to make, and what became of it.
+
+One row per (plan, platform, account, campaign): the unique key makes
+recording a change idempotent, so a re-run of a push never records (or
+applies) the same change twice. A row starts ``pending`` and ends in exactly
+one of:
+
+- ``applied``  -- the platform accepted the new budget (``applied_at`` set);
+- ``dry_run``  -- it passed every guardrail, but this push only rehearsed it;
+- ``failed``   -- the platform call (or reading the platform) raised; ``error`` says what;
+- ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule.
+
+Only ``pending`` rows are ever processed. The columns ``plan_id`` through
+``applied_at`` are a contract other steps read; the others are bookkeeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import psycopg
+
+from mbo_pipelines import warehouse
+
+PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED = "pending", "applied", "dry_run", "failed", "blocked"
+STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED)
+
+LEDGER_DDL = """
+create table if not exists activation.budget_changes (
+  change_id bigserial primary key,
+  plan_id text not null,
+  platform text not null,
+  account_id text not null,
+  campaign_id text not null,
+  currency text not null,
+  old_daily_budget numeric(18, 2) not null,
+  new_daily_budget numeric(18, 2) not null,
+  status text not null default 'pending'
+    check (status in ('pending', 'applied', 'dry_run', 'failed', 'blocked')),
+  error text,
+  dry_run boolean not null default false,
+  live_daily_budget numeric(18, 2),
+  attempts integer not null default 0,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  applied_at timestamptz,
+  unique (plan_id, platform, account_id, campaign_id),
+  check ((status = 'applied') = (applied_at is not null))
+)
+"""
+
+_COLUMNS = (
+    "change_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,"
+    " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at"
+)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of ``activation.budget_changes``."""
+
+    change_id: int
+    plan_id: str
+    platform: str
+    account_id: str
+    campaign_id: str
+    currency: str
+    old_daily_budget: Decimal
+    new_daily_budget: Decimal
+    status: str
+    error: str | None
+    dry_run: bool
+    live_daily_budget: Decimal | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    applied_at: datetime | None
+
+
+def ensure_ledger(conn: psycopg.Connection) -> None:
+    """Create the ``activation`` schema and the ledger table, if missing."""
+    with conn.transaction():
+        # Serialise concurrent first runs: CREATE ... IF NOT EXISTS still races in the catalog.
+        conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
+        warehouse.ensure_schemas(conn, ("activation",))
+        conn.execute(LEDGER_DDL)
+
+
+def record_pending(
+    conn: psycopg.Connection,
+    plan_id: str,
+    changes: list[tuple[str, str, str, str, Decimal, Decimal]],
+) -> int:
+    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``pending``.
+
+    A change already in the ledger for this plan, whatever its status, is left
+    as it is. Returns how many rows were new.
+    """
+    inserted = 0
+    with conn.transaction(), conn.cursor() as cur:
+        for platform, account_id, campaign_id, currency, old, new in changes:
+            cur.execute(
+                """
+                insert into activation.budget_changes
+                  (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget)
+                values (%s, %s, %s, %s, %s, %s, %s)
+                on conflict (plan_id, platform, account_id, campaign_id) do nothing
+                """,
+                (plan_id, platform, account_id, campaign_id, currency, old, new),
+            )
+            inserted += cur.rowcount
+    return inserted
+
+
+def plan_rows(conn: psycopg.Connection, plan_id: str, status: str | None = None) -> list[LedgerRow]:
+    """The ledger rows of a plan (optionally only those in ``status``), in a stable order."""
+    rows = conn.execute(
+        f"""
+        select {_COLUMNS} from activation.budget_changes
+        where plan_id = %s and (%s::text is null or status = %s)
+        order by platform, account_id, campaign_id
+        """,
+        (plan_id, status, status),
+    ).fetchall()
+    return [LedgerRow(*row) for row in rows]
+
+
+def note_attempt(conn: psycopg.Connection, change_id: int, live_daily_budget: Decimal | None) -> None:
+    """Count an attempt on a pending row just before the platform is called (durably, before the call)."""
+    with conn.transaction():
+        conn.execute(
+            """
+            update activation.budget_changes
+            set attempts = attempts + 1, live_daily_budget = %s, updated_at = now()
+            where change_id = %s and status = 'pending'
+            """,
+            (live_daily_budget, change_id),
+        )
+
+
+def finish(
+    conn: psycopg.Connection,
+    change_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    dry_run: bool = False,
+    live_daily_budget: Decimal | None = None,
+) -> bool:
+    """Move a pending row to its final ``status``; False when it was no longer pending."""
+    if status not in STATUSES or status == PENDING:
+        raise ValueError(f"not a final ledger status: {status!r}")
+    with conn.transaction():
+        cur = conn.execute(
+            """
+            update activation.budget_changes
+            set status = %s, error = %s, dry_run = %s,
+                live_daily_budget = coalesce(%s, live_daily_budget),
+                applied_at = case when %s = 'applied' then now() end,
+                updated_at = now()
+            where change_id = %s and status = 'pending'
+            """,
+            (status, error, dry_run, live_daily_budget, status, change_id),
+        )
+        return cur.rowcount == 1
+
+
+def status_counts(conn: psycopg.Connection, plan_id: str) -> dict[str, int]:
+    """Number of ledger rows of a plan in each status (every status present, zero when none)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    rows = conn.execute(
+        "select status, count(*) from activation.budget_changes where plan_id = %s group by status", (plan_id,)
+    ).fetchall()
+    counts.update({status: int(n) for status, n in rows})
+    return counts

@@ -1,0 +1,298 @@
+"""Push a budget plan to the ad platforms: the only code path in MBO that changes money.
+
+``push_plan`` records every change of a plan in the ledger
+(``activation.budget_changes``) before it does anything, checks each one
+against the guardrails, and only then calls the platform. Every outcome is
+written back to the ledger, so the ledger always says what was sent.
+
+Safety properties:
+
+- A change is recorded once (unique per plan and campaign) and only ``pending``
+  rows are processed, so re-running a push never applies a change twice.
+- A ``pending`` row left by a crash is retried on the next run. That is safe
+  because ``set_daily_budget`` sets an absolute amount: sending the same amount
+  twice leaves the platform exactly where sending it once did (and the
+  ``stale_plan`` rule accepts a platform budget already equal to the new one).
+- One push per plan at a time: a PostgreSQL advisory lock keyed on the plan.
+- Live platforms default to dry-run; changing live budgets needs
+  ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``.
+- Only the latest plan is pushed; this is checked again before every write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mbo_pipelines import warehouse
+from mbo_pipelines.connectors import PlatformConnector
+from mbo_pipelines.defs.activate import guardrails, ledger
+from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, PENDING, LedgerRow
+
+logger = logging.getLogger(__name__)
+
+ALLOW_LIVE_ENV = "MBO_ALLOW_LIVE_BUDGET_CHANGES"
+#: A recommendation closer than this to the current budget is not a change.
+MIN_CHANGE = Decimal("0.01")
+#: How long a push waits for another push of the same plan to finish.
+DEFAULT_LOCK_WAIT_SECONDS = 300
+#: Longest error text stored in the ledger.
+MAX_ERROR_CHARS = 1000
+
+
+class LiveChangesNotAllowed(RuntimeError):
+    """Asked to change budgets on a live platform without MBO_ALLOW_LIVE_BUDGET_CHANGES=1."""
+
+
+class PushInProgress(RuntimeError):
+    """Another push of the same plan held the plan's lock for longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    """What a push did: the plan's ledger rows after it, and counts per status."""
+
+    plan_id: str
+    counts: dict[str, int]
+    changes: list[LedgerRow]
+    #: Changes this run added to the ledger (0 on a re-run).
+    recorded: int
+    #: Changes this run moved out of ``pending``.
+    processed: int
+    #: Whole-plan guardrail failures (empty when the plan as a whole may be pushed).
+    plan_problems: list[str] = field(default_factory=list)
+    #: Platforms this run only rehearsed.
+    dry_run_platforms: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no change of the plan is failed, blocked or still pending."""
+        return self.counts[FAILED] == 0 and self.counts[BLOCKED] == 0 and self.counts[PENDING] == 0
+
+
+def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, bool]:
+    """Whether each platform is only rehearsed.
+
+    ``None``: sandbox connectors apply; live connectors rehearse unless
+    ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``. ``True``: everything rehearses.
+    ``False``: everything applies, and a live connector still needs the
+    variable (two keys for real money): without it this raises.
+    """
+    allow_live = os.environ.get(ALLOW_LIVE_ENV, "").strip() == "1"
+    resolved = {}
+    for platform, connector in connectors.items():
+        if dry_run is True or not connector.is_live:
+            resolved[platform] = bool(dry_run)
+        elif allow_live:
+            resolved[platform] = False
+        elif dry_run is False:
+            raise LiveChangesNotAllowed(
+                f"dry_run=False asks to change live budgets on {platform}, but {ALLOW_LIVE_ENV} is not 1"
+            )
+        else:
+            resolved[platform] = True
+    return resolved
+
+
+def error_text(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    """An exception as ``Class: message`` for the ledger, any of ``secrets`` masked, length capped."""
+    text = f"{type(exc).__name__}: {exc}"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:MAX_ERROR_CHARS]
+
+
+def _url_secrets(database_url: str) -> tuple[str, ...]:
+    password = urlparse(database_url).password
+    return (database_url, password) if password else (database_url,)
+
+
+@contextmanager
+def _plan_lock(conn: psycopg.Connection, plan_id: str, wait_seconds: float) -> Iterator[None]:
+    """Hold a session-level advisory lock on the plan (released on exit, or when the connection dies)."""
+    # lock_timeout 0 would mean "wait forever": wait at least a millisecond.
+    conn.execute(f"set lock_timeout = '{max(1, int(wait_seconds * 1000))}ms'")
+    try:
+        conn.execute("select pg_advisory_lock(hashtext('mbo.activation.push'), hashtext(%s))", (plan_id,))
+    except psycopg.errors.LockNotAvailable:
+        raise PushInProgress(f"another push of plan {plan_id} is still running after {wait_seconds:g}s") from None
+    finally:
+        conn.execute("set lock_timeout = 0")
+    try:
+        yield
+    finally:
+        conn.execute("select pg_advisory_unlock(hashtext('mbo.activation.push'), hashtext(%s))", (plan_id,))
+
+
+def _load_plan(conn: psycopg.Connection, plan_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if not warehouse.table_exists(conn, "marts.budget_plans"):
+        raise LookupError("no plans yet: marts.budget_plans does not exist")
+    with conn.cursor(row_factory=dict_row) as cur:
+        plan = cur.execute("select * from marts.budget_plans where plan_id = %s", (plan_id,)).fetchone()
+        if plan is None:
+            raise LookupError(f"no plan {plan_id!r} in marts.budget_plans")
+        recommendations = cur.execute(
+            "select * from marts.budget_recommendations where plan_id = %s order by platform, account_id, campaign_id",
+            (plan_id,),
+        ).fetchall()
+    return plan, recommendations
+
+
+def _newer_plan(conn: psycopg.Connection, plan_id: str) -> str | None:
+    """The id of the newest plan created after ``plan_id``, if any."""
+    row = conn.execute(
+        """
+        select newer.plan_id from marts.budget_plans newer, marts.budget_plans this
+        where this.plan_id = %s and newer.plan_id <> this.plan_id
+          and (newer.created_at, newer.plan_id) > (this.created_at, this.plan_id)
+        order by newer.created_at desc, newer.plan_id desc limit 1
+        """,
+        (plan_id,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _is_change(current: Decimal, recommended: Decimal) -> bool:
+    """True when the recommendation moves the budget (a non-finite number always counts: it must be refused)."""
+    if not (current.is_finite() and recommended.is_finite()):
+        return True
+    return abs(recommended - current) >= MIN_CHANGE
+
+
+def push_plan(
+    database_url: str,
+    plan_id: str,
+    connectors: Mapping[str, PlatformConnector],
+    dry_run: bool | None = None,
+    max_change: float | None = None,
+    log: Any = None,
+    *,
+    max_plan_age_hours: float | None = None,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+) -> PushSummary:
+    """Record, check and apply the budget changes of plan ``plan_id``; return what became of them.
+
+    ``connectors`` maps platform name to its connector. ``dry_run``: see
+    ``resolve_dry_run``. ``max_change`` / ``max_plan_age_hours`` default to
+    ``MBO_MAX_BUDGET_CHANGE`` (0.30) / ``MBO_PLAN_MAX_AGE_HOURS`` (36).
+    ``log`` is anything with ``info``/``warning``/``error`` (a Dagster
+    ``context.log``); by default this module's logger. Raises ``LookupError``
+    for an unknown plan; a refused or failed change is not an exception but a
+    ledger row (see ``PushSummary.ok``).
+    """
+    log = log or logger
+    limits = guardrails.limits_from_env(max_change, max_plan_age_hours)
+    for platform, connector in connectors.items():
+        if connector.platform != platform:
+            raise ValueError(f"connector for {platform!r} says it is for {connector.platform!r}")
+    dry_by_platform = resolve_dry_run(connectors, dry_run)
+    secrets = _url_secrets(database_url)
+
+    # Autocommit: every ledger transition is durable the moment it is made, before the next platform call.
+    with warehouse.connect(database_url, autocommit=True) as conn:
+        ledger.ensure_ledger(conn)
+        with _plan_lock(conn, plan_id, lock_wait_seconds):
+            plan, recommendations = _load_plan(conn, plan_id)
+            recorded = ledger.record_pending(conn, plan_id, [
+                (r["platform"], r["account_id"], r["campaign_id"], r["currency"],
+                 r["current_daily_budget"], r["recommended_daily_budget"])
+                for r in recommendations
+                if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])
+            ])
+            now = conn.execute("select now()").fetchone()[0]
+            problems = guardrails.plan_problems(plan, recommendations, now, _newer_plan(conn, plan_id), limits)
+            pending = ledger.plan_rows(conn, plan_id, PENDING)
+            log.info(f"plan {plan_id}: {len(recommendations)} campaigns, {recorded} changes recorded now, "
+                     f"{len(pending)} pending")
+
+            processed = 0
+            if problems:
+                reason = "; ".join(problems)
+                log.error(f"plan {plan_id} refused: {reason}")
+                for row in pending:
+                    processed += ledger.finish(conn, row.change_id, BLOCKED, error=reason,
+                                               dry_run=dry_by_platform.get(row.platform, False))
+            else:
+                by_platform: dict[str, list[LedgerRow]] = {}
+                for row in pending:
+                    by_platform.setdefault(row.platform, []).append(row)
+                for platform, rows in by_platform.items():
+                    processed += _push_platform(conn, plan_id, platform, rows, connectors.get(platform),
+                                                dry_by_platform.get(platform, False), limits, secrets, log)
+
+            counts = ledger.status_counts(conn, plan_id)
+            changes = ledger.plan_rows(conn, plan_id)
+    log.info(f"plan {plan_id}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+    return PushSummary(
+        plan_id=plan_id, counts=counts, changes=changes, recorded=recorded, processed=processed,
+        plan_problems=problems,
+        dry_run_platforms=sorted(p for p, dry in dry_by_platform.items() if dry),
+    )
+
+
+def _push_platform(
+    conn: psycopg.Connection,
+    plan_id: str,
+    platform: str,
+    rows: list[LedgerRow],
+    connector: PlatformConnector | None,
+    dry: bool,
+    limits: guardrails.Limits,
+    secrets: tuple[str, ...],
+    log: Any,
+) -> int:
+    """Check and send one platform's pending changes; returns how many left ``pending``."""
+    if connector is None:
+        reason = f"no connector configured for platform {platform}"
+        log.error(f"plan {plan_id}: {reason}")
+        return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
+    try:
+        live = guardrails.live_campaigns(platform, connector.fetch_campaigns())
+    except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails its changes
+        reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
+        log.error(f"plan {plan_id}: {reason}")
+        return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
+
+    done = 0
+    for row in rows:
+        campaign = live.get((row.account_id, row.campaign_id))
+        live_budget = campaign.daily_budget if campaign else None
+        what = f"{platform}/{row.account_id}/{row.campaign_id} {row.old_daily_budget} -> {row.new_daily_budget}"
+        problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
+                                              campaign, limits)
+        if not problems and not dry:
+            # Re-checked before each write: a plan superseded mid-push stops sending at once.
+            problems = [p for p in [guardrails.check_latest(plan_id, _newer_plan(conn, plan_id))] if p]
+        if problems:
+            reason = "; ".join(problems)
+            log.warning(f"blocked {what}: {reason}")
+            done += ledger.finish(conn, row.change_id, BLOCKED, error=reason, dry_run=dry,
+                                  live_daily_budget=live_budget)
+            continue
+        if dry:
+            log.info(f"dry run {what}")
+            done += ledger.finish(conn, row.change_id, DRY_RUN, dry_run=True, live_daily_budget=live_budget)
+            continue
+        # The attempt is durable before the call: a crash after it leaves the row pending, and the
+        # next run sets the same absolute amount again, which is idempotent.
+        ledger.note_attempt(conn, row.change_id, live_budget)
+        try:
+            connector.set_daily_budget(row.account_id, row.campaign_id, row.new_daily_budget)
+        except Exception as exc:  # noqa: BLE001 - the error goes to the ledger; the other changes go on
+            reason = error_text(exc, secrets)
+            log.error(f"failed {what}: {reason}")
+            done += ledger.finish(conn, row.change_id, FAILED, error=reason)
+            continue
+        log.info(f"applied {what}")
+        done += ledger.finish(conn, row.change_id, APPLIED)
+    return done

@@ -1,0 +1,99 @@
+"""The Dagster wiring: the sensor turns a budget_recommendations materialization into one run per plan; the job pushes."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from activate_helpers import TODAY, cents, insert_plan, ledger_rows, market_rows, scale
+from dagster import DagsterInstance
+
+from mbo_pipelines.defs.activate import (
+    ActivationResource,
+    budget_recommendations_sensor,
+    push_budget_changes_job,
+)
+from mbo_pipelines.defs.activate.dagster_defs import run_config_for
+
+
+def _report(instance: DagsterInstance, metadata: dict) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=dg.AssetKey("budget_recommendations"), metadata=metadata)
+    )
+
+
+def test_the_sensor_requests_one_run_per_plan():
+    with DagsterInstance.ephemeral() as instance:
+        _report(instance, {"plan_id": dg.MetadataValue.text("plan-123"), "campaigns": 12})
+        context = dg.build_sensor_context(instance=instance)
+
+        results = list(budget_recommendations_sensor(context))
+
+        assert len(results) == 1 and isinstance(results[0], dg.RunRequest)
+        request = results[0]
+        assert request.run_key == "plan-123"
+        assert request.run_config == {"ops": {"push_budget_changes": {"config": {"plan_id": "plan-123"}}}}
+        assert budget_recommendations_sensor.job_name == push_budget_changes_job.name
+        assert budget_recommendations_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+        # Nothing new since the cursor: no second request for the same materialization.
+        again = list(budget_recommendations_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor)))
+        assert len(again) == 1 and isinstance(again[0], dg.SkipReason)
+
+
+def test_the_sensor_skips_a_materialization_without_plan_id():
+    with DagsterInstance.ephemeral() as instance:
+        _report(instance, {"campaigns": 12})
+        results = list(budget_recommendations_sensor(dg.build_sensor_context(instance=instance)))
+    assert len(results) == 1 and isinstance(results[0], dg.SkipReason)
+    assert "no 'plan_id'" in results[0].skip_message
+
+
+def test_the_definitions_load():
+    defs = dg.Definitions(
+        jobs=[push_budget_changes_job],
+        sensors=[budget_recommendations_sensor],
+        resources={"activation": ActivationResource()},
+    )
+    dg.Definitions.validate_loadable(defs)
+
+
+def _resource(database_url: str, market) -> ActivationResource:
+    return ActivationResource(database_url=database_url, sandbox_seed=market.seed, sandbox_today=TODAY.isoformat())
+
+
+def test_the_job_pushes_a_plan_and_records_metadata(database_url, market):
+    rows = scale(market_rows(market), {0: 1.1, 1: 0.9})
+    plan_id = insert_plan(database_url, rows)
+
+    result = push_budget_changes_job.execute_in_process(
+        run_config=run_config_for(plan_id), resources={"activation": _resource(database_url, market)}
+    )
+
+    assert result.success
+    assert {r["status"] for r in ledger_rows(database_url, plan_id).values()} == {"applied"}
+    assert cents(market.current_budgets(rows[0].platform)[rows[0].campaign_id]) == rows[0].recommended
+    [output] = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = output.step_output_data.metadata
+    assert metadata["applied_count"].value == 2 and metadata["blocked_count"].value == 0
+    assert metadata["dry_run"].value is False and metadata["plan_id"].value == plan_id
+
+
+def test_the_job_fails_when_a_change_is_blocked_after_recording_it(database_url, market):
+    rows = scale(market_rows(market), {0: 1.1, 1: 2.0})
+    plan_id = insert_plan(database_url, rows)
+
+    result = push_budget_changes_job.execute_in_process(
+        run_config=run_config_for(plan_id), resources={"activation": _resource(database_url, market)},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    failure = result.failure_data_for_node("push_budget_changes").error
+    assert "1 blocked" in failure.message and "activation.budget_changes" in failure.message
+    statuses = sorted(r["status"] for r in ledger_rows(database_url, plan_id).values())
+    assert statuses == ["applied", "blocked"]
+
+
+def test_only_the_sandbox_source_exists_so_far():
+    with pytest.raises(ValueError, match="only the 'sandbox' connector exists so far"):
+        ActivationResource(database_url="postgresql://x/y", source="google_ads").connectors()
