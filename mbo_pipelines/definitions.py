@@ -32,10 +32,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     resources = {
         "mbo": mbo,
         "dbt": dbt_resource(),
-        "activation": ActivationResource(
-            database_url=mbo.database_url, source=mbo.source, sandbox_seed=mbo.sandbox_seed,
-            sandbox_today=mbo.sandbox_today,
-        ),
+        "activation": ActivationResource(**mbo.model_dump()),
     }
     resources.update(resource_overrides)
     return dg.Definitions(

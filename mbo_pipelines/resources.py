@@ -36,8 +36,8 @@ class MboResource(dg.ConfigurableResource):
     def connector(self, platform: str) -> PlatformConnector:
         """The connector for ``platform`` from the configured source."""
         if self.source != "sandbox":
-            raise dg.Failure(
-                f"MBO_SOURCE={self.source!r} is not available yet: only the 'sandbox' connectors exist. "
+            raise ValueError(
+                f"source {self.source!r} (MBO_SOURCE) is not available: only the 'sandbox' connector exists so far. "
                 "Unset MBO_SOURCE (or set it to 'sandbox') to run on the simulated market."
             )
         from mbo_pipelines.sandbox.platforms import SandboxMarket

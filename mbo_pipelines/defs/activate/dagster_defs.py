@@ -7,48 +7,26 @@ pushed by the sensor at most once). The job's one op calls ``push_plan`` with
 the connectors of the ``activation`` resource (an ``ActivationResource``).
 """
 
-from datetime import date
-
 import dagster as dg
 
-from mbo_pipelines import settings
 from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
-from mbo_pipelines.sandbox.market import PLATFORMS
-from mbo_pipelines.sandbox.platforms import SandboxMarket
+from mbo_pipelines.resources import PLATFORMS, MboResource
 
 RECOMMENDATIONS_ASSET = dg.AssetKey("budget_recommendations")
 OP_NAME = "push_budget_changes"
 
 
-class ActivationResource(dg.ConfigurableResource):
-    """Where activation reads plans and writes its ledger, and which platforms it talks to."""
+class ActivationResource(MboResource):
+    """The warehouse and connectors of ``MboResource``, plus how activation treats live platforms."""
 
-    database_url: str | None = None
-    """PostgreSQL URL; None: ``MBO_DATABASE_URL`` or the embedded server (``settings.database_url()``)."""
-    source: str = "sandbox"
-    """Which connectors: only ``sandbox`` exists so far."""
-    sandbox_seed: int = 7
-    """Seed of the sandbox market."""
-    sandbox_today: str | None = None
-    """ISO date that fixes the sandbox market's clock; None: today (UTC)."""
     dry_run: bool | None = None
     """None: live platforms rehearse unless MBO_ALLOW_LIVE_BUDGET_CHANGES=1; True: only rehearse; False: apply."""
 
-    def url(self) -> str:
-        """The database URL (a secret: never log it; ``settings.redact_url`` it)."""
-        return self.database_url or settings.database_url()
-
     def connectors(self) -> dict[str, PlatformConnector]:
         """One connector per platform."""
-        if self.source != "sandbox":
-            raise ValueError(
-                f"activation source {self.source!r} is not available: only the 'sandbox' connector exists so far"
-            )
-        today = date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
-        market = SandboxMarket(self.url(), seed=self.sandbox_seed, today=today)
-        return {platform: market.connector(platform) for platform in PLATFORMS}
+        return {platform: self.connector(platform) for platform in PLATFORMS}
 
 
 class PushBudgetChangesConfig(dg.Config):
