@@ -28,24 +28,24 @@ def test_definitions_load_and_validate():
 def test_extract_feeds_staging_feeds_marts_feeds_recommendations():
     graph = _graph()
     for platform, raw in zip(("google_ads", "meta_ads", "tiktok_ads"), RAW_DAILY):
-        staging = dg.AssetKey(f"stg_{platform}__campaign_daily")
+        staging = dg.AssetKey(["staging", f"stg_{platform}__campaign_daily"])
         assert raw in graph.get(staging).parent_keys
         assert graph.get(raw).is_partitioned
-        assert staging in _upstream(dg.AssetKey("fct_campaign_daily"))
+        assert staging in _upstream(dg.AssetKey(["marts", "fct_campaign_daily"]))
     recommendations = graph.get(dg.AssetKey("budget_recommendations"))
-    assert {dg.AssetKey("fct_campaign_daily"), dg.AssetKey("dim_campaign")} <= recommendations.parent_keys
+    assert {dg.AssetKey(["marts", "fct_campaign_daily"]), dg.AssetKey(["marts", "dim_campaign"])} <= recommendations.parent_keys
     assert set(RAW_DAILY) <= _upstream(dg.AssetKey("budget_recommendations"))
 
 
 def test_dbt_groups_follow_folders():
     graph = _graph()
-    assert graph.get(dg.AssetKey("stg_google_ads__campaign_daily")).group_name == "staging"
-    assert graph.get(dg.AssetKey("int_campaign_daily__unioned")).group_name == "intermediate"
-    assert graph.get(dg.AssetKey("fct_campaign_daily")).group_name == "marts"
+    assert graph.get(dg.AssetKey(["staging", "stg_google_ads__campaign_daily"])).group_name == "staging"
+    assert graph.get(dg.AssetKey(["intermediate", "int_campaign_daily__unioned"])).group_name == "intermediate"
+    assert graph.get(dg.AssetKey(["marts", "fct_campaign_daily"])).group_name == "marts"
 
 
 def test_dbt_tests_are_asset_checks():
-    checks = {key.name for key in _graph().asset_check_keys if key.asset_key == dg.AssetKey("fct_campaign_daily")}
+    checks = {key.name for key in _graph().asset_check_keys if key.asset_key == dg.AssetKey(["marts", "fct_campaign_daily"])}
     assert any("not_null" in name for name in checks)
     assert any("non_negative" in name for name in checks)
 

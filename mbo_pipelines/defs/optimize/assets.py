@@ -61,7 +61,7 @@ def _preview(plan: Plan) -> str:
 @dg.asset(
     key="budget_recommendations",
     group_name="optimize",
-    deps=[dg.AssetKey("fct_campaign_daily"), dg.AssetKey("dim_campaign")],
+    deps=[dg.AssetKey(["marts", "fct_campaign_daily"]), dg.AssetKey(["marts", "dim_campaign"])],
     kinds={"python", "scipy", "postgres"},
     description=(
         "A budget plan: response curves fitted on marts.fct_campaign_daily, today's total budget "
