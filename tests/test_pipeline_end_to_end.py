@@ -23,14 +23,14 @@ START, END = TODAY - timedelta(days=DAYS), TODAY - timedelta(days=1)
 
 def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
     tags = {ASSET_PARTITION_RANGE_START_TAG: START.isoformat(), ASSET_PARTITION_RANGE_END_TAG: END.isoformat()}
-    refresh = defs.get_job_def("daily_refresh").execute_in_process(instance=instance, tags=tags)
+    refresh = defs.resolve_job_def("daily_refresh").execute_in_process(instance=instance, tags=tags)
     assert refresh.success
     [plan_event] = [
         e for e in refresh.get_asset_materialization_events()
         if e.materialization.asset_key == dg.AssetKey("budget_recommendations")
     ]
     plan_id = plan_event.materialization.metadata["plan_id"].value
-    push = defs.get_job_def("push_budget_changes_job").execute_in_process(
+    push = defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
     )
     assert push.success
@@ -152,7 +152,7 @@ def test_pushing_the_same_plan_again_applies_nothing(loop):
     with psycopg.connect(url) as conn:
         before = conn.execute("select count(*) from sandbox.budget_changes").fetchone()[0]
     latest = loop["plans"][1]
-    result = defs.get_job_def("push_budget_changes_job").execute_in_process(
+    result = defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"push_budget_changes": {"config": {"plan_id": latest}}}},
     )

@@ -24,11 +24,18 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """Parse the project (``dbt parse``, no database needed) unless a manifest exists; return its path.
+def _manifest_is_stale(project: DbtProject) -> bool:
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = (p for folder in ("models", "macros", "seeds", "tests") for p in (project.project_dir / folder).rglob("*"))
+    newest = max((p.stat().st_mtime for p in sources if p.is_file()), default=0)
+    return max(newest, (project.project_dir / "dbt_project.yml").stat().st_mtime) > built
 
-    Under ``dagster dev`` the manifest is re-parsed on every load so model edits show up.
-    """
-    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+    """Parse the project (``dbt parse``, no database needed) when the manifest is missing or older
+    than any model, macro, seed or test; return its path."""
+    if _manifest_is_stale(project):
         dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path
