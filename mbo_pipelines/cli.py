@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from mbo_pipelines import settings
 
@@ -39,9 +40,11 @@ def _dev(extra: list[str]) -> int:
     from mbo_pipelines.instance import prepare_environment
 
     prepare_environment()
-    os.environ.setdefault("DAGSTER_IS_DEV_CLI", "1")
-    args = ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), *extra]
-    os.execvp(args[0], args)
+    # dagster dev starts dagster-webserver and dagster-daemon by name: find them beside this Python.
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    args = [str(Path(bin_dir) / "dagster"), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), *extra]
+    os.execv(args[0], args)
 
 
 def _prepare() -> int:
