@@ -28,7 +28,7 @@ dev: $(STAMP)
 	$(BIN)/mbo dev
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python bench/bench_allocate.py
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q mbo_pipelines optimizer

@@ -1,0 +1,31 @@
+"""MBO's optimizer: response curves, curve fitting and budget allocation (numpy/scipy/pandas only).
+
+Typical use::
+
+    curves = fit_response_curves(daily)          # one Hill curve per campaign
+    plan = allocate(curves, total_budget=5000, current=current, max_change=0.3)
+    plan.spend, plan.expected_value, plan.optimality_gap
+
+Arrays follow the order of the curves (``curves.campaign_ids`` for fitted curves).
+"""
+
+from optimizer.allocation import Allocation, allocate
+from optimizer.curves import ExponentialCurve, HillCurve, ResponseCurves
+from optimizer.errors import InfeasibleAllocationError
+from optimizer.fitted import FittedCurves
+from optimizer.fitting import fit_response_curves
+from optimizer.groups import SpendGroup
+from optimizer.scenarios import spend_for_marginal_roas
+
+__all__ = [
+    "Allocation",
+    "ExponentialCurve",
+    "FittedCurves",
+    "HillCurve",
+    "InfeasibleAllocationError",
+    "ResponseCurves",
+    "SpendGroup",
+    "allocate",
+    "fit_response_curves",
+    "spend_for_marginal_roas",
+]

@@ -1,0 +1,88 @@
+"""allocate() with S-shaped Hill curves (shape > 1): concentration, brute force and the certificate."""
+
+import numpy as np
+import pytest
+
+from optimizer import HillCurve, allocate
+
+
+def best_equal_split_over_k(curves, budget):
+    """For identical curves: the best value of giving budget/k to k campaigns, over all k."""
+    n = len(curves)
+    single = curves.take([0])
+    return max(k * float(single.value(np.array([budget / k]))[0]) for k in range(1, n + 1))
+
+
+def dp_best(curves, budget, steps=600):
+    """Global optimum on a spend grid of budget/steps by dynamic programming (independent check)."""
+    grid = np.linspace(0.0, budget, steps + 1)
+    best = curves.take([0]).value(grid[:, None])[:, 0]
+    used, take = np.meshgrid(np.arange(steps + 1), np.arange(steps + 1), indexing="ij")
+    ok = take <= used
+    for i in range(1, len(curves)):
+        gain = curves.take([i]).value(grid[:, None])[:, 0]
+        table = np.full((steps + 1, steps + 1), -np.inf)
+        table[ok] = best[(used - take)[ok]] + gain[take[ok]]
+        best = table.max(axis=1)
+    return float(best[steps])
+
+
+def test_identical_s_curves_small_budget_concentrates_spend():
+    curves = HillCurve(vmax=[100.0] * 10, half_saturation=100.0, shape=2.0)
+    budget = 150.0
+    plan = allocate(curves, budget)
+    equal_split = float(curves.value(np.full(10, budget / 10)).sum())
+    assert (plan.spend > 1e-9).sum() <= 3
+    assert plan.expected_value > 3 * equal_split
+    # Known answer: two campaigns at 75 each (value 2 * 100 * 75^2 / (75^2 + 100^2) = 72).
+    np.testing.assert_allclose(plan.expected_value, 72.0, rtol=1e-9)
+    assert plan.expected_value >= best_equal_split_over_k(curves, budget) * (1 - 1e-12)
+    np.testing.assert_allclose(np.sort(plan.spend)[-2:], 75.0, rtol=1e-6)
+    assert abs(plan.spend.sum() - budget) <= 1e-6
+    assert plan.success and "S-shaped" in plan.message
+
+
+def test_certificate_brackets_the_true_optimum():
+    curves = HillCurve(vmax=[100.0] * 10, half_saturation=100.0, shape=2.0)
+    plan = allocate(curves, 150.0)
+    # The dual bound is the envelope's value: slope of the tangent from 0 (0.5) times the budget.
+    np.testing.assert_allclose(plan.upper_bound, 75.0, rtol=1e-6)
+    assert plan.upper_bound >= plan.expected_value
+    np.testing.assert_allclose(plan.optimality_gap, (75.0 - 72.0) / 72.0, rtol=1e-6)
+
+
+def test_large_budget_puts_everyone_on_the_concave_branch():
+    curves = HillCurve(vmax=[100.0] * 5, half_saturation=100.0, shape=2.0)
+    plan = allocate(curves, 2000.0)
+    np.testing.assert_allclose(plan.spend, 400.0, rtol=1e-9)
+    assert plan.optimality_gap < 1e-9
+
+
+def test_zero_start_does_not_trap_the_solver():
+    curves = HillCurve(vmax=[500.0, 80.0, 80.0], half_saturation=[60.0, 30.0, 30.0], shape=[3.0, 2.0, 2.0])
+    plan = allocate(curves, 120.0, current=np.zeros(3))  # every marginal is 0 at the current spend
+    assert plan.spend[0] > 60.0  # the big S-shaped campaign is switched on all the same
+    assert plan.expected_value >= dp_best(curves, 120.0) - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_dynamic_programming_and_gap_is_consistent(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(3, 6))
+    curves = HillCurve(rng.uniform(50, 500, n), rng.uniform(20, 200, n), rng.uniform(0.5, 3.0, n))
+    budget = float(rng.uniform(20, 150 * n))
+    plan = allocate(curves, budget)
+    reference = dp_best(curves, budget)
+    assert plan.expected_value >= reference * (1 - 1e-6)
+    assert plan.upper_bound >= reference * (1 - 1e-9)
+    assert (reference - plan.expected_value) / plan.expected_value <= plan.optimality_gap + 1e-9
+    assert abs(plan.spend.sum() - budget) <= 1e-6
+
+
+def test_bounds_hold_with_s_shaped_curves():
+    curves = HillCurve(vmax=[300.0, 300.0, 50.0], half_saturation=[100.0, 100.0, 20.0], shape=[2.5, 2.5, 0.8])
+    lower = np.array([0.0, 30.0, 10.0])
+    upper = np.array([90.0, np.inf, 40.0])
+    plan = allocate(curves, 200.0, lower=lower, upper=upper)
+    assert np.all(plan.spend >= lower) and np.all(plan.spend <= upper)
+    assert abs(plan.spend.sum() - 200.0) <= 1e-6
