@@ -150,7 +150,7 @@ def _largest(plan: PlanFacts, direction: Direction) -> str:
 
 def _solver(plan: PlanFacts) -> str:
     text = f"Solver: {plan.solver_message.strip().rstrip('.') or 'no message'}"
-    if plan.optimality_gap is not None:
+    if plan.optimality_gap is not None and "optimality gap" not in text:
         text += f"; optimality gap {100.0 * plan.optimality_gap:.2f}%"
     return text + "."
 

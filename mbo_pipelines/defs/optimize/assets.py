@@ -45,6 +45,7 @@ def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
         solver_message=plan.solver_message,
         campaigns=lines,
         max_change_fraction=max_change,
+        plan_marginal_roas=plan.marginal_roas,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -39,7 +39,8 @@ class Plan:
     solver_success: bool
     solver_message: str
     optimality_gap: float | None
-    extra: dict = field(default_factory=dict)
+    #: The budget's shadow price: value one more unit of total budget would earn.
+    marginal_roas: float | None = None
 
     @property
     def expected_value_current_reporting(self) -> float:
@@ -156,6 +157,7 @@ def build_plan(
         solver_success=bool(result.success),
         solver_message=str(result.message),
         optimality_gap=None if result.optimality_gap is None else float(result.optimality_gap),
+        marginal_roas=None if result.lagrange_multiplier is None else float(result.lagrange_multiplier),
     )
     check_plan(plan, max_change)
     return plan
