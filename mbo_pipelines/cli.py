@@ -67,15 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
     sub.add_parser("prepare", help="parse the dbt project (writes dbt_project/target/manifest.json)")
     args, extra = parser.parse_known_args(argv)
+    from mbo_pipelines.embedded_db import EmbeddedDatabaseError
 
+    try:
+        return _run(args, extra)
+    except EmbeddedDatabaseError as err:
+        print(f"mbo: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "db":
-        from mbo_pipelines.embedded_db import EmbeddedDatabaseError
-
-        try:
-            return _db(args.action)
-        except EmbeddedDatabaseError as err:
-            print(f"mbo: {err}", file=sys.stderr)
-            return 1
+        return _db(args.action)
     if args.command == "dev":
         return _dev(extra)
     if args.command == "prepare":
