@@ -5,6 +5,8 @@ extract asset that loads it, so the graph stitches together. ``dbt build``
 runs the models and their tests; the tests show up as asset checks.
 """
 
+import functools
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -36,5 +38,18 @@ translator = MboDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 def mbo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, mbo: MboResource):
     """``dbt build`` of the selected models against the MBO warehouse."""
     # profiles.yml reads MBO_DB_*; derive them from the one URL MBO is configured with.
-    os.environ.update(settings.dbt_env(mbo.url()))
-    yield from dbt.cli(["build"], context=context).stream()
+    env = settings.dbt_env(mbo.url())
+    os.environ.update(env)
+    events = dbt.cli(["build"], context=context).stream()
+    # Row counts of built tables go into the asset metadata (dagster/row_count). They are
+    # queried by the relation names in the parsed manifest, which carry the database name
+    # the manifest was parsed with: skip them when running against another database.
+    if _manifest_database() == env["MBO_DB_NAME"]:
+        events = events.fetch_row_counts()
+    yield from events
+
+
+@functools.cache
+def _manifest_database() -> str | None:
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return next((n["database"] for n in manifest["nodes"].values() if n.get("database")), None)
