@@ -49,13 +49,28 @@ DIM_CONTRACT_COLUMNS = {
 STAGING_DAILY = [f"stg_{p}__campaign_daily" for p in PLATFORMS]
 STAGING_CAMPAIGNS = [f"stg_{p}__campaigns" for p in PLATFORMS]
 
+# Column names the optimizer's pacing (mbo_pipelines/defs/optimize/pacing.py) and analysts read.
+PACING_CONTRACT_COLUMNS = {
+    "platform", "account_id", "month", "currency", "monthly_budget", "spend_mtd", "last_loaded_day",
+    "days_in_month", "days_left", "remaining_budget", "paced_daily_budget", "pace_status",
+    "reporting_currency", "fx_rate_to_reporting", "monthly_budget_reporting", "spend_mtd_reporting",
+    "remaining_budget_reporting", "paced_daily_budget_reporting",
+}
+PACING_MONEY = ["monthly_budget", "spend_mtd", "remaining_budget", "paced_daily_budget"]
+
+FX_MODEL = "int_currency_rates__to_reporting"
+# Every mart with money converts it to the reporting currency through FX_MODEL.
+MONEY_MARTS = ["fct_campaign_daily", "dim_campaign", "account_pacing"]
+
 EXPECTED_MODELS = {
     *STAGING_DAILY,
     *STAGING_CAMPAIGNS,
     "int_campaign_daily__unioned",
     "int_campaigns__unioned",
+    FX_MODEL,
     "fct_campaign_daily",
     "dim_campaign",
+    "account_pacing",
 }
 
 # model -> the columns of its grain (unique_combination_of_columns)
@@ -64,9 +79,13 @@ EXPECTED_GRAINS = {
     **{m: ["account_id", "campaign_id"] for m in STAGING_CAMPAIGNS},
     "int_campaign_daily__unioned": ["date_day", "platform", "account_id", "campaign_id"],
     "int_campaigns__unioned": ["platform", "account_id", "campaign_id"],
+    FX_MODEL: ["currency"],
     "fct_campaign_daily": ["date_day", "platform", "account_id", "campaign_id"],
     "dim_campaign": ["platform", "account_id", "campaign_id"],
+    "account_pacing": ["platform", "account_id", "month"],
 }
+
+SEEDS = {"currency_rates", "account_monthly_budgets"}
 
 RAW_TABLES = {
     "google_ads_campaign_daily", "google_ads_campaigns",
@@ -120,8 +139,8 @@ def _models(manifest: dict) -> dict[str, dict]:
     }
 
 
-def _generic_tests(manifest: dict, model_name: str, test_name: str) -> list[dict]:
-    uid = f"model.mbo.{model_name}"
+def _generic_tests(manifest: dict, model_name: str, test_name: str, resource_type: str = "model") -> list[dict]:
+    uid = f"{resource_type}.mbo.{model_name}"
     return [
         node
         for node in manifest["nodes"].values()
@@ -191,8 +210,8 @@ def test_layers_land_in_their_schemas_and_materializations(manifest: dict) -> No
         else:
             expected = ("marts", "table")
         assert (node["schema"], node["config"]["materialized"]) == expected, name
-    seed = manifest["nodes"]["seed.mbo.currency_rates"]
-    assert seed["schema"] == "reference"
+    for seed in SEEDS:
+        assert manifest["nodes"][f"seed.mbo.{seed}"]["schema"] == "reference", seed
 
 
 def test_standard_vocabulary(manifest: dict) -> None:
@@ -205,10 +224,11 @@ def test_standard_vocabulary(manifest: dict) -> None:
 
 def test_marts_have_the_contract_columns(manifest: dict) -> None:
     models = _models(manifest)
-    fct, dim = models["fct_campaign_daily"], models["dim_campaign"]
+    fct, dim, pacing = models["fct_campaign_daily"], models["dim_campaign"], models["account_pacing"]
     assert FCT_CONTRACT_COLUMNS <= set(fct["columns"])
     assert DIM_CONTRACT_COLUMNS <= set(dim["columns"])
-    for node in (fct, dim):
+    assert PACING_CONTRACT_COLUMNS <= set(pacing["columns"])
+    for node in (fct, dim, pacing):
         assert node["config"]["contract"]["enforced"], node["name"]
 
 
@@ -224,6 +244,8 @@ def test_every_model_has_its_grain_test(manifest: dict) -> None:
 
 def test_accepted_values_on_platform_and_status(manifest: dict) -> None:
     for model_name, node in _models(manifest).items():
+        if "platform" not in node["columns"]:  # e.g. the currency-rate model
+            continue
         tests = {
             t["column_name"]: t["test_metadata"]["kwargs"]["values"]
             for t in _generic_tests(manifest, model_name, "accepted_values")
@@ -242,6 +264,8 @@ def test_non_negative_on_metrics_and_budgets(manifest: dict) -> None:
         assert expected <= tested, f"{model_name}: non_negative missing on {expected - tested}"
     fct_tested = _tested_columns(manifest, "fct_campaign_daily", "non_negative")
     assert {"spend_reporting", "conversion_value_reporting"} <= fct_tested
+    pacing_tested = _tested_columns(manifest, "account_pacing", "non_negative")
+    assert {*PACING_MONEY, *(f"{c}_reporting" for c in PACING_MONEY), "days_left"} <= pacing_tested
 
 
 def test_missing_currency_rates_fail_loudly(manifest: dict) -> None:
@@ -256,7 +280,26 @@ def test_missing_currency_rates_fail_loudly(manifest: dict) -> None:
     assert {"spend_reporting", "conversion_value_reporting", "fx_rate_to_reporting"} <= fct_not_null
     dim_not_null = _tested_columns(manifest, "dim_campaign", "not_null")
     assert {"daily_budget_reporting", "fx_rate_to_reporting"} <= dim_not_null
+    pacing_not_null = _tested_columns(manifest, "account_pacing", "not_null")
+    assert {"fx_rate_to_reporting", *(f"{c}_reporting" for c in PACING_MONEY)} <= pacing_not_null
+    assert {"fx_rate_to_reporting", "reporting_currency"} <= _tested_columns(manifest, FX_MODEL, "not_null")
     assert "test.mbo.assert_reporting_currency_has_rate" in manifest["nodes"]
+
+
+def test_reporting_rate_is_computed_in_one_place(manifest: dict) -> None:
+    """The marts convert money through int_currency_rates__to_reporting, never from the rates seed directly."""
+    models = _models(manifest)
+    fx = models[FX_MODEL]
+    assert fx["schema"] == "intermediate"
+    assert set(fx["columns"]) == {"currency", "reporting_currency", "fx_rate_to_reporting"}
+    assert "seed.mbo.currency_rates" in fx["depends_on"]["nodes"]
+    for name in MONEY_MARTS:
+        depends = set(models[name]["depends_on"]["nodes"])
+        assert f"model.mbo.{FX_MODEL}" in depends, name
+        assert "seed.mbo.currency_rates" not in depends, f"{name} reads the rates seed itself"
+        assert "rate_to_usd" not in models[name]["raw_code"], f"{name} computes a rate itself"
+        # A LEFT JOIN, so a currency without a rate fails not_null instead of dropping rows.
+        assert "left join fx" in models[name]["raw_code"], name
 
 
 def test_fct_relates_to_dim(manifest: dict) -> None:
@@ -301,3 +344,38 @@ def test_profile_reads_connection_from_env_vars() -> None:
     assert "env_var('MBO_DB_PORT', '54329') | as_number" in text
     project = (PROJECT_DIR / "dbt_project.yml").read_text()
     assert "env_var('MBO_REPORTING_CURRENCY', 'USD')" in project
+
+
+def test_monthly_budgets_seed_is_tested(manifest: dict) -> None:
+    def tested(test_name: str) -> set[str]:
+        return {t["column_name"] for t in _generic_tests(manifest, "account_monthly_budgets", test_name, "seed")}
+
+    grain = _generic_tests(manifest, "account_monthly_budgets", "unique_combination_of_columns", "seed")
+    assert [t["test_metadata"]["kwargs"]["combination_of_columns"] for t in grain] == [["platform", "account_id", "month"]]
+    assert {"platform", "account_id", "month", "monthly_budget", "currency"} <= tested("not_null")
+    assert {"platform"} <= tested("accepted_values")
+    assert {"month"} <= tested("first_day_of_month")
+    assert {"monthly_budget"} <= tested("non_negative")
+    assert {"currency"} <= tested("relationships")
+    currency_check = manifest["nodes"]["test.mbo.assert_monthly_budget_currency_is_the_accounts"]
+    assert {"seed.mbo.account_monthly_budgets", "model.mbo.fct_campaign_daily"} <= set(currency_check["depends_on"]["nodes"])
+    assert "edit for your accounts" in manifest["nodes"]["seed.mbo.account_monthly_budgets"]["description"].lower()
+
+
+def test_monthly_budgets_seed_covers_the_sandbox_accounts() -> None:
+    """Every sandbox account has a budget in its own currency for every month of 2026 and 2027."""
+    from mbo_pipelines.sandbox.market import ACCOUNTS
+
+    with (PROJECT_DIR / "seeds" / "account_monthly_budgets.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and list(rows[0]) == ["platform", "account_id", "month", "monthly_budget", "currency"]
+    keys = [(r["platform"], r["account_id"], r["month"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    months = {f"{year}-{month:02d}-01" for year in (2026, 2027) for month in range(1, 13)}
+    currency_of = {(p, a): c for p, accounts in ACCOUNTS.items() for a, c, _ in accounts}
+    for account, currency in currency_of.items():
+        mine = [r for r in rows if (r["platform"], r["account_id"]) == account]
+        assert {r["month"] for r in mine} == months, account
+        assert {r["currency"] for r in mine} == {currency}, account
+    assert {(r["platform"], r["account_id"]) for r in rows} == set(currency_of)
+    assert all(float(r["monthly_budget"]) > 0 for r in rows)

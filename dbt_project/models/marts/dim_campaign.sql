@@ -5,6 +5,10 @@
     Those are given status 'removed' and a NULL daily budget, and
     is_listed_on_platform = false, so fct_campaign_daily -> dim_campaign
     always resolves.
+
+    Rates come from int_currency_rates__to_reporting with a LEFT JOIN, so a
+    currency without a rate fails the not_null tests instead of dropping
+    the campaign.
 #}
 
 with
@@ -21,21 +25,10 @@ daily as (
 
 ),
 
-rates as (
+fx as (
 
-    select currency, rate_to_usd from {{ ref('currency_rates') }}
-
-),
-
-reporting as (
-
-    select
-        reporting_currency,
-        rates.rate_to_usd as reporting_rate_to_usd
-
-    from (select {{ reporting_currency() }}::text as reporting_currency) as chosen
-    left join rates
-        on rates.currency = chosen.reporting_currency
+    select currency, reporting_currency, fx_rate_to_reporting
+    from {{ ref('int_currency_rates__to_reporting') }}
 
 ),
 
@@ -111,13 +104,12 @@ converted as (
 
     select
         joined.*,
-        reporting.reporting_currency,
-        rates.rate_to_usd / nullif(reporting.reporting_rate_to_usd, 0) as fx_rate_to_reporting
+        fx.reporting_currency,
+        fx.fx_rate_to_reporting
 
     from joined
-    cross join reporting
-    left join rates
-        on rates.currency = joined.currency
+    left join fx
+        on fx.currency = joined.currency
 
 ),
 

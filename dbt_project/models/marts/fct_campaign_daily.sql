@@ -3,9 +3,11 @@
     performance of every campaign on every platform, with money both in the
     account's own currency and in the reporting currency.
 
-    Rates are joined with LEFT JOINs on purpose: a currency without a rate
-    yields a NULL fx_rate_to_reporting, which the not_null tests turn into a
-    failed build (an inner join would silently drop the campaign's spend).
+    Rates come from int_currency_rates__to_reporting, joined with a LEFT
+    JOIN on purpose: a currency without a rate yields a NULL
+    fx_rate_to_reporting (and reporting_currency), which the not_null tests
+    turn into a failed build (an inner join would silently drop the
+    campaign's spend).
 #}
 
 with
@@ -16,21 +18,10 @@ daily as (
 
 ),
 
-rates as (
+fx as (
 
-    select currency, rate_to_usd from {{ ref('currency_rates') }}
-
-),
-
-reporting as (
-
-    select
-        reporting_currency,
-        rates.rate_to_usd as reporting_rate_to_usd
-
-    from (select {{ reporting_currency() }}::text as reporting_currency) as chosen
-    left join rates
-        on rates.currency = chosen.reporting_currency
+    select currency, reporting_currency, fx_rate_to_reporting
+    from {{ ref('int_currency_rates__to_reporting') }}
 
 ),
 
@@ -38,13 +29,12 @@ converted as (
 
     select
         daily.*,
-        reporting.reporting_currency,
-        rates.rate_to_usd / nullif(reporting.reporting_rate_to_usd, 0) as fx_rate_to_reporting
+        fx.reporting_currency,
+        fx.fx_rate_to_reporting
 
     from daily
-    cross join reporting
-    left join rates
-        on rates.currency = daily.currency
+    left join fx
+        on fx.currency = daily.currency
 
 ),
 

@@ -1,0 +1,166 @@
+{#
+    Within-month pacing: one row per platform x account_id x month of seed
+    account_monthly_budgets. What the account has spent in that month so far
+    (from fct_campaign_daily, up to the account's last loaded day), what is
+    left of the monthly budget, and that remainder spread evenly over the
+    days left: the daily total to allocate from now on.
+
+    Days are the platforms' days (date_day, in each account's time zone).
+    "Last loaded day" is the account's latest date_day in fct_campaign_daily
+    (the latest day of any account when it has none). The days left run from
+    the day after it to the end of the month, so a month not yet begun
+    counts all its days and spends the whole budget evenly; a month already
+    over has 1 day left (never 0, so the division is defined).
+
+    Money is in the budget's currency (which must be the account's own:
+    test assert_monthly_budget_currency_is_the_accounts), and converted to
+    the reporting currency with int_currency_rates__to_reporting through a
+    LEFT JOIN, so a currency without a rate fails the not_null tests.
+#}
+
+{#- spend_mtd within +-10% of the budget's pro-rata share of the days elapsed is on track. -#}
+{%- set pace_tolerance = 0.10 %}
+
+with
+
+budgets as (
+
+    select platform, account_id, month, monthly_budget, currency
+    from {{ ref('account_monthly_budgets') }}
+
+),
+
+daily as (
+
+    select platform, account_id, date_day, spend
+    from {{ ref('fct_campaign_daily') }}
+
+),
+
+fx as (
+
+    select currency, reporting_currency, fx_rate_to_reporting
+    from {{ ref('int_currency_rates__to_reporting') }}
+
+),
+
+account_last_day as (
+
+    select platform, account_id, max(date_day) as last_loaded_day
+    from daily
+    group by platform, account_id
+
+),
+
+any_last_day as (
+
+    select max(date_day) as last_loaded_day from daily
+
+),
+
+calendar as (
+
+    select
+        budgets.*,
+        (budgets.month + interval '1 month' - interval '1 day')::date             as month_end,
+        coalesce(account_last_day.last_loaded_day, any_last_day.last_loaded_day)  as last_loaded_day
+
+    from budgets
+    cross join any_last_day
+    left join account_last_day
+        on  account_last_day.platform = budgets.platform
+        and account_last_day.account_id = budgets.account_id
+
+),
+
+days as (
+
+    select
+        calendar.*,
+        month_end - month + 1 as days_in_month,
+        -- Days of the month after the last loaded day, 0 once the month is
+        -- over. GREATEST ignores NULL: no data at all means no day elapsed.
+        month_end - least(greatest(last_loaded_day, month - 1), month_end) as days_after_last_loaded
+
+    from calendar
+
+),
+
+spent as (
+
+    select
+        days.*,
+        days.days_in_month - days.days_after_last_loaded  as days_elapsed,
+        greatest(days.days_after_last_loaded, 1)          as days_left,
+        month_to_date.spend_mtd
+
+    from days
+    cross join lateral (
+        select coalesce(sum(daily.spend), 0) as spend_mtd
+        from daily
+        where daily.platform = days.platform
+          and daily.account_id = days.account_id
+          and daily.date_day between days.month and days.month_end
+    ) as month_to_date
+
+),
+
+budgeted as (
+
+    select
+        spent.*,
+        spent.monthly_budget * spent.days_elapsed / spent.days_in_month  as target_spend_mtd,
+        greatest(spent.monthly_budget - spent.spend_mtd, 0)              as remaining_budget
+
+    from spent
+
+),
+
+converted as (
+
+    select
+        budgeted.*,
+        budgeted.remaining_budget / budgeted.days_left  as paced_daily_budget,
+        case
+            when budgeted.spend_mtd > budgeted.target_spend_mtd * {{ 1 + pace_tolerance }} then 'overspending'
+            when budgeted.spend_mtd < budgeted.target_spend_mtd * {{ 1 - pace_tolerance }} then 'underspending'
+            else 'on_track'
+        end                                             as pace_status,
+        fx.reporting_currency,
+        fx.fx_rate_to_reporting
+
+    from budgeted
+    left join fx
+        on fx.currency = budgeted.currency
+
+),
+
+final as (
+
+    select
+        platform,
+        account_id,
+        month,
+        currency,
+        monthly_budget::numeric(20, 6)                                      as monthly_budget,
+        last_loaded_day,
+        days_in_month::integer                                              as days_in_month,
+        days_elapsed::integer                                               as days_elapsed,
+        days_left::integer                                                  as days_left,
+        spend_mtd::numeric(20, 6)                                           as spend_mtd,
+        target_spend_mtd::numeric(20, 6)                                    as target_spend_mtd,
+        pace_status::text                                                   as pace_status,
+        remaining_budget::numeric(20, 6)                                    as remaining_budget,
+        paced_daily_budget::numeric(20, 6)                                  as paced_daily_budget,
+        reporting_currency,
+        fx_rate_to_reporting::numeric(24, 12)                               as fx_rate_to_reporting,
+        (monthly_budget * fx_rate_to_reporting)::numeric(20, 6)             as monthly_budget_reporting,
+        (spend_mtd * fx_rate_to_reporting)::numeric(20, 6)                  as spend_mtd_reporting,
+        (remaining_budget * fx_rate_to_reporting)::numeric(20, 6)           as remaining_budget_reporting,
+        (paced_daily_budget * fx_rate_to_reporting)::numeric(20, 6)         as paced_daily_budget_reporting
+
+    from converted
+
+)
+
+select * from final
