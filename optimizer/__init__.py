@@ -5,6 +5,8 @@ Typical use::
     curves = fit_response_curves(daily)          # one Hill curve per campaign
     plan = allocate(curves, total_budget=5000, current=current, max_change=0.3)
     plan.spend, plan.expected_value, plan.optimality_gap
+    low, high = curves.uplift_interval(current, plan.spend)    # 90% interval of the uplift
+    cheapest = min_spend_for_value(curves, target_value=8000)  # scenarios
 
 Arrays follow the order of the curves (``curves.campaign_ids`` for fitted curves).
 """
@@ -15,7 +17,7 @@ from optimizer.errors import InfeasibleAllocationError
 from optimizer.fitted import FittedCurves
 from optimizer.fitting import fit_response_curves
 from optimizer.groups import SpendGroup
-from optimizer.scenarios import spend_for_marginal_roas
+from optimizer.scenarios import min_spend_for_value, spend_for_marginal_roas
 
 __all__ = [
     "Allocation",
@@ -27,5 +29,6 @@ __all__ = [
     "SpendGroup",
     "allocate",
     "fit_response_curves",
+    "min_spend_for_value",
     "spend_for_marginal_roas",
 ]

@@ -16,8 +16,10 @@ import numpy as np
 
 from optimizer.constraints import SpendBounds, check_budget, check_budget_fits, spend_bounds
 from optimizer.curves import ResponseCurves
-from optimizer.groups import allocate_grouped, effective_groups, parse_groups
+from optimizer.groups import GroupedMarket, allocate_grouped, effective_groups, parse_groups
+from optimizer.lagrangian import Market
 from optimizer.nonconcave import solve
+from optimizer.validation import non_negative_number
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,7 +29,8 @@ class Allocation:
     Arrays are in the order of the curves (``FittedCurves.campaign_ids``).
 
     Attributes:
-        spend: recommended spend per campaign; sums to the total budget.
+        spend: recommended spend per campaign; sums to the total budget (or less, when
+            ``min_marginal_roas`` leaves some of it unspent).
         expected_value: total expected value per day at ``spend``.
         values: expected value per campaign at ``spend``.
         marginal: marginal ROAS per campaign at ``spend``.
@@ -66,6 +69,7 @@ def allocate(
     max_change=None,
     groups=None,
     locked=None,
+    min_marginal_roas=None,
 ) -> Allocation:
     """Split ``total_budget`` (per day) across campaigns to maximize total expected value.
 
@@ -81,6 +85,11 @@ def allocate(
             mapping name -> either; members are indices or a boolean mask.
             Overlapping groups raise ``NotImplementedError``.
         locked: boolean mask or campaign indices that must stay at ``current``.
+        min_marginal_roas: when given, ``total_budget`` becomes a cap: no campaign is funded
+            beyond the spend where its marginal ROAS falls below this, so the total may stay
+            below ``total_budget`` (never above). Lower bounds (and group lower limits) are
+            still met. Precisely: maximize ``value - min_marginal_roas * spend`` with total
+            spend at most ``total_budget``. ``None`` (default): spend the whole budget.
 
     Raises:
         InfeasibleAllocationError: the constraints conflict (message names the conflict).
@@ -92,19 +101,32 @@ def allocate(
         raise ValueError("curves hold no campaigns")
     budget = check_budget(total_budget)
     bounds = spend_bounds(len(curves), lower, upper, current, max_change, locked)
+    parsed = None if groups is None else parse_groups(groups, len(curves))
+    unspent = ""
+    if min_marginal_roas is not None:
+        floor = non_negative_number(min_marginal_roas, "min_marginal_roas")
+        wanted = _spend_worth_it(curves, bounds, parsed, floor)
+        if wanted < budget:
+            unspent = (
+                f"spent {wanted:.2f} of total_budget {budget:.2f}: more would return a marginal ROAS "
+                f"below min_marginal_roas {floor:g}; "
+            )
+            budget = max(wanted, min(budget, float(bounds.lower.sum())))
     note = "" if max_change is None and locked is None else " (after applying max_change/locked)"
     check_budget_fits(bounds, budget, note)
-    limited = None if groups is None else effective_groups(parse_groups(groups, len(curves)), bounds, budget)
+    limited = None if parsed is None else effective_groups(parsed, bounds, budget)
 
     forced = "lower" if bounds.lower.sum() >= budget else "upper" if bounds.upper.sum() <= budget else None
     if forced:
         message = f"total_budget {budget:.2f} equals the sum of {forced} bounds: every campaign at its {forced} bound"
-        return _result(curves, bounds, getattr(bounds, forced).copy(), np.nan, None, 0, message)
+        return _result(curves, bounds, getattr(bounds, forced).copy(), np.nan, None, 0, unspent + message)
 
     if limited is not None:
         grouped = allocate_grouped(curves, bounds, budget, limited)
         message = "; ".join([f"budget at marginal ROAS {grouped.multiplier:.6g}", *grouped.notes])
-        return _result(curves, bounds, grouped.spend, grouped.multiplier, grouped.upper_bound, grouped.nit, message)
+        return _result(
+            curves, bounds, grouped.spend, grouped.multiplier, grouped.upper_bound, grouped.nit, unspent + message
+        )
 
     solution, repair = solve(curves, bounds, budget)
     if repair is None:
@@ -114,7 +136,24 @@ def allocate(
             "S-shaped curves (Hill shape > 1): solved on their concave envelopes (Lagrangian relaxation), "
             f"then improved by {repair}; the optimality gap is certified by the dual bound"
         )
-    return _result(curves, bounds, solution.spend, solution.multiplier, solution.upper_bound, solution.nit, message)
+    return _result(
+        curves, bounds, solution.spend, solution.multiplier, solution.upper_bound, solution.nit, unspent + message
+    )
+
+
+def _spend_worth_it(curves: ResponseCurves, bounds: SpendBounds, groups, price: float) -> float:
+    """Total spend when every campaign spends while its marginal ROAS is at least ``price``.
+
+    The demand at ``price`` (the spend in each box maximizing ``value - price * spend``; for an
+    S-shaped curve, 0 unless entering pays off as a whole), with group limits applied.
+    """
+    if price == 0:
+        return float(bounds.upper.sum())
+    if groups is None:
+        market = Market(curves, bounds)
+    else:
+        market = GroupedMarket(curves, bounds, effective_groups(groups, bounds, None))
+    return float(market.demand(price).sum())
 
 
 def _relative_gap(upper_bound: float | None, value: float) -> float:

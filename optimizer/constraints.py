@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.errors import InfeasibleAllocationError
-from optimizer.validation import check_range, float_array
+from optimizer.validation import check_range, float_array, non_negative_number
 
 # Relative slack when comparing sums of bounds with the budget (floating-point noise).
 BUDGET_RTOL = 1e-9
@@ -27,13 +27,7 @@ class SpendBounds:
 
 def check_budget(total_budget) -> float:
     """``total_budget`` as a float; ValueError unless it is a finite, non-negative number."""
-    try:
-        budget = float(total_budget)
-    except (TypeError, ValueError):
-        raise ValueError(f"total_budget must be a number, got {total_budget!r}") from None
-    if not np.isfinite(budget) or budget < 0:
-        raise ValueError(f"total_budget must be finite and non-negative, got {budget!r}")
-    return budget
+    return non_negative_number(total_budget, "total_budget")
 
 
 def _first_conflict(lower: np.ndarray, upper: np.ndarray) -> int | None:

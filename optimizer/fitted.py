@@ -24,12 +24,18 @@ class FittedCurves(ResponseCurves):
         diagnostics: one row per campaign (index ``campaign_id``): platform, n_days,
             n_spend_days, mean_spend (on active days), spend_cv, r2, rmse, noise (residual
             standard deviation), shrinkage (posterior over prior variance of the
-            half-saturation: near 1, the platform prior decided it; near 0, the data did) and
-            method (``fit``; ``no_spend``: the platform's median curve; ``no_value``: vmax 0).
+            half-saturation: near 1, the platform prior decided it; near 0, the data did),
+            method (``fit``; ``no_spend``: the platform's median curve; ``no_value``: vmax 0),
+            adstock (the carryover rate theta of ``x_t = (1 - theta) spend_t + theta x_{t-1}``,
+            see ``optimizer.adstock``) and seasonality (half the range of the weekday factors).
         reference_spend: per campaign, the spend the value parameter below refers to (the
             campaign's mean spend on active days).
         covariance: per campaign, the approximate posterior covariance of ``(log value at
-            reference_spend, log half_saturation, shape)`` (Laplace approximation).
+            reference_spend, log half_saturation, shape)`` (Laplace approximation), given the
+            campaign's carryover rate (``diagnostics["adstock"]``, not itself uncertain here).
+        weekday_factors: per campaign, 7 multiplicative day-of-week factors (Monday first,
+            mean 1) divided out before the fit: the curves are for an average weekday, and a
+            Monday's expected value is ``value(spend) * weekday_factors[:, 0]``. ``None``: all 1.
     """
 
     campaign_ids: np.ndarray
@@ -37,6 +43,7 @@ class FittedCurves(ResponseCurves):
     diagnostics: pd.DataFrame
     reference_spend: np.ndarray
     covariance: np.ndarray
+    weekday_factors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.curve)
@@ -69,6 +76,7 @@ class FittedCurves(ResponseCurves):
             diagnostics=self.diagnostics.iloc[indices],
             reference_spend=self.reference_spend[indices],
             covariance=self.covariance[indices],
+            weekday_factors=None if self.weekday_factors is None else self.weekday_factors[indices],
         )
 
     def select(self, campaign_ids) -> FittedCurves:
@@ -96,16 +104,56 @@ class FittedCurves(ResponseCurves):
         campaign's Laplace approximation (see ``covariance``), shape kept within the fitting
         bounds, evaluated at ``spend`` and summarized by quantiles.
         """
-        if not 0 < level < 1:
-            raise ValueError(f"level must be between 0 and 1, got {level!r}")
-        spend = np.broadcast_to(spend_array(spend, len(self)), (len(self),))
+        quantiles = _quantile_levels(level)
+        low, high = np.empty(len(self)), np.empty(len(self))
+        for part, (values,) in self._posterior_values([spend], draws, seed):
+            low[part], high[part] = np.quantile(values, quantiles, axis=0)
+        return low, high
+
+    def total_value_interval(self, spend, level: float = 0.9, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+        """``(low, high)``: a central ``level`` interval of the TOTAL expected value at ``spend``.
+
+        Each draw takes one joint parameter draw per campaign (as ``value_interval``) and sums
+        the campaigns' values; the interval is the quantiles of those sums. Campaigns' draws
+        are independent (their posteriors are fitted separately).
+        """
+        totals = np.zeros(_check_draws(draws))
+        for _, (values,) in self._posterior_values([spend], draws, seed):
+            totals += values.sum(axis=1)
+        low, high = np.quantile(totals, _quantile_levels(level))
+        return float(low), float(high)
+
+    def uplift_interval(
+        self, current, recommended, level: float = 0.9, draws: int = 1000, seed: int = 0
+    ) -> tuple[float, float]:
+        """``(low, high)``: a central ``level`` interval of the total expected value change.
+
+        The change is ``sum_i value_i(recommended_i) - value_i(current_i)``. Each draw evaluates
+        the SAME parameter draw of a campaign at both spends (so shared uncertainty cancels:
+        ``recommended == current`` gives ``(0, 0)``), sums over campaigns, and the interval is
+        the quantiles of those sums. Parameter uncertainty only, as ``value_interval``.
+        """
+        totals = np.zeros(_check_draws(draws))
+        for _, (after, before) in self._posterior_values([recommended, current], draws, seed):
+            totals += (after - before).sum(axis=1)
+        low, high = np.quantile(totals, _quantile_levels(level))
+        return float(low), float(high)
+
+    def _posterior_values(self, spends, draws: int, seed: int):
+        """Yield ``(part, [values at each of spends])`` per chunk of campaigns.
+
+        ``values`` has shape ``(draws, campaigns in part)``: the expected value at that spend
+        under joint draws of ``(log value at reference, log half_saturation, shape)`` from each
+        campaign's Laplace approximation (shape clipped to the fitting bounds). Every spend in
+        ``spends`` is evaluated with the same draws.
+        """
+        draws = _check_draws(draws)
+        spends = [np.broadcast_to(spend_array(s, len(self)), (len(self),)) for s in spends]
         with np.errstate(divide="ignore"):  # vmax = 0 gives -inf: a value of 0 in every draw
             params = np.column_stack(
                 [np.log(self.curve.value(self.reference_spend)), np.log(self.curve.half_saturation), self.curve.shape]
             )
         rng = np.random.default_rng(seed)
-        low, high = np.empty(len(self)), np.empty(len(self))
-        quantiles = [(1 - level) / 2, (1 + level) / 2]
         for start in range(0, len(self), _INTERVAL_CHUNK):
             part = slice(start, start + _INTERVAL_CHUNK)
             factor = np.linalg.cholesky(self.covariance[part] + 1e-12 * np.eye(3))
@@ -115,6 +163,19 @@ class FittedCurves(ResponseCurves):
             half = np.exp(theta[..., 1])
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 vmax = np.exp(theta[..., 0]) * (1.0 + (half / self.reference_spend[part]) ** shape)
-                values = np.nan_to_num(vmax / (1.0 + (half / spend[part]) ** shape))
-            low[part], high[part] = np.quantile(values, quantiles, axis=0)
-        return low, high
+                values = [np.nan_to_num(vmax / (1.0 + (half / s[part]) ** shape)) for s in spends]
+            yield part, values
+
+
+def _quantile_levels(level: float) -> list[float]:
+    """The two quantiles of a central ``level`` interval; ValueError unless 0 < level < 1."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    return [(1 - level) / 2, (1 + level) / 2]
+
+
+def _check_draws(draws) -> int:
+    """``draws`` as a positive int; ValueError otherwise."""
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    return int(draws)

@@ -1,4 +1,9 @@
-"""Fitting one Hill response curve per campaign to its daily spend and conversion value.
+"""Fitting one Hill response curve and one carryover rate per campaign to its daily spend and value.
+
+Model: ``value_t ~ hill(x_t)`` where ``x_t`` is the campaign's geometric adstock of spend
+(``optimizer.adstock``: ``x_t = (1 - theta) spend_t + theta x_{t-1}``, so a steady spend ``s``
+gives ``x = s``). The returned curves are therefore the steady-state daily spend -> daily
+value curves, and ``diagnostics["adstock"]`` holds each campaign's ``theta``.
 
 Each campaign is fitted in its own units (spend divided by its mean spend on active days,
 value by its mean value on those days) as a maximum a posteriori fit: least squares on the
@@ -10,223 +15,351 @@ campaign whose data cannot pin a curve down (few days, near-constant spend) goes
 its own observed level with its platform's typical shape, while a campaign with
 informative data keeps its own curve. Bounds keep every fit sane: shape in [0.5, 3] and
 half_saturation within [0.02, 50] times the campaign's mean spend.
+
+The carryover rate is chosen per campaign from the profile likelihood over a grid
+(``ADSTOCK_GRID``, refined between grid points by a parabola), with a Gaussian prior around
+its platform's typical rate (the median choice of its informative campaigns): data with
+clear carryover decide on their own; flat or short series take the platform's rate.
+
+Weekday seasonality (``optimizer.seasonality``) is estimated from the ratios of each day's
+value to the first-pass fit, shrunk toward the platform's pattern, and divided out before
+the final fit: it would otherwise count as noise (and weaken every curve's evidence).
+
+All campaigns are fitted together by a batched Levenberg-Marquardt solver
+(``optimizer.batch_fit``), so thousands of campaigns fit in seconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
+from optimizer.adstock import Panel, adstock, panel
+from optimizer.batch_fit import Problems, fit_batch, predict
 from optimizer.curves import HillCurve
 from optimizer.daily import validate_daily
 from optimizer.fitted import SHAPE_BOUNDS, FittedCurves
+from optimizer.seasonality import weekday_factors
 
 MIN_DAYS = 14  # active days a campaign needs to count as informative for its platform's prior
 MIN_SPEND_CV = 0.15  # ... and this much relative spend variation
 # Parameters (log m1, log rho, shape) in normalized units: m1 is the value at the mean spend
 # (relative to the mean value), rho the half-saturation relative to the mean spend.
-LOWER = [*np.log([1e-3, 0.02]), SHAPE_BOUNDS[0]]
-UPPER = [*np.log([1e3, 50.0]), SHAPE_BOUNDS[1]]
+LOWER = np.array([*np.log([1e-3, 0.02]), SHAPE_BOUNDS[0]])
+UPPER = np.array([*np.log([1e3, 50.0]), SHAPE_BOUNDS[1]])
+GENERIC = np.array([0.0, 0.0, 1.0])  # prior centre without a platform to learn from
 WEAK_PRIOR_SD = np.array([3.0, 2.0, 1.5])  # first pass: barely regularized
 PRIOR_SD = np.array([1.0, 0.7, 0.5])  # second pass: around the platform's typical curve
 NOISE_FLOOR = 1e-3  # smallest noise level, as a share of the mean value
 NOISE_PSEUDO_DAYS = 3.0  # weight of the platform's noise level in each campaign's
+ADSTOCK_GRID = np.round(np.arange(0.0, 0.75, 0.1), 2)  # carryover rates profiled
+ADSTOCK_PRIOR_SD = 0.15  # spread of campaigns' carryover around their platform's
+_RESTART_OFFSETS = np.array([[0.0, 1.2, 0.0], [0.0, -1.2, 0.0]])  # extra starts (log rho) for informative fits
 
 
-@dataclass
-class _Campaign:
-    """One campaign's days, normalized, and its fit so far."""
-
-    campaign_id: object
-    group: str
-    spend: np.ndarray
-    value: np.ndarray
-    theta: np.ndarray | None = None  # (log m1, log rho, shape)
-    noise: float = np.nan  # residual standard deviation, normalized units
-    covariance: np.ndarray | None = None
-    shrinkage: float = np.nan
-    method: str = "fit"
-
-    def __post_init__(self):
-        active = self.spend > 0
-        self.n_active = int(active.sum())
-        self.spend_scale = float(self.spend[active].mean()) if self.n_active else np.nan
-        self.value_scale = float(self.value[active].mean()) if self.n_active else np.nan
-        self.spend_cv = float(self.spend[active].std() / self.spend_scale) if self.n_active else np.nan
-        self.x = self.spend / self.spend_scale if self.n_active else self.spend
-        self.y = self.value / self.value_scale if self.value_scale else self.value
-
-    @property
-    def informative(self) -> bool:
-        """Whether the days can pin down the curve's shape on their own."""
-        return self.method == "fit" and self.n_active >= MIN_DAYS and self.spend_cv >= MIN_SPEND_CV
-
-
-def _hill_terms(theta: np.ndarray, x: np.ndarray):
-    """Model value ``m(x) = m1 * (1 + q) / (1 + r)`` with ``q = rho**shape``, ``r = (rho/x)**shape``.
-
-    Returns ``(m, q / (1 + q), r / (1 + r))``; at ``x = 0``, ``m = 0`` and the last term is 1.
-    """
-    log_m1, log_rho, shape = theta
-    q = np.exp(shape * log_rho)
-    with np.errstate(divide="ignore", over="ignore"):
-        r = (np.exp(log_rho) / x) ** shape
-        r_share = 1.0 / (1.0 + 1.0 / r)
-    return np.exp(log_m1) * (1.0 + q) / (1.0 + r), q / (1.0 + q), r_share
-
-
-def _residuals(theta, x, y, noise, prior_mean, prior_sd) -> np.ndarray:
-    m, _, _ = _hill_terms(theta, x)
-    return np.concatenate([(m - y) / noise, (theta - prior_mean) / prior_sd])
-
-
-def _jacobian(theta, x, y, noise, prior_mean, prior_sd) -> np.ndarray:
-    m, q_share, r_share = _hill_terms(theta, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.where(x > 0, theta[1] - np.log(x), 0.0)
-    d_rho = m * theta[2] * (q_share - r_share)
-    d_shape = m * (q_share * theta[1] - r_share * log_ratio)
-    return np.vstack([np.column_stack([m, d_rho, d_shape]) / noise, np.diag(1.0 / prior_sd)])
-
-
-def _map_fit(c: _Campaign, noise: float, prior_mean: np.ndarray, prior_sd: np.ndarray, starts) -> None:
-    """Fit ``c`` by regularized least squares from each start; keep the best, with its Laplace covariance."""
-    args = (c.x, c.y, noise, prior_mean, prior_sd)
-    margin = 1e-9
-    best = None
-    for start in starts:
-        x0 = np.clip(start, np.add(LOWER, margin), np.subtract(UPPER, margin))
-        fit = least_squares(_residuals, x0, jac=_jacobian, bounds=(LOWER, UPPER), args=args, method="trf")
-        if best is None or fit.cost < best.cost:
-            best = fit
-    c.theta = best.x
-    c.covariance = np.linalg.pinv(best.jac.T @ best.jac)
-    c.shrinkage = float(min(c.covariance[1, 1] / prior_sd[1] ** 2, 1.0))
-    residual = best.fun[: c.x.size] * noise
-    c.noise = float(np.sqrt(np.sum(residual**2) / max(c.x.size - 3, 1)))
-
-
-def _prior_centre(log_rho: float, shape: float) -> np.ndarray:
-    """Prior mean: a curve through (mean spend, mean value) with the given half-saturation and shape."""
-    return np.array([0.0, log_rho, shape])
-
-
-def _group_priors(campaigns: list[_Campaign]) -> dict[str, tuple[np.ndarray, float]]:
-    """Per group: the prior centre and noise level from its informative campaigns' first-pass fits.
-
-    Groups without an informative campaign borrow the median over all groups; without any,
-    a generic curve (half-saturation at the mean spend, shape 1) and 20 % noise.
-    """
-
-    def summary(members: list[_Campaign]):
-        if not members:
-            return None
-        thetas = np.array([c.theta for c in members])
-        noise = float(np.median([c.noise for c in members]))
-        return _prior_centre(float(np.median(thetas[:, 1])), float(np.median(thetas[:, 2]))), noise
-
-    informative = [c for c in campaigns if c.informative]
-    fallback = summary(informative) or (_prior_centre(0.0, 1.0), 0.2)
-    return {
-        group: summary([c for c in informative if c.group == group]) or fallback
-        for group in {c.group for c in campaigns}
-    }
-
-
-def fit_response_curves(daily: pd.DataFrame) -> FittedCurves:
-    """Fit a Hill curve per campaign to daily spend -> conversion value, pooled by platform.
+def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality: bool = True) -> FittedCurves:
+    """Fit a Hill curve (and a carryover rate) per campaign to daily spend -> conversion value, pooled by platform.
 
     ``daily`` has one row per campaign and day with ``campaign_id``, ``date``, ``spend``,
     ``conversion_value`` and optionally ``platform`` (pooling group; without it all
     campaigns form one group). Raises ``ValueError`` naming the problem and campaigns for
     missing columns, NaN, negative values or duplicate (campaign_id, date) rows.
 
-    Two passes: a barely regularized fit of every campaign, whose informative fits give each
-    platform's typical curve; then the final fit of every campaign with a prior around it.
+    Days with spend 0 must be present as rows to count as such: a date missing inside a
+    campaign's range is treated as unknown, and the carryover restarts after the gap as at
+    the first day (in steady state at that day's spend). See ``optimizer.adstock``.
+
+    Two passes: a barely regularized fit of every campaign at every carryover rate of the
+    grid, whose informative fits give each platform's typical curve and rate; then the final
+    fit of every campaign at its chosen rate with a prior around the platform's curve.
     Campaigns without spend get the platform's median curve; campaigns with spend but no
-    value get ``vmax = 0``. ``FittedCurves.diagnostics`` tells which campaigns were which.
+    value get ``vmax = 0``. ``FittedCurves.diagnostics`` tells which campaigns were which
+    and holds each campaign's carryover rate (``adstock``). ``carryover=False`` fixes every
+    rate at 0 (value depends on the same day's spend only).
+
+    ``seasonality``: estimate each campaign's weekday factors from the first pass's
+    residual ratios (``optimizer.seasonality``: shrunk toward its platform's pattern) and
+    divide them out before the final fit; the curves are then for an average weekday, the
+    factors are in ``FittedCurves.weekday_factors`` and their half range in
+    ``diagnostics["seasonality"]``.
     """
-    frame = validate_daily(daily)
-    campaigns = [
-        _Campaign(cid, rows["group"].iloc[0], rows["spend"].to_numpy(), rows["conversion_value"].to_numpy())
-        for cid, rows in frame.groupby("campaign_id", sort=True)
-    ]
-    for c in campaigns:
-        if c.n_active == 0:
-            c.method = "no_spend"
-        elif c.value_scale == 0:
-            c.method = "no_value"
-        else:
-            generic = _prior_centre(0.0, 1.0)
-            _map_fit(c, max(float(np.std(c.y)), 0.05), generic, WEAK_PRIOR_SD, [generic])
-    priors = _group_priors(campaigns)
-    for c in campaigns:
-        centre, group_noise = priors[c.group]
-        if c.method == "no_value":
-            c.theta, c.covariance = np.array([-np.inf, centre[1], centre[2]]), np.zeros((3, 3))
-            continue
-        if c.method != "fit":
-            continue
-        dof = max(c.x.size - 3, 0)
-        noise = np.sqrt((dof * c.noise**2 + NOISE_PSEUDO_DAYS * group_noise**2) / (dof + NOISE_PSEUDO_DAYS))
-        starts = [centre]
-        if c.informative:
-            starts += [c.theta, centre + [0.0, 1.2, 0.0], centre - [0.0, 1.2, 0.0]]
-        _map_fit(c, max(noise, NOISE_FLOOR), centre, PRIOR_SD, starts)
-    return _assemble(campaigns)
+    days = panel(validate_daily(daily))
+    stats = _campaign_stats(days)
+    fit = np.flatnonzero(stats["method"] == "fit")
+    result = {
+        "theta": np.zeros((len(days.campaign_ids), 3)),
+        "covariance": np.zeros((len(days.campaign_ids), 3, 3)),
+        "noise": np.full(len(days.campaign_ids), np.nan),
+        "shrinkage": np.full(len(days.campaign_ids), np.nan),
+        "adstock": np.zeros(len(days.campaign_ids)),
+    }
+    factors = np.ones((len(days.campaign_ids), 7))
+    centre, typical_rate = np.empty((0, 3)), np.empty(0)
+    if fit.size:
+        data = _Data(days, stats, fit)
+        first = _first_pass(data, ADSTOCK_GRID if carryover else ADSTOCK_GRID[:1])
+        rate, typical_rate, first_theta, first_sse = _choose_rates(data, first)
+        carried = adstock(data.x, rate, data.restart)
+        if seasonality:
+            factors[fit], first_theta, first_sse = _remove_weekdays(data, carried, first_theta)
+        centre, final = _final_pass(data, carried, first_theta, first_sse)
+        result["theta"][fit] = final.theta
+        result["covariance"][fit] = np.linalg.pinv(final.hessian)
+        result["noise"][fit] = np.sqrt(final.sse / np.maximum(data.n - 3, 1))
+        result["shrinkage"][fit] = np.minimum(result["covariance"][fit, 1, 1] / PRIOR_SD[1] ** 2, 1.0)
+        result["adstock"][fit] = rate
+    _fill_unfitted(days, stats, fit, centre, typical_rate, result)
+    return _assemble(days, stats, result, factors)
 
 
-def _assemble(campaigns: list[_Campaign]) -> FittedCurves:
+class _Data:
+    """The fitted campaigns' days in normalized units (spend and value over their means on active days)."""
+
+    def __init__(self, days: Panel, stats: dict, fit: np.ndarray):
+        self.x = days.spend[fit] / stats["spend_scale"][fit, None]
+        self.y = days.value[fit] / stats["value_scale"][fit, None]
+        self.observed, self.restart, self.weekday = days.observed[fit], days.restart[fit], days.weekday[fit]
+        self.groups = days.groups[fit]
+        self.informative = stats["informative"][fit]
+        self.n = self.observed.sum(axis=1)
+        spread = np.sqrt(np.sum(self.observed * (self.y - _mean(self.y, self.observed)[:, None]) ** 2, axis=1) / self.n)
+        self.weak_noise = np.maximum(spread, 0.05)  # first-pass noise level: the value's own spread
+
+    def weak_problems(self, carried: np.ndarray) -> Problems:
+        """Barely regularized problems around a generic curve."""
+        return _problems(carried, self.y, self.observed, self.weak_noise, GENERIC, WEAK_PRIOR_SD)
+
+
+def _first_pass(data: _Data, grid: np.ndarray) -> list:
+    """Barely regularized fits at every carryover rate of ``grid`` (each warm-started from the previous)."""
+    first, start = [], np.tile(GENERIC, (data.n.size, 1))
+    for rate in grid:
+        first.append(fit_batch(data.weak_problems(adstock(data.x, rate, data.restart)), start, LOWER, UPPER))
+        start = first[-1].theta
+    return first
+
+
+def _choose_rates(data: _Data, first: list):
+    """Each campaign's carryover rate: the profile likelihood over the grid, with a prior around its
+    platform's typical rate (the median of its informative campaigns' own choices).
+
+    Returns the rates, the platform rates, and the first-pass parameters and SSE at the grid
+    rate nearest each campaign's.
+    """
+    grid = ADSTOCK_GRID[: len(first)]
+    sse = np.array([f.sse for f in first])  # (rates, campaigns)
+    profile = -0.5 * data.n * np.log(np.maximum(sse, 1e-12 * data.n))
+    typical = _group_medians(_refine(profile, grid), data.groups, data.informative, fallback=0.0)
+    rate = _refine(profile - 0.5 * ((grid[:, None] - typical) / ADSTOCK_PRIOR_SD) ** 2, grid)
+    nearest = np.abs(grid[:, None] - rate).argmin(axis=0)
+    pick = np.arange(rate.size)
+    return rate, typical, np.array([f.theta for f in first])[nearest, pick], sse[nearest, pick]
+
+
+def _remove_weekdays(data: _Data, carried: np.ndarray, theta: np.ndarray):
+    """Weekday factors from the ratios of value to the first fit; divides them out of ``data.y``
+    and refits the first pass. Returns the factors and the refit's parameters and SSE."""
+    level = predict(theta, carried)
+    usable = data.observed & (level > 0.05)
+    ratio = np.where(usable, data.y / np.where(usable, level, 1.0), 1.0)
+    factors = weekday_factors(ratio, usable, data.weekday, data.groups)
+    data.y = data.y / _daily_factors(factors, data.weekday)
+    refit = fit_batch(data.weak_problems(carried), theta, LOWER, UPPER)
+    return factors, refit.theta, refit.sse
+
+
+def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first_sse: np.ndarray):
+    """The MAP fits with priors around each platform's typical curve and a pooled noise level.
+
+    Starts from the platform's curve and the first-pass fit; informative campaigns also from
+    half-saturations further out. Returns the prior centres and the best fits.
+    """
+    groups, informative = data.groups, data.informative
+    centre = np.column_stack(
+        [
+            np.zeros(groups.size),
+            _group_medians(first_theta[:, 1], groups, informative, fallback=GENERIC[1]),
+            _group_medians(first_theta[:, 2], groups, informative, fallback=GENERIC[2]),
+        ]
+    )
+    own_noise = np.sqrt(first_sse / np.maximum(data.n - 3, 1))
+    group_noise = _group_medians(own_noise, groups, informative, fallback=0.2)
+    dof = np.maximum(data.n - 3, 0)
+    noise = np.sqrt((dof * own_noise**2 + NOISE_PSEUDO_DAYS * group_noise**2) / (dof + NOISE_PSEUDO_DAYS))
+    problems = _problems(carried, data.y, data.observed, np.maximum(noise, NOISE_FLOOR), centre, PRIOR_SD)
+    final = fit_batch(problems, centre, LOWER, UPPER)
+    _keep_better(final, fit_batch(problems, first_theta, LOWER, UPPER), np.arange(groups.size))
+    some = np.flatnonzero(informative)
+    if some.size:
+        subset = problems.take(some)
+        for offset in _RESTART_OFFSETS:
+            _keep_better(final, fit_batch(subset, centre[some] + offset, LOWER, UPPER), some)
+    return centre, final
+
+
+def _keep_better(best, other, rows: np.ndarray) -> None:
+    """Replace ``best``'s fits at ``rows`` by ``other``'s (fits of those rows) where they cost less."""
+    better = other.cost < best.cost[rows]
+    for field in ("theta", "cost", "sse", "hessian"):
+        getattr(best, field)[rows[better]] = getattr(other, field)[better]
+
+
+def _daily_factors(factors: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """The ``(C, T)`` factor of each day (1 on padding)."""
+    return np.where(weekday >= 0, np.take_along_axis(factors, np.clip(weekday, 0, 6), axis=1), 1.0)
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row means of ``values`` over ``mask`` (NaN for empty rows)."""
+    count = mask.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.sum(values * mask, axis=1) / count, np.nan)
+
+
+def _campaign_stats(days: Panel) -> dict[str, np.ndarray]:
+    """Per campaign: active days, mean spend and value on them, spend variation, fit method."""
+    active = days.observed & (days.spend > 0)
+    n_active = active.sum(axis=1)
+    spend_scale = _mean(days.spend, active)
+    value_scale = _mean(days.value, active)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.sqrt(_mean((days.spend - np.nan_to_num(spend_scale)[:, None]) ** 2, active))
+        spend_cv = spread / spend_scale
+    method = np.where(n_active == 0, "no_spend", np.where(value_scale == 0, "no_value", "fit")).astype(object)
+    informative = (method == "fit") & (n_active >= MIN_DAYS) & (spend_cv >= MIN_SPEND_CV)
+    return {
+        "n_active": n_active,
+        "spend_scale": spend_scale,
+        "value_scale": value_scale,
+        "spend_cv": spend_cv,
+        "method": method,
+        "informative": informative,
+    }
+
+
+def _problems(x: np.ndarray, y, observed, noise, prior_mean, prior_sd) -> Problems:
+    """The batch of MAP problems for adstocked normalized spend ``x`` and normalized value ``y``."""
+    has_x = observed & (x > 0)
+    count = x.shape[0]
+    return Problems(
+        log_x=np.log(np.where(has_x, x, 1.0)),
+        has_x=has_x.astype(float),
+        y=np.where(observed, y, 0.0),
+        weight=observed.astype(float),
+        noise=np.asarray(noise, dtype=float),
+        prior_mean=np.broadcast_to(prior_mean, (count, 3)),
+        prior_sd=np.broadcast_to(prior_sd, (count, 3)),
+    )
+
+
+def _refine(scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per column, the grid point with the highest score, moved to the vertex of the parabola through it
+    and its neighbours (by at most half a grid step)."""
+    best = np.argmax(scores, axis=0)
+    rate = grid[best].astype(float)
+    inner = (best > 0) & (best < grid.size - 1)
+    if grid.size < 3 or not inner.any():
+        return rate
+    cols = np.flatnonzero(inner)
+    left, mid, right = (scores[best[cols] + d, cols] for d in (-1, 0, 1))
+    curvature = left - 2.0 * mid + right
+    with np.errstate(invalid="ignore", divide="ignore"):
+        offset = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    rate[cols] += np.clip(np.nan_to_num(offset), -0.5, 0.5) * (grid[1] - grid[0])
+    return rate
+
+
+def _group_medians(values: np.ndarray, groups: np.ndarray, informative: np.ndarray, fallback: float) -> np.ndarray:
+    """Per campaign, the median of ``values`` over its group's informative campaigns.
+
+    Groups without one borrow the median over all informative campaigns, or ``fallback``.
+    """
+    overall = float(np.median(values[informative])) if informative.any() else fallback
+    out = np.full(values.size, overall)
+    for group in np.unique(groups):
+        members = groups == group
+        chosen = members & informative
+        if chosen.any():
+            out[members] = np.median(values[chosen])
+    return out
+
+
+def _fill_unfitted(days: Panel, stats: dict, fit: np.ndarray, centre: np.ndarray, typical_rate, result: dict) -> None:
+    """Campaigns without a fit: no value gets vmax 0 (the platform's shape); both get its carryover rate."""
+    by_group_centre = {g: c for g, c in zip(days.groups[fit], centre)}
+    by_group_rate = {g: r for g, r in zip(days.groups[fit], typical_rate)}
+    default_centre = np.median(centre, axis=0) if fit.size else GENERIC
+    default_rate = float(np.median(typical_rate)) if fit.size else 0.0
+    for i in np.flatnonzero(stats["method"] != "fit"):
+        group = days.groups[i]
+        result["adstock"][i] = by_group_rate.get(group, default_rate)
+        if stats["method"][i] == "no_value":
+            c = by_group_centre.get(group, default_centre)
+            result["theta"][i] = [-np.inf, c[1], c[2]]
+
+
+def _assemble(days: Panel, stats: dict, result: dict, factors: np.ndarray) -> FittedCurves:
     """Turn normalized fits into a FittedCurves in original units, with diagnostics."""
-    n = len(campaigns)
-    reference = np.ones(n)  # spend at which each campaign's value parameter is taken
-    params = np.zeros((n, 3))  # log value at reference, log half_saturation, shape
-    covariance = np.zeros((n, 3, 3))
-    for i, c in enumerate(campaigns):
-        if c.method != "no_spend":
-            reference[i] = c.spend_scale
-            params[i] = c.theta + [np.log(c.value_scale) if c.value_scale else 0.0, np.log(c.spend_scale), 0.0]
-            covariance[i] = c.covariance
-    vmax = np.exp(params[:, 0]) * (1.0 + (np.exp(params[:, 1]) / reference) ** params[:, 2])
-    for i, c in enumerate(campaigns):  # no spend: the group's median fitted curve, if there is one
-        peers = [j for j, p in enumerate(campaigns) if p.method == "fit" and p.group == c.group]
-        if c.method == "no_spend" and peers:
+    method, groups = stats["method"], days.groups
+    spent = method != "no_spend"
+    reference = np.where(spent, stats["spend_scale"], 1.0)  # spend at which each campaign's value parameter is taken
+    with np.errstate(divide="ignore"):
+        offset = np.column_stack(
+            [np.where(method == "fit", np.log(np.where(spent, stats["value_scale"], 1.0)), 0.0), np.log(reference)]
+        )
+    params = result["theta"].copy()  # log value at reference, log half_saturation, shape
+    params[:, :2] += offset
+    params[~spent] = 0.0
+    covariance = result["covariance"]
+    with np.errstate(over="ignore"):
+        vmax = np.exp(params[:, 0]) * (1.0 + (np.exp(params[:, 1]) / reference) ** params[:, 2])
+    for i in np.flatnonzero(~spent):  # no spend: the group's median fitted curve, if there is one
+        peers = (method == "fit") & (groups == groups[i])
+        if peers.any():
             vmax[i] = np.median(vmax[peers])
             params[i, 1:] = np.median(params[peers, 1:], axis=0)
             reference[i] = np.exp(params[i, 1])  # at the half-saturation spend, value = vmax / 2
             params[i, 0] = np.log(vmax[i] / 2.0)
             covariance[i] = np.diag(PRIOR_SD**2)
-        elif c.method == "no_spend":
+        else:
             vmax[i], params[i] = 0.0, [-np.inf, 0.0, 1.0]
+    vmax = np.where(np.isfinite(vmax), vmax, 0.0)
     curve = HillCurve(vmax, np.exp(params[:, 1]), params[:, 2])
-    diagnostics = pd.DataFrame([_diagnostics(c, curve.take([i])) for i, c in enumerate(campaigns)])
     return FittedCurves(
-        campaign_ids=np.array([c.campaign_id for c in campaigns], dtype=object),
+        campaign_ids=days.campaign_ids,
         curve=curve,
-        diagnostics=diagnostics.set_index("campaign_id"),
+        diagnostics=_diagnostics(days, stats, result, curve, factors),
         reference_spend=reference,
         covariance=covariance,
+        weekday_factors=factors,
     )
 
 
-def _diagnostics(c: _Campaign, curve: HillCurve) -> dict:
-    """One campaign's row of ``FittedCurves.diagnostics``."""
-    predicted = curve.value(c.spend[:, None])[:, 0]
-    sse = float(np.sum((c.value - predicted) ** 2))
-    sst = float(np.sum((c.value - c.value.mean()) ** 2))
-    return {
-        "campaign_id": c.campaign_id,
-        "platform": c.group,
-        "n_days": int(c.spend.size),
-        "n_spend_days": c.n_active,
-        "mean_spend": c.spend_scale,
-        "spend_cv": c.spend_cv,
-        "r2": 1.0 - sse / sst if sst > 0 else np.nan,
-        "rmse": float(np.sqrt(sse / c.spend.size)),
-        "noise": c.noise * c.value_scale if c.method == "fit" else np.nan,
-        "shrinkage": c.shrinkage,
-        "method": c.method,
-    }
+def _diagnostics(days: Panel, stats: dict, result: dict, curve: HillCurve, factors: np.ndarray) -> pd.DataFrame:
+    """``FittedCurves.diagnostics``: one row per campaign, indexed by campaign_id (fit on the reported values)."""
+    carried = adstock(days.spend, result["adstock"], days.restart)
+    predicted = curve.value(carried.T).T * _daily_factors(factors, days.weekday)
+    observed = days.observed
+    n_days = observed.sum(axis=1)
+    sse = np.sum(observed * (days.value - predicted) ** 2, axis=1)
+    sst = np.sum(observed * (days.value - _mean(days.value, observed)[:, None]) ** 2, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(sst > 0, 1.0 - sse / sst, np.nan)
+    fit = stats["method"] == "fit"
+    return pd.DataFrame(
+        {
+            "campaign_id": days.campaign_ids,
+            "platform": days.groups,
+            "n_days": n_days,
+            "n_spend_days": stats["n_active"],
+            "mean_spend": stats["spend_scale"],
+            "spend_cv": stats["spend_cv"],
+            "r2": r2,
+            "rmse": np.sqrt(sse / n_days),
+            "noise": np.where(fit, result["noise"] * np.where(fit, stats["value_scale"], 0.0), np.nan),
+            "shrinkage": result["shrinkage"],
+            "method": stats["method"],
+            "adstock": result["adstock"],
+            "seasonality": (factors.max(axis=1) - factors.min(axis=1)) / 2,
+        }
+    ).set_index("campaign_id")

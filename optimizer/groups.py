@@ -107,11 +107,11 @@ def parse_groups(groups, n: int) -> list[SpendGroup]:
     return parsed
 
 
-def effective_groups(groups: list[SpendGroup], bounds: SpendBounds, budget: float) -> list[_Group]:
+def effective_groups(groups: list[SpendGroup], bounds: SpendBounds, budget: float | None) -> list[_Group]:
     """Groups with limits intersected with their members' bounds, plus one for the ungrouped campaigns.
 
     Raises InfeasibleAllocationError when a group's limits conflict with its members' bounds
-    or the groups together cannot spend exactly ``budget``.
+    or the groups together cannot spend exactly ``budget`` (not checked when ``budget`` is None).
     """
     result = []
     for group in groups:
@@ -131,6 +131,8 @@ def effective_groups(groups: list[SpendGroup], bounds: SpendBounds, budget: floa
     rest = np.setdiff1d(np.arange(bounds.lower.size), grouped)
     if rest.size:
         result.append(_Group("", rest, float(bounds.lower[rest].sum()), float(bounds.upper[rest].sum())))
+    if budget is None:
+        return result
     slack = BUDGET_RTOL * max(budget, 1.0)
     lowest, highest = sum(g.lower for g in result), sum(g.upper for g in result)
     if lowest > budget + slack:

@@ -55,6 +55,17 @@ def check_range(array: np.ndarray, name: str, *, positive: bool = False, allow_i
     return array
 
 
+def non_negative_number(value, name: str) -> float:
+    """``value`` as a finite, non-negative float; ValueError naming ``name`` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be finite and non-negative, got {number!r}")
+    return number
+
+
 def read_only(array: np.ndarray) -> np.ndarray:
     """Mark ``array`` read-only (curve parameters never change after validation) and return it."""
     array.flags.writeable = False

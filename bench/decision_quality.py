@@ -1,0 +1,244 @@
+"""Decision quality: how much of the achievable uplift the fitted curves' plan captures.
+
+Run: ``python bench/decision_quality.py [--seed 0] [--markets 20]`` (``--fit-speed``: time the fit of
+1000 campaigns x 365 days instead). Not a test: a benchmark on
+simulated markets whose TRUE response curves are known, so every plan can be scored.
+
+Markets:
+  (a) the sandbox market (``mbo_pipelines.sandbox.market``) for a few seeds: the advertiser's
+      own budget schedule, 90 days of simulated history (adstock, weekday seasonality,
+      log-normal noise, pacing), all amounts in USD at the dbt seed's rates;
+  (b) random markets of 30-100 campaigns with mixed concave and S-shaped Hill curves,
+      geometric adstock, weekday seasonality and noise, whose budgets moved within +-30 %
+      over 90 days of history (step changes every 1-3 weeks plus pacing jitter).
+
+For each market: fit the curves on the history, allocate today's total budget with
+``max_change=0.3`` around today's budgets, and score with the true curves:
+
+  captured_uplift_pct = (true(plan) - true(current)) / (true(optimum) - true(current))
+  vs_current_pct      = true(plan) / true(current) - 1
+
+where the optimum is ``allocate`` on the true curves under the same constraints (certified
+by its dual bound, ``optimum_gap``). Targets: mean captured >= 95 %, worst vs_current >= -1 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mbo_pipelines.sandbox.market import EPOCH, generate_campaigns, simulate, synthetic_budget_schedule
+from optimizer import HillCurve, allocate, fit_response_curves
+
+HISTORY_DAYS = 90
+MAX_CHANGE = 0.3
+SANDBOX_SEEDS = (7, 1, 2, 3, 4)
+SANDBOX_END_DAY = 240  # days after the sandbox EPOCH: the last day of history ("yesterday")
+RATES_CSV = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "currency_rates.csv"
+
+
+def usd_rates() -> dict[str, float]:
+    """US dollars per unit of each currency (the dbt seed the marts use)."""
+    with RATES_CSV.open() as f:
+        return {row["currency"]: float(row["rate_to_usd"]) for row in csv.DictReader(f)}
+
+
+def sandbox_market(seed: int):
+    """``(daily history, true curves, current budgets, true adstock)`` of the sandbox, in USD."""
+    rates = usd_rates()
+    end = EPOCH + timedelta(days=SANDBOX_END_DAY)
+    start = end - timedelta(days=HISTORY_DAYS - 1)
+    frames, vmax, half, shape, current, theta = [], [], [], [], [], []
+    for c in generate_campaigns(seed):
+        rate = rates[c.currency]
+        budgets = synthetic_budget_schedule(c, seed, end + timedelta(days=1))
+        out = simulate(c, seed, budgets, start, end)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "campaign_id": c.campaign_id,
+                    "platform": c.platform,
+                    "date": pd.to_datetime(out.dates),
+                    "spend": out.spend * rate,
+                    "conversion_value": out.conversion_value * rate,
+                }
+            )
+        )
+        vmax.append(c.vmax * rate)
+        half.append(c.half_saturation * rate)
+        shape.append(c.shape)
+        current.append(budgets[(end - EPOCH).days + 1] * rate)  # today's budget
+        theta.append(c.adstock)
+    ids = sorted(str(c.campaign_id) for c in generate_campaigns(seed))
+    assert ids == [str(c.campaign_id) for c in generate_campaigns(seed)]  # market order is id order
+    daily = pd.concat(frames, ignore_index=True)
+    return daily, HillCurve(vmax, half, shape), np.array(current), np.array(theta)
+
+
+def random_market(rng: np.random.Generator):
+    """``(daily history, true curves, current budgets, true adstock)`` of a random market."""
+    n = int(rng.integers(30, 101))
+    platforms = np.array(["google_ads", "meta_ads", "tiktok_ads"])[rng.integers(0, 3, n)]
+    base = np.exp(rng.uniform(np.log(20), np.log(2000), n))
+    s_shaped = rng.random(n) < 0.35
+    shape = np.where(s_shaped, rng.uniform(1.3, 2.5, n), rng.uniform(0.6, 1.1, n))
+    half = base * np.where(s_shaped, rng.uniform(0.6, 1.6, n), rng.uniform(0.5, 3.0, n))
+    roas_at_base = rng.uniform(0.8, 5.0, n)
+    vmax = roas_at_base * base * (base**shape + half**shape) / base**shape
+    platform_theta = {p: rng.uniform(0.0, 0.5) for p in np.unique(platforms)}
+    theta = np.clip([platform_theta[p] + rng.normal(0, 0.1) for p in platforms], 0.0, 0.7)
+    noise = rng.uniform(0.08, 0.2, n)
+    amplitude, phase = rng.uniform(0.0, 0.15, n), rng.uniform(0, 7, n)
+
+    warmup = 30
+    days = warmup + HISTORY_DAYS
+    level = np.empty((n, days + 1))  # budget multiplier: steps every 7-21 days within +-30 %
+    for i in range(n):
+        t = 0
+        while t <= days:
+            run = int(rng.integers(7, 22))
+            level[i, t : t + run] = 1.0 + rng.uniform(-0.3, 0.3)
+            t += run
+    budgets = base[:, None] * level
+    spend = budgets[:, :days] * rng.uniform(0.93, 0.99, (n, days))
+    x = np.empty_like(spend)
+    carry = spend[:, 0]
+    for t in range(days):
+        carry = (1 - theta) * spend[:, t] + theta * carry
+        x[:, t] = carry
+    weekday = (np.arange(days) % 7)[None, :]
+    season = 1 + amplitude[:, None] * np.sin(2 * np.pi * (weekday + phase[:, None]) / 7)
+    curves = HillCurve(vmax, half, shape)
+    value = curves.value(x.T).T * season * np.exp(noise[:, None] * rng.standard_normal((n, days)) - noise[:, None] ** 2 / 2)
+    dates = pd.date_range("2026-01-01", periods=HISTORY_DAYS, freq="D")
+    ids = [f"c{i:03d}" for i in range(n)]
+    daily = pd.DataFrame(
+        {
+            "campaign_id": np.repeat(ids, HISTORY_DAYS),
+            "platform": np.repeat(platforms, HISTORY_DAYS),
+            "date": np.tile(dates, n),
+            "spend": spend[:, warmup:].ravel(),
+            "conversion_value": value[:, warmup:].ravel(),
+        }
+    )
+    return daily, curves, budgets[:, days], theta
+
+
+def score(name: str, daily: pd.DataFrame, true: HillCurve, current: np.ndarray, theta: np.ndarray, **fit_options):
+    """Fit, plan and score one market; one result row."""
+    started = time.perf_counter()
+    fitted = fit_response_curves(daily, **fit_options)
+    fit_seconds = time.perf_counter() - started
+    assert list(fitted.campaign_ids) == sorted(fitted.campaign_ids)
+    total = float(current.sum())
+    plan = allocate(fitted, total, current=current, max_change=MAX_CHANGE)
+    best = allocate(true, total, current=current, max_change=MAX_CHANGE)
+    v_current = float(true.value(current).sum())
+    v_plan = float(true.value(plan.spend).sum())
+    v_best = float(best.expected_value)
+    possible = v_best - v_current
+    low, high = fitted.uplift_interval(current, plan.spend)
+    true_uplift = v_plan - v_current
+    return {
+        "market": name,
+        "campaigns": len(current),
+        "s_shaped": int(np.sum(true.shape > 1)),
+        "possible_uplift_pct": 100 * possible / v_current,
+        "captured_uplift_pct": 100 * (v_plan - v_current) / possible if possible > 1e-9 * v_current else np.nan,
+        "vs_current_pct": 100 * (v_plan / v_current - 1),
+        "predicted_uplift_pct": 100 * (plan.expected_value - float(fitted.value(current).sum())) / v_current,
+        "interval_covers": bool(low <= true_uplift <= high),
+        "adstock_mae": float(np.mean(np.abs(fitted.diagnostics["adstock"].to_numpy() - theta))),
+        "optimum_gap": float(best.optimality_gap),
+        "fit_seconds": fit_seconds,
+    }
+
+
+def run_decision_quality(seed: int = 0, markets: int = 20, sandbox_seeds=SANDBOX_SEEDS, **fit_options) -> list[dict]:
+    """Score the sandbox market for each of ``sandbox_seeds`` and ``markets`` random markets; one row each."""
+    rows = []
+    for s in sandbox_seeds:
+        daily, true, current, theta = sandbox_market(s)
+        rows.append(score(f"sandbox-{s}", daily, true, current, theta, **fit_options))
+    rng = np.random.default_rng(seed)
+    for k in range(markets):
+        daily, true, current, theta = random_market(rng)
+        rows.append(score(f"random-{k}", daily, true, current, theta, **fit_options))
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    """The rows as a fixed-width table, with the summary against the targets."""
+    columns = [
+        ("market", "{:<11}"),
+        ("campaigns", "{:>9}"),
+        ("s_shaped", "{:>8}"),
+        ("possible_uplift_pct", "{:>8.2f}"),
+        ("captured_uplift_pct", "{:>8.1f}"),
+        ("vs_current_pct", "{:>8.2f}"),
+        ("predicted_uplift_pct", "{:>9.2f}"),
+        ("interval_covers", "{!s:>7}"),
+        ("adstock_mae", "{:>7.3f}"),
+        ("fit_seconds", "{:>6.2f}"),
+    ]
+    header = ["market", "campaigns", "s_shaped", "possible%", "captured%", "vs_cur%", "predicted%", "covers", "θ MAE", "fit s"]
+    widths = [11, 9, 8, 9, 9, 8, 10, 7, 7, 6]
+    print(" ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    for row in rows:
+        cells = [fmt.format(row[key]) for key, fmt in columns]
+        print(" ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+    captured = np.array([r["captured_uplift_pct"] for r in rows], dtype=float)
+    worst = min(r["vs_current_pct"] for r in rows)
+    covers = np.mean([r["interval_covers"] for r in rows])
+    print(
+        f"\nmean captured uplift {np.nanmean(captured):.1f} % (target >= 95 %), "
+        f"median {np.nanmedian(captured):.1f} %, worst {np.nanmin(captured):.1f} %; "
+        f"worst vs current {worst:+.2f} % (target >= -1 %); 90 % uplift interval covers the truth in {covers:.0%}"
+    )
+
+
+def fit_speed(campaigns: int = 1_000, days: int = 365, seed: int = 0) -> float:
+    """Seconds ``fit_response_curves`` takes on ``campaigns`` x ``days`` of random-market history."""
+    rng = np.random.default_rng(seed)
+    frames, count = [], 0
+    while count < campaigns:
+        daily, *_ = random_market(rng)
+        ids = daily["campaign_id"].unique()[: campaigns - count]
+        daily = daily[daily["campaign_id"].isin(ids)]
+        frames.append(daily.assign(campaign_id=daily["campaign_id"] + f"-{len(frames)}"))
+        count += ids.size
+    history = pd.concat(frames, ignore_index=True)
+    repeats = -(-days // HISTORY_DAYS)  # whole copies of the history, shifted in time
+    history = pd.concat(
+        [history.assign(date=history["date"] + pd.Timedelta(days=HISTORY_DAYS * k)) for k in range(repeats)],
+        ignore_index=True,
+    )
+    history = history[history["date"] < history["date"].min() + pd.Timedelta(days=days)]
+    started = time.perf_counter()
+    fit_response_curves(history)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markets", type=int, default=20)
+    parser.add_argument("--no-carryover", action="store_true", help="fit without adstock (for comparison)")
+    parser.add_argument("--fit-speed", action="store_true", help="only time the fit of 1000 campaigns x 365 days")
+    args = parser.parse_args()
+    if args.fit_speed:
+        print(f"fit_response_curves, 1000 campaigns x 365 days: {fit_speed(seed=args.seed):.2f} s")
+        return
+    options = {"carryover": False} if args.no_carryover else {}
+    print_table(run_decision_quality(args.seed, args.markets, **options))
+
+
+if __name__ == "__main__":
+    main()
