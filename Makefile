@@ -28,7 +28,7 @@ dev: $(STAMP)
 	$(BIN)/mbo dev
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_allocate.py
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q mbo_pipelines optimizer

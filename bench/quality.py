@@ -1,0 +1,96 @@
+"""Section 3: decision quality, from ``bench.decision_quality.run_decision_quality`` when it exists.
+
+That module (written separately) scores plans made on fitted curves against the true curves
+of simulated markets. Its rows are rendered as they come; the targets are checked on the
+columns ``captured_uplift_pct`` (mean >= 95) and ``vs_current_pct`` (worst >= -1) when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+import traceback
+
+import numpy as np
+
+from bench.report import Section, Target, seconds, table
+
+TITLE = "3. Decision quality"
+MARKETS, QUICK_MARKETS = 20, 2
+CAPTURED_TARGET = 95.0  # mean captured uplift, %
+VS_CURRENT_TARGET = -1.0  # worst plan vs current budgets, %
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.3g}" if abs(value) < 1e-2 and value != 0 else f"{value:,.2f}"
+    return str(value)
+
+
+def _targets(rows: list[dict]) -> list[Target]:
+    captured_label = f"decision quality: mean captured uplift ≥ {CAPTURED_TARGET:.0f} %"
+    vs_label = f"decision quality: never below current by more than {-VS_CURRENT_TARGET:.0f} %"
+    out = []
+    captured = np.array([r.get("captured_uplift_pct", np.nan) for r in rows], dtype=float)
+    if np.isfinite(captured).any():
+        mean = float(np.nanmean(captured))
+        detail = f"mean {mean:.1f} % (worst {np.nanmin(captured):.1f} %) over {np.isfinite(captured).sum()} markets"
+        out.append(Target(captured_label, mean >= CAPTURED_TARGET, detail))
+    else:
+        out.append(Target(captured_label, None, "no captured_uplift_pct column"))
+    vs = np.array([r.get("vs_current_pct", np.nan) for r in rows], dtype=float)
+    if np.isfinite(vs).any():
+        worst = float(np.nanmin(vs))
+        out.append(Target(vs_label, worst >= VS_CURRENT_TARGET, f"worst {worst:+.2f} % vs current budgets"))
+    else:
+        out.append(Target(vs_label, None, "no vs_current_pct column"))
+    return out
+
+
+def quality_section(markets: int = MARKETS, progress=lambda line: None) -> Section:
+    """Run the decision-quality benchmark if it is there; otherwise say the section is pending."""
+    pending = [
+        Target(f"decision quality: mean captured uplift ≥ {CAPTURED_TARGET:.0f} %", None, "pending"),
+        Target(f"decision quality: never below current by more than {-VS_CURRENT_TARGET:.0f} %", None, "pending"),
+    ]
+    try:
+        module = importlib.import_module("bench.decision_quality")
+    except ModuleNotFoundError as error:
+        if error.name != "bench.decision_quality":
+            raise
+        return Section(TITLE, "*Pending*: `bench/decision_quality.py` does not exist yet.", [], pending)
+    run = getattr(module, "run_decision_quality", None)
+    if run is None:
+        return Section(TITLE, "*Pending*: `bench.decision_quality` has no `run_decision_quality` yet.", [], pending)
+    start = time.perf_counter()
+    try:
+        rows = run(seed=0, markets=markets)
+    except Exception:  # noqa: BLE001 - the report says what failed instead of losing the other sections
+        last = traceback.format_exc().strip().splitlines()[-1]
+        progress(f"  decision quality failed: {last}")
+        return Section(TITLE, f"*Failed*: `run_decision_quality(seed=0, markets={markets})` raised `{last}`.", [], [
+            Target(t.label, False, f"the benchmark failed: {last}") for t in pending
+        ])
+    elapsed = time.perf_counter() - start
+    progress(f"  decision quality: {len(rows)} markets in {seconds(elapsed)}")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    targets = _targets(rows)
+    body = "\n".join(
+        [
+            f"`bench.decision_quality.run_decision_quality(seed=0, markets={markets})` "
+            f"({len(rows)} markets in {seconds(elapsed)}; see that module for the markets and the columns). "
+            "Plans are made on curves fitted to simulated history and scored on the true curves.",
+            "",
+            *(t.line() for t in targets),
+            "",
+            table(columns, [[_cell(row.get(c, "")) for c in columns] for row in rows]),
+        ]
+    )
+    return Section(TITLE, body, rows, targets)
