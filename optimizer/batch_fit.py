@@ -8,11 +8,13 @@ to its days by minimizing
 
     F(theta) = 1/2 * sum_t w_t (m(x_t) - y_t)**2 / noise**2 + 1/2 * sum_k ((theta_k - mean_k) / sd_k)**2
 
-within box bounds. All problems advance together (one array pass per iteration over all
-of them) with a projected Levenberg-Marquardt method: Gauss-Newton steps damped per
+within box bounds, plus optionally ``1/2 * ((e(theta) - e_mean) / e_sd)**2``: a Gaussian
+prior on the elasticity ``e`` at ``x = 1`` (``elasticity``). All problems advance together
+(one array pass per iteration over all of them) with a projected Levenberg-Marquardt method: Gauss-Newton steps damped per
 problem, clipped to the box, with the parameters stuck at a bound (gradient pointing out)
 held fixed. Problems drop out as they converge, so stragglers cost little. The Gauss-Newton
-matrix at the solution, ``J'J + diag(1/sd**2)``, is returned for the Laplace covariance.
+matrix at the solution, ``J'J + diag(1/sd**2)`` (plus the elasticity prior's ``g g' / e_sd**2``,
+``g`` the gradient of ``e``), is returned for the Laplace covariance.
 """
 
 from __future__ import annotations
@@ -47,9 +49,15 @@ class Problems:
     noise: np.ndarray  # (P,)
     prior_mean: np.ndarray  # (P, 3)
     prior_sd: np.ndarray  # (P, 3)
+    # Optional Gaussian prior on the elasticity at x = 1 (see ``elasticity``): (P,) centres and
+    # spreads (an infinite spread switches it off for that problem). None: no such prior.
+    elasticity_mean: np.ndarray | None = None
+    elasticity_sd: np.ndarray | None = None
 
     def take(self, index: np.ndarray) -> Problems:
-        return Problems(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+        return Problems(
+            *(None if getattr(self, f) is None else getattr(self, f)[index] for f in self.__dataclass_fields__)
+        )
 
 
 @dataclass
@@ -69,6 +77,19 @@ def predict(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         z = shape * (log_rho - np.log(x))
     return np.exp(log_m1) * (1.0 + np.exp(shape * log_rho)) * expit(-z)
+
+
+def elasticity(theta: np.ndarray):
+    """The elasticity ``d log m / d log x`` at ``x = 1`` of each problem, and its gradient in ``theta``.
+
+    ``e = shape * q / (1 + q)`` with ``q = rho**shape``: the local slope of the curve at the
+    mean spend in log-log terms (value at the mean spend times ``e`` is the marginal ROAS there).
+    """
+    log_rho, shape = theta[:, 1], theta[:, 2]
+    share = expit(shape * log_rho)  # q / (1 + q)
+    spread = share * (1.0 - share)  # q / (1 + q)**2
+    gradient = np.column_stack([np.zeros_like(shape), shape * shape * spread, share + shape * log_rho * spread])
+    return shape * share, gradient
 
 
 def _evaluate(problems: Problems, theta: np.ndarray):
@@ -96,6 +117,14 @@ def _evaluate(problems: Problems, theta: np.ndarray):
     hessian[:, [0, 1, 2], [0, 1, 2]] += 1.0 / problems.prior_sd**2
     sse = np.einsum("pt,pt->p", residual, residual)
     cost = 0.5 * (sse / problems.noise**2 + np.sum(prior**2, axis=1))
+    if problems.elasticity_sd is not None:  # one more (nonlinear) residual: (e - mean) / sd
+        e, e_gradient = elasticity(theta)
+        inverse_sd = 1.0 / problems.elasticity_sd
+        e_residual = (e - problems.elasticity_mean) * inverse_sd
+        e_jacobian = e_gradient * inverse_sd[:, None]
+        cost = cost + 0.5 * e_residual**2
+        gradient = gradient + e_jacobian * e_residual[:, None]
+        hessian = hessian + e_jacobian[:, :, None] * e_jacobian[:, None, :]
     return cost, gradient, hessian, sse
 
 

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from optimizer.curves import HillCurve, ResponseCurves, spend_array
 
 _INTERVAL_CHUNK = 2_000  # campaigns per batch of parameter draws (bounds memory)
 SHAPE_BOUNDS = (0.5, 3.0)  # Hill shapes the fit allows
+RHO_BOUNDS = (0.02, 50.0)  # half-saturations the fit allows, relative to the mean spend
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +27,10 @@ class FittedCurves(ResponseCurves):
             n_spend_days, mean_spend (on active days), spend_cv, r2, rmse, noise (residual
             standard deviation), shrinkage (posterior over prior variance of the
             half-saturation: near 1, the platform prior decided it; near 0, the data did),
+            elasticity (``d log value / d log spend`` at mean_spend: the curve's local slope;
+            value times elasticity over spend is the marginal ROAS there),
+            elasticity_shrinkage (the same ratio for the elasticity, whose prior is its
+            platform's typical elasticity with the campaigns' estimated spread),
             method (``fit``; ``no_spend``: the platform's median curve; ``no_value``: vmax 0),
             adstock (the carryover rate theta of ``x_t = (1 - theta) spend_t + theta x_{t-1}``,
             see ``optimizer.adstock``) and seasonality (half the range of the weekday factors).
@@ -143,27 +149,42 @@ class FittedCurves(ResponseCurves):
         """Yield ``(part, [values at each of spends])`` per chunk of campaigns.
 
         ``values`` has shape ``(draws, campaigns in part)``: the expected value at that spend
-        under joint draws of ``(log value at reference, log half_saturation, shape)`` from each
-        campaign's Laplace approximation (shape clipped to the fitting bounds). Every spend in
-        ``spends`` is evaluated with the same draws.
+        under joint draws from each campaign's Laplace approximation (``covariance``), taken in
+        the coordinates ``(log value at reference, elasticity at reference, shape)`` (the same
+        Gaussian, linearly transformed): data and priors pin the level and the local slope
+        down, so the posterior is close to Gaussian in these, while a narrow posterior of the
+        slope is a curved ridge in ``(log half_saturation, shape)`` whose straight Gaussian
+        draws would bias it. Shape is clipped to the fitting bounds and the half-saturation
+        to ``RHO_BOUNDS`` times the reference spend. Every spend in ``spends`` is evaluated
+        with the same draws.
         """
         draws = _check_draws(draws)
         spends = [np.broadcast_to(spend_array(s, len(self)), (len(self),)) for s in spends]
+        reference, shape = self.reference_spend, self.curve.shape
+        log_rho = np.log(self.curve.half_saturation / reference)
+        share = expit(shape * log_rho)  # q / (1 + q), q = rho**shape
+        jacobian = np.zeros((len(self), 3, 3))  # d(log value, elasticity, shape) / d(log value, log half, shape)
+        jacobian[:, 0, 0] = jacobian[:, 2, 2] = 1.0
+        jacobian[:, 1, 1] = shape * shape * share * (1.0 - share)
+        jacobian[:, 1, 2] = share + shape * log_rho * share * (1.0 - share)
+        covariance = jacobian @ self.covariance @ jacobian.transpose(0, 2, 1)
         with np.errstate(divide="ignore"):  # vmax = 0 gives -inf: a value of 0 in every draw
-            params = np.column_stack(
-                [np.log(self.curve.value(self.reference_spend)), np.log(self.curve.half_saturation), self.curve.shape]
-            )
+            params = np.column_stack([np.log(self.curve.value(reference)), shape * share, shape])
+        log_rho_bounds = np.log(RHO_BOUNDS)
         rng = np.random.default_rng(seed)
         for start in range(0, len(self), _INTERVAL_CHUNK):
             part = slice(start, start + _INTERVAL_CHUNK)
-            factor = np.linalg.cholesky(self.covariance[part] + 1e-12 * np.eye(3))
+            factor = np.linalg.cholesky(covariance[part] + 1e-12 * np.eye(3))
             noise = rng.standard_normal((draws, factor.shape[0], 3))
             theta = params[part] + np.einsum("nij,dnj->dni", factor, noise)
-            shape = np.clip(theta[..., 2], *SHAPE_BOUNDS)
-            half = np.exp(theta[..., 1])
+            k = np.clip(theta[..., 2], *SHAPE_BOUNDS)
+            e = theta[..., 1]
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                vmax = np.exp(theta[..., 0]) * (1.0 + (half / self.reference_spend[part]) ** shape)
-                values = [np.nan_to_num(vmax / (1.0 + (half / s[part]) ** shape)) for s in spends]
+                log_q = np.where(e <= 0, -np.inf, np.where(e >= k, np.inf, np.log(e / (k - e))))
+                rho = np.exp(np.clip(log_q / k, *log_rho_bounds))
+                half = rho * reference[part]
+                vmax = np.exp(theta[..., 0]) * (1.0 + rho**k)
+                values = [np.nan_to_num(vmax / (1.0 + (half / s[part]) ** k)) for s in spends]
             yield part, values
 
 

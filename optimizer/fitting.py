@@ -16,6 +16,16 @@ its own observed level with its platform's typical shape, while a campaign with
 informative data keeps its own curve. Bounds keep every fit sane: shape in [0.5, 3] and
 half_saturation within [0.02, 50] times the campaign's mean spend.
 
+What a budget decision turns on is each curve's local slope: its elasticity ``d log value /
+d log spend`` at the mean spend (value there times elasticity over spend is the marginal
+ROAS). A few budget changes in 90 noisy days pin the level down well but this slope only
+roughly, so the final fit also has an empirical Bayes prior on the elasticity: centred on its
+platform's typical elasticity (itself pooled toward the whole market's when platforms do not
+differ beyond noise) with the spread campaigns' elasticities really have, both estimated from
+the barely regularized first pass net of each campaign's sampling variance. A campaign whose
+data pin its slope down keeps it; one whose data do not is pulled toward its platform's by
+as much as its data leave open (``diagnostics["elasticity_shrinkage"]``).
+
 The carryover rate is chosen per campaign from the profile likelihood over a grid
 (``ADSTOCK_GRID``, refined between grid points by a parabola), with a Gaussian prior around
 its platform's typical rate (the median choice of its informative campaigns): data with
@@ -35,18 +45,18 @@ import numpy as np
 import pandas as pd
 
 from optimizer.adstock import Panel, adstock, panel
-from optimizer.batch_fit import Problems, fit_batch, predict
+from optimizer.batch_fit import Problems, elasticity, fit_batch, predict
 from optimizer.curves import HillCurve
 from optimizer.daily import validate_daily
-from optimizer.fitted import SHAPE_BOUNDS, FittedCurves
+from optimizer.fitted import RHO_BOUNDS, SHAPE_BOUNDS, FittedCurves
 from optimizer.seasonality import weekday_factors
 
 MIN_DAYS = 14  # active days a campaign needs to count as informative for its platform's prior
 MIN_SPEND_CV = 0.15  # ... and this much relative spend variation
 # Parameters (log m1, log rho, shape) in normalized units: m1 is the value at the mean spend
 # (relative to the mean value), rho the half-saturation relative to the mean spend.
-LOWER = np.array([*np.log([1e-3, 0.02]), SHAPE_BOUNDS[0]])
-UPPER = np.array([*np.log([1e3, 50.0]), SHAPE_BOUNDS[1]])
+LOWER = np.array([np.log(1e-3), np.log(RHO_BOUNDS[0]), SHAPE_BOUNDS[0]])
+UPPER = np.array([np.log(1e3), np.log(RHO_BOUNDS[1]), SHAPE_BOUNDS[1]])
 GENERIC = np.array([0.0, 0.0, 1.0])  # prior centre without a platform to learn from
 WEAK_PRIOR_SD = np.array([3.0, 2.0, 1.5])  # first pass: barely regularized
 PRIOR_SD = np.array([1.0, 0.7, 0.5])  # second pass: around the platform's typical curve
@@ -54,6 +64,10 @@ NOISE_FLOOR = 1e-3  # smallest noise level, as a share of the mean value
 NOISE_PSEUDO_DAYS = 3.0  # weight of the platform's noise level in each campaign's
 ADSTOCK_GRID = np.round(np.arange(0.0, 0.75, 0.1), 2)  # carryover rates profiled
 ADSTOCK_PRIOR_SD = 0.15  # spread of campaigns' carryover around their platform's
+ELASTICITY_SD_FLOOR = 0.05  # least spread of campaigns' elasticities the empirical Bayes prior allows
+ELASTICITY_VARIANCE_FLOOR = 1e-4  # least sampling variance credited to one campaign's elasticity
+MIN_ELASTICITY_CAMPAIGNS = 5  # fewer fitted campaigns: no elasticity prior
+_EB_ITERATIONS = 50
 _RESTART_OFFSETS = np.array([[0.0, 1.2, 0.0], [0.0, -1.2, 0.0]])  # extra starts (log rho) for informative fits
 
 
@@ -71,7 +85,9 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
 
     Two passes: a barely regularized fit of every campaign at every carryover rate of the
     grid, whose informative fits give each platform's typical curve and rate; then the final
-    fit of every campaign at its chosen rate with a prior around the platform's curve.
+    fit of every campaign at its chosen rate with a prior around the platform's curve and an
+    empirical Bayes prior on its elasticity (its local slope at the mean spend, estimated
+    across all campaigns from the first pass; ``diagnostics["elasticity"]``).
     Campaigns without spend get the platform's median curve; campaigns with spend but no
     value get ``vmax = 0``. ``FittedCurves.diagnostics`` tells which campaigns were which
     and holds each campaign's carryover rate (``adstock``). ``carryover=False`` fixes every
@@ -91,6 +107,8 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         "covariance": np.zeros((len(days.campaign_ids), 3, 3)),
         "noise": np.full(len(days.campaign_ids), np.nan),
         "shrinkage": np.full(len(days.campaign_ids), np.nan),
+        "elasticity": np.full(len(days.campaign_ids), np.nan),
+        "elasticity_shrinkage": np.full(len(days.campaign_ids), np.nan),
         "adstock": np.zeros(len(days.campaign_ids)),
     }
     factors = np.ones((len(days.campaign_ids), 7))
@@ -102,11 +120,18 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         carried = adstock(data.x, rate, data.restart)
         if seasonality:
             factors[fit], first_theta, first_sse = _remove_weekdays(data, carried, first_theta)
-        centre, final = _final_pass(data, carried, first_theta, first_sse)
+        centre, final, elasticity_sd = _final_pass(data, carried, first_theta, first_sse)
         result["theta"][fit] = final.theta
-        result["covariance"][fit] = np.linalg.pinv(final.hessian)
+        result["covariance"][fit] = covariance = np.linalg.pinv(final.hessian)
         result["noise"][fit] = np.sqrt(final.sse / np.maximum(data.n - 3, 1))
-        result["shrinkage"][fit] = np.minimum(result["covariance"][fit, 1, 1] / PRIOR_SD[1] ** 2, 1.0)
+        e, gradient = elasticity(final.theta)
+        prior_covariance = np.linalg.pinv(_prior_precision(gradient, elasticity_sd))
+        result["shrinkage"][fit] = np.minimum(covariance[:, 1, 1] / prior_covariance[:, 1, 1], 1.0)
+        result["elasticity"][fit] = e
+        with np.errstate(invalid="ignore", divide="ignore"):
+            e_variance = np.einsum("pi,pij,pj->p", gradient, covariance, gradient)
+            e_prior_variance = np.einsum("pi,pij,pj->p", gradient, prior_covariance, gradient)
+            result["elasticity_shrinkage"][fit] = np.minimum(e_variance / e_prior_variance, 1.0)
         result["adstock"][fit] = rate
     _fill_unfitted(days, stats, fit, centre, typical_rate, result)
     return _assemble(days, stats, result, factors)
@@ -168,11 +193,59 @@ def _remove_weekdays(data: _Data, carried: np.ndarray, theta: np.ndarray):
     return factors, refit.theta, refit.sse
 
 
+def _elasticity_prior(data: _Data, carried: np.ndarray, theta: np.ndarray, noise: np.ndarray):
+    """Empirical Bayes prior of each campaign's elasticity at its mean spend: ``(centre, sd)`` per campaign.
+
+    The elasticity ``e`` (``batch_fit.elasticity``: d log value / d log spend at the mean
+    spend) is what a budget decision turns on, and what 90 days of a few budget changes pin
+    down worst. Each campaign's ``e_i`` and its sampling variance ``v_i`` come from the barely
+    regularized fit ``theta`` (Laplace, at the final ``noise`` level). Model: ``e_i = c_g +
+    u_i + eps_i`` with ``u_i ~ N(0, tau^2)`` the campaigns' real spread, ``eps_i ~ N(0, v_i)``
+    and ``c_g ~ N(mu, b^2)`` the centre of platform ``g``. Moment estimates, weighted by
+    ``1 / (tau^2 + v_i)`` and iterated: ``mu``, each platform's centre shrunk toward ``mu`` by
+    ``b^2 / (b^2 + its variance)``, and ``tau^2`` from the residual spread beyond the sampling
+    variance (at least ``ELASTICITY_SD_FLOOR^2``). The final fit then shrinks each campaign's
+    elasticity toward its platform's centre by as much as its own data leave open.
+
+    With fewer than ``MIN_ELASTICITY_CAMPAIGNS`` campaigns the spread cannot be estimated:
+    infinite ``sd`` (no such prior).
+    """
+    count = theta.shape[0]
+    none = np.zeros(count), np.full(count, np.inf)
+    if count < MIN_ELASTICITY_CAMPAIGNS:
+        return none
+    weak = _problems(carried, data.y, data.observed, noise, GENERIC, WEAK_PRIOR_SD)
+    hessian = fit_batch(weak, theta, LOWER, UPPER, max_iter=0).hessian
+    e, gradient = elasticity(theta)
+    v = np.einsum("pi,pij,pj->p", gradient, np.linalg.pinv(hessian), gradient)
+    v = np.where(np.isfinite(v), np.maximum(v, ELASTICITY_VARIANCE_FLOOR), np.inf)
+    if np.isfinite(v).sum() < MIN_ELASTICITY_CAMPAIGNS:
+        return none
+    names, group = np.unique(data.groups.astype(str), return_inverse=True)
+    tau2 = max(float(np.var(e) - np.median(v)), ELASTICITY_SD_FLOOR**2)
+    for _ in range(_EB_ITERATIONS):
+        w = 1.0 / (tau2 + v)
+        mu = float(np.sum(w * e) / np.sum(w))
+        weight = np.bincount(group, w, names.size)
+        means = np.bincount(group, w * e, names.size) / weight
+        if names.size > 1:  # platforms' centres, shrunk toward the market's by their spread beyond noise
+            between = max(float(np.mean((means - mu) ** 2 - 1.0 / weight)), 0.0)
+            means = mu + between / (between + 1.0 / weight) * (means - mu)
+        centre = means[group]
+        previous, tau2 = tau2, float(np.sum(w**2 * ((e - centre) ** 2 - v)) / np.sum(w**2))
+        tau2 = max(tau2, ELASTICITY_SD_FLOOR**2)
+        if abs(tau2 - previous) <= 1e-6 * previous:
+            break
+    return centre, np.full(count, np.sqrt(tau2))
+
+
 def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first_sse: np.ndarray):
     """The MAP fits with priors around each platform's typical curve and a pooled noise level.
 
     Starts from the platform's curve and the first-pass fit; informative campaigns also from
-    half-saturations further out. Returns the prior centres and the best fits.
+    half-saturations further out; every campaign's elasticity at its mean spend has an
+    empirical Bayes prior (``_elasticity_prior``). Returns the prior centres of the parameters,
+    the best fits and the elasticity prior's spread per campaign.
     """
     groups, informative = data.groups, data.informative
     centre = np.column_stack(
@@ -186,7 +259,9 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
     group_noise = _group_medians(own_noise, groups, informative, fallback=0.2)
     dof = np.maximum(data.n - 3, 0)
     noise = np.sqrt((dof * own_noise**2 + NOISE_PSEUDO_DAYS * group_noise**2) / (dof + NOISE_PSEUDO_DAYS))
-    problems = _problems(carried, data.y, data.observed, np.maximum(noise, NOISE_FLOOR), centre, PRIOR_SD)
+    noise = np.maximum(noise, NOISE_FLOOR)
+    problems = _problems(carried, data.y, data.observed, noise, centre, PRIOR_SD)
+    problems.elasticity_mean, problems.elasticity_sd = _elasticity_prior(data, carried, first_theta, noise)
     final = fit_batch(problems, centre, LOWER, UPPER)
     _keep_better(final, fit_batch(problems, first_theta, LOWER, UPPER), np.arange(groups.size))
     some = np.flatnonzero(informative)
@@ -194,7 +269,14 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
         subset = problems.take(some)
         for offset in _RESTART_OFFSETS:
             _keep_better(final, fit_batch(subset, centre[some] + offset, LOWER, UPPER), some)
-    return centre, final
+    return centre, final, problems.elasticity_sd
+
+
+def _prior_precision(gradient: np.ndarray, elasticity_sd: np.ndarray) -> np.ndarray:
+    """The final fit's prior alone as a precision matrix of ``theta``, per campaign: the
+    parameters' priors plus the elasticity prior (linearized with ``gradient``)."""
+    jacobian = gradient / elasticity_sd[:, None]
+    return np.diag(1.0 / PRIOR_SD**2) + jacobian[:, :, None] * jacobian[:, None, :]
 
 
 def _keep_better(best, other, rows: np.ndarray) -> None:
@@ -358,6 +440,8 @@ def _diagnostics(days: Panel, stats: dict, result: dict, curve: HillCurve, facto
             "rmse": np.sqrt(sse / n_days),
             "noise": np.where(fit, result["noise"] * np.where(fit, stats["value_scale"], 0.0), np.nan),
             "shrinkage": result["shrinkage"],
+            "elasticity": result["elasticity"],
+            "elasticity_shrinkage": result["elasticity_shrinkage"],
             "method": stats["method"],
             "adstock": result["adstock"],
             "seasonality": (factors.max(axis=1) - factors.min(axis=1)) / 2,
