@@ -21,7 +21,8 @@ DAYS = 90
 START, END = TODAY - timedelta(days=DAYS), TODAY - timedelta(days=1)
 
 
-def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
+def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict:
+    """Refresh and push once; return the budget_recommendations materialization's metadata."""
     tags = {ASSET_PARTITION_RANGE_START_TAG: START.isoformat(), ASSET_PARTITION_RANGE_END_TAG: END.isoformat()}
     refresh = defs.resolve_job_def("daily_refresh").execute_in_process(instance=instance, tags=tags)
     assert refresh.success
@@ -29,12 +30,13 @@ def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> str:
         e for e in refresh.get_asset_materialization_events()
         if e.materialization.asset_key == dg.AssetKey("budget_recommendations")
     ]
-    plan_id = plan_event.materialization.metadata["plan_id"].value
+    metadata = plan_event.materialization.metadata
+    plan_id = metadata["plan_id"].value
     push = defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
     )
     assert push.success
-    return plan_id
+    return metadata
 
 
 def _counts(conn) -> dict[str, int]:
@@ -53,13 +55,14 @@ def loop(new_database):
         mbo=mbo, activation=ActivationResource(database_url=url, sandbox_today=TODAY.isoformat())
     )
     instance = dg.DagsterInstance.ephemeral()
-    first_plan = _run_loop(defs, instance)
+    first_metadata = _run_loop(defs, instance)
     with psycopg.connect(url) as conn:
         first_counts = _counts(conn)
-    second_plan = _run_loop(defs, instance)
+    second_metadata = _run_loop(defs, instance)
     with psycopg.connect(url) as conn:
         second_counts = _counts(conn)
-    return {"url": url, "plans": (first_plan, second_plan), "counts": (first_counts, second_counts)}
+    plans = tuple(m["plan_id"].value for m in (first_metadata, second_metadata))
+    return {"url": url, "plans": plans, "counts": (first_counts, second_counts), "metadata": second_metadata}
 
 
 @pytest.fixture
@@ -159,3 +162,20 @@ def test_pushing_the_same_plan_again_applies_nothing(loop):
     assert result.success
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from sandbox.budget_changes").fetchone()[0] == before
+
+
+def test_plan_metadata_shows_certificate_uplift_interval_and_charts(loop, db):
+    metadata = loop["metadata"]
+    assert {"optimality_gap", "dual_upper_bound", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
+            "uplift", "response_curves", "allocation_by_platform"} <= set(metadata)
+    low, high = metadata["expected_uplift_low"].value, metadata["expected_uplift_high"].value
+    assert low <= metadata["expected_uplift"].value <= high
+    assert metadata["dual_upper_bound"].value >= metadata["expected_value_recommended"].value - 0.01
+    for key in ("response_curves", "allocation_by_platform"):
+        assert metadata[key].value.startswith("![") and "](data:image/png;base64,iVBORw0KGgo" in metadata[key].value
+    stored = db.execute(
+        "select expected_uplift_low_reporting, expected_uplift_high_reporting from marts.budget_plans where plan_id = %s",
+        (loop["plans"][1],),
+    ).fetchone()
+    assert None not in stored
+    assert stored == pytest.approx((low, high), abs=0.01)

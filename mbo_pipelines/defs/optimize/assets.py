@@ -7,7 +7,7 @@ import dagster as dg
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
-from mbo_pipelines.defs.optimize import store
+from mbo_pipelines.defs.optimize import charts, store
 from mbo_pipelines.defs.optimize.planning import Plan, build_plan
 from mbo_pipelines.resources import MboResource
 
@@ -59,6 +59,31 @@ def _preview(plan: Plan) -> str:
     return header + body
 
 
+def _uplift_line(plan: Plan, uplift: float) -> str:
+    """``+1,772 USD/day (90% interval +1,210 … +2,340)``."""
+    line = f"{uplift:+,.0f} {plan.reporting_currency}/day"
+    if plan.uplift_interval is not None:
+        low, high = plan.uplift_interval
+        line += f" (90% interval {low:+,.0f} … {high:+,.0f})"
+    return line
+
+
+def _chart(context: dg.AssetExecutionContext, render, plan: Plan, alt: str) -> dg.MetadataValue:
+    """A chart as Markdown metadata; a chart that fails to render is logged and noted, not fatal to the plan."""
+    try:
+        return dg.MetadataValue.md(charts.markdown_image(render(plan), alt))
+    except Exception as error:  # noqa: BLE001 - pictures must not stop a plan that is already stored
+        context.log.warning(f"{alt}: chart not rendered: {error!r}")
+        return dg.MetadataValue.md(f"*{alt}: chart not rendered ({type(error).__name__}: {error})*")
+
+
+def _optional_float(value: float | None, digits: int | None = None) -> dg.MetadataValue:
+    """A float metadata value, NaN when unknown, rounded to ``digits`` if given."""
+    if value is None:
+        return dg.MetadataValue.float(float("nan"))
+    return dg.MetadataValue.float(float(value) if digits is None else round(float(value), digits))
+
+
 @dg.asset(
     key="budget_recommendations",
     group_name="optimize",
@@ -85,6 +110,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
         store.write_plan(conn, plan, explanation.text, explanation.source, explanation.campaign_explanations)
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
+    low, high = plan.uplift_interval or (None, None)
     return dg.MaterializeResult(
         metadata={
             "plan_id": dg.MetadataValue.text(plan.plan_id),
@@ -94,11 +120,23 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "expected_value_current": dg.MetadataValue.float(round(plan.expected_value_current_reporting, 2)),
             "expected_value_recommended": dg.MetadataValue.float(round(plan.expected_value_recommended_reporting, 2)),
             "expected_uplift": dg.MetadataValue.float(round(uplift, 2)),
-            "optimality_gap": dg.MetadataValue.float(plan.optimality_gap if plan.optimality_gap is not None else float("nan")),
+            "expected_uplift_low": _optional_float(low, 2),
+            "expected_uplift_high": _optional_float(high, 2),
+            "uplift": dg.MetadataValue.md(_uplift_line(plan, uplift)),
+            "optimality_gap": _optional_float(plan.optimality_gap),
+            "dual_upper_bound": _optional_float(plan.upper_bound, 2),
             "solver_message": dg.MetadataValue.text(plan.solver_message),
             "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
             "explanation_source": dg.MetadataValue.text(explanation.source),
             "explanation": dg.MetadataValue.md(explanation.text),
             "recommendations": dg.MetadataValue.md(_preview(plan)),
+            "response_curves": _chart(
+                context, charts.response_curves_png, plan,
+                f"Response curves of the largest campaigns ({plan.reporting_currency}/day)",
+            ),
+            "allocation_by_platform": _chart(
+                context, charts.allocation_by_platform_png, plan,
+                f"Daily budget per platform, current vs recommended ({plan.reporting_currency})",
+            ),
         }
     )

@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pandas as pd
 
-from optimizer import allocate, fit_response_curves
+from optimizer import FittedCurves, allocate, fit_response_curves
 
 KEY = ["platform", "account_id", "campaign_id"]
 
@@ -41,6 +41,16 @@ class Plan:
     optimality_gap: float | None
     #: The budget's shadow price: value one more unit of total budget would earn.
     marginal_roas: float | None = None
+    #: The solver's dual bound: no feasible allocation earns more expected value per day (reporting).
+    upper_bound: float | None = None
+    #: Central 90% interval ``(low, high)`` of the expected uplift (reporting), parameter uncertainty only.
+    uplift_interval: tuple[float, float] | None = None
+    #: The fitted response curves (reporting currency), in their own order; see ``curve_index``.
+    curves: FittedCurves | None = None
+    #: Position in ``curves`` of each row of ``rows``.
+    curve_index: np.ndarray | None = None
+    #: The history the curves were fitted on: curve_index, spend, conversion_value (reporting).
+    observed: pd.DataFrame | None = None
 
     @property
     def expected_value_current_reporting(self) -> float:
@@ -132,6 +142,7 @@ def build_plan(
     value_cur = np.asarray(curves.value(current_in_curve_order))[order]
     value_rec = np.asarray(result.values)[order]
     marginal = np.asarray(result.marginal)[order]
+    uplift_low, uplift_high = curves.uplift_interval(current_in_curve_order, np.asarray(result.spend), level=0.9)
 
     recommended_local = _round_inside(spend_rep / fx, current_local, max_change)
     rows = campaigns[[*KEY, "campaign_name", "currency"]].copy()
@@ -158,6 +169,15 @@ def build_plan(
         solver_message=str(result.message),
         optimality_gap=None if result.optimality_gap is None else float(result.optimality_gap),
         marginal_roas=None if result.lagrange_multiplier is None else float(result.lagrange_multiplier),
+        upper_bound=None if result.upper_bound is None else float(result.upper_bound),
+        uplift_interval=(uplift_low, uplift_high),
+        curves=curves,
+        curve_index=order,
+        observed=pd.DataFrame({
+            "curve_index": pd.Index(curves.campaign_ids).get_indexer(fit_input["campaign_id"]),
+            "spend": fit_input["spend"].to_numpy(),
+            "conversion_value": fit_input["conversion_value"].to_numpy(),
+        }),
     )
     check_plan(plan, max_change)
     return plan

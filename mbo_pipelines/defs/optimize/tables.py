@@ -50,8 +50,25 @@ create table if not exists marts.budget_recommendations (
 """
 
 
+#: Columns added after the first release, which ``ensure_plan_tables`` adds to existing databases:
+#: the central 90% interval of the expected uplift (recommended - current), reporting currency.
+PLANS_ADDED_COLUMNS = {
+    "expected_uplift_low_reporting": "double precision",
+    "expected_uplift_high_reporting": "double precision",
+}
+
+
 def ensure_plan_tables(conn) -> None:
-    """Create the marts schema and both plan tables, if missing."""
+    """Create the marts schema and both plan tables, if missing, and add columns older databases lack."""
     conn.execute("create schema if not exists marts")
     conn.execute(PLANS_DDL)
+    present = {
+        name for (name,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'budget_plans'"
+        ).fetchall()
+    }
+    missing = [f"add column if not exists {name} {kind}" for name, kind in PLANS_ADDED_COLUMNS.items() if name not in present]
+    if missing:  # only then: ALTER TABLE locks the table even when there is nothing to add
+        conn.execute(f"alter table marts.budget_plans {', '.join(missing)}")
     conn.execute(RECOMMENDATIONS_DDL)

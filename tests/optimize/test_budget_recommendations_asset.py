@@ -1,0 +1,103 @@
+"""The real budget_recommendations asset on small synthetic marts: its metadata, and the plan columns it writes.
+
+The database starts with a budget_plans table in its first-release shape, so the
+upgrade (ALTER TABLE ... ADD COLUMN IF NOT EXISTS) is exercised too.
+"""
+
+import base64
+import math
+import re
+
+import dagster as dg
+import psycopg
+import pytest
+from optimize_helpers import synthetic_marts
+
+from mbo_pipelines.defs.optimize.assets import budget_recommendations
+from mbo_pipelines.defs.optimize.tables import PLANS_DDL
+from mbo_pipelines.resources import MboResource
+
+NEW_KEYS = {
+    "optimality_gap", "dual_upper_bound", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
+    "uplift", "response_curves", "allocation_by_platform",
+}
+OLD_PLAN = ("plan-old", "USD", 100.0, 50.0, 55.0, 1, "2026-01-01", "2026-01-31", True, "ok", 0.0, "text", "deterministic")
+
+
+@pytest.fixture(scope="module")
+def database(new_database):
+    url = new_database("optimize")
+    daily, campaigns = synthetic_marts()
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema marts")
+        conn.execute(
+            "create table marts.fct_campaign_daily (date_day date, platform text, account_id text, campaign_id text, "
+            "spend_reporting numeric, conversion_value_reporting numeric)"
+        )
+        conn.execute(
+            "create table marts.dim_campaign (platform text, account_id text, campaign_id text, campaign_name text, "
+            "currency text, status text, daily_budget numeric, daily_budget_reporting numeric)"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into marts.fct_campaign_daily values (%s, %s, %s, %s, %s, %s)",
+                [tuple(r) for r in daily.itertuples(index=False)],
+            )
+            cur.executemany(
+                "insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
+                [tuple(r) for r in campaigns.itertuples(index=False)],
+            )
+        conn.execute(PLANS_DDL)  # the first-release shape, without the uplift interval columns
+        conn.execute(
+            "insert into marts.budget_plans (plan_id, reporting_currency, total_daily_budget_reporting, "
+            "expected_value_current_reporting, expected_value_recommended_reporting, campaign_count, history_start, "
+            "history_end, solver_success, solver_message, optimality_gap, explanation, explanation_source) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            OLD_PLAN,
+        )
+    return url
+
+
+@pytest.fixture(scope="module")
+def materialized(database):
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("ANTHROPIC_API_KEY", raising=False)
+        env.delenv("MBO_MAX_BUDGET_CHANGE", raising=False)
+        result = dg.materialize([budget_recommendations], resources={"mbo": MboResource(database_url=database)})
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    return event.materialization.metadata
+
+
+def _embedded_png(markdown: str) -> bytes:
+    match = re.fullmatch(r"!\[[^\]]+\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert match, markdown[:200]
+    return base64.b64decode(match.group(1))
+
+
+def test_metadata_has_the_certificate_uplift_interval_and_charts(materialized):
+    assert NEW_KEYS <= set(materialized)
+    point = materialized["expected_uplift"].value
+    low, high = materialized["expected_uplift_low"].value, materialized["expected_uplift_high"].value
+    assert low <= point <= high
+    assert materialized["dual_upper_bound"].value >= materialized["expected_value_recommended"].value - 0.01
+    assert math.isfinite(materialized["optimality_gap"].value)
+    assert re.fullmatch(r"[+-][\d,]+ USD/day \(90% interval [+-][\d,]+ … [+-][\d,]+\)", materialized["uplift"].value)
+    for key in ("response_curves", "allocation_by_platform"):
+        assert isinstance(materialized[key], dg.MarkdownMetadataValue)
+        assert _embedded_png(materialized[key].value).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_plan_row_has_the_interval_and_old_databases_are_upgraded(materialized, database):
+    with psycopg.connect(database) as conn:
+        rows = {
+            plan_id: (low, high) for plan_id, low, high in conn.execute(
+                "select plan_id, expected_uplift_low_reporting, expected_uplift_high_reporting from marts.budget_plans"
+            )
+        }
+    new_plan = materialized["plan_id"].value
+    assert set(rows) == {"plan-old", new_plan}
+    assert rows["plan-old"] == (None, None)
+    low, high = rows[new_plan]
+    assert low == pytest.approx(materialized["expected_uplift_low"].value, abs=0.01)
+    assert high == pytest.approx(materialized["expected_uplift_high"].value, abs=0.01)
