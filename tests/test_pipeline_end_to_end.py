@@ -179,3 +179,21 @@ def test_plan_metadata_shows_certificate_uplift_interval_and_charts(loop, db):
     ).fetchone()
     assert None not in stored
     assert stored == pytest.approx((low, high), abs=0.01)
+
+
+def test_plan_total_is_the_paced_total_within_the_change_bounds(db, loop):
+    """Within-month pacing: each account's remaining monthly budget over the days left, clipped to ±30%."""
+    latest = loop["plans"][1]
+    paced = db.execute(
+        "select sum(paced_daily_budget_reporting) from marts.account_pacing where month = %s",
+        (TODAY.replace(day=1),),
+    ).fetchone()[0]
+    current = db.execute(
+        "select sum(current_daily_budget_reporting) from marts.budget_recommendations where plan_id = %s", (latest,)
+    ).fetchone()[0]
+    total = db.execute(
+        "select total_daily_budget_reporting from marts.budget_plans where plan_id = %s", (latest,)
+    ).fetchone()[0]
+    assert paced is not None
+    expected = min(max(float(paced), 0.7 * current), 1.3 * current)
+    assert total == pytest.approx(expected, rel=1e-9)

@@ -47,6 +47,12 @@ def database(new_database):
                 "insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
                 [tuple(r) for r in campaigns.itertuples(index=False)],
             )
+        # No monthly budgets: the plan keeps the current total.
+        conn.execute(
+            "create table marts.account_pacing (platform text, account_id text, month date, currency text, "
+            "paced_daily_budget numeric, paced_daily_budget_reporting numeric, spend_mtd numeric, days_left int, "
+            "pace_status text, reporting_currency text, last_loaded_day date)"
+        )
         conn.execute(PLANS_DDL)  # the first-release shape, without the uplift interval columns
         conn.execute(
             "insert into marts.budget_plans (plan_id, reporting_currency, total_daily_budget_reporting, "

@@ -1,13 +1,14 @@
 """The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``."""
 
 import os
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
-from mbo_pipelines.defs.optimize import charts, store
+from mbo_pipelines.defs.optimize import charts, pacing, store
 from mbo_pipelines.defs.optimize.planning import Plan, build_plan
 from mbo_pipelines.resources import MboResource
 
@@ -87,7 +88,11 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
 @dg.asset(
     key="budget_recommendations",
     group_name="optimize",
-    deps=[dg.AssetKey(["marts", "fct_campaign_daily"]), dg.AssetKey(["marts", "dim_campaign"])],
+    deps=[
+        dg.AssetKey(["marts", "fct_campaign_daily"]),
+        dg.AssetKey(["marts", "dim_campaign"]),
+        dg.AssetKey(["marts", "account_pacing"]),
+    ],
     kinds={"python", "scipy", "postgres"},
     description=(
         "A budget plan: response curves fitted on marts.fct_campaign_daily, today's total budget "
@@ -98,11 +103,16 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
 def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
     """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on."""
     max_change = max_budget_change()
+    today = mbo.today() or datetime.now(timezone.utc).date()
     with warehouse.connect(mbo.url()) as conn:
         history = store.read_history(conn, settings.history_days())
         campaigns = store.read_active_campaigns(conn)
-    context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows")
-    plan = build_plan(history, campaigns, settings.reporting_currency(), max_change=max_change)
+        paced = pacing.paced_daily_totals(conn, today)
+    pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=settings.reporting_currency())
+    context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
+    plan = build_plan(
+        history, campaigns, settings.reporting_currency(), max_change=max_change, total_budget=pace.total_reporting
+    )
     explanation = explain_plan(plan_facts(plan, max_change))
     if explanation.fallback_reason:
         context.log.warning(f"Claude explanation not used: {explanation.fallback_reason}")
@@ -114,6 +124,9 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     return dg.MaterializeResult(
         metadata={
             "plan_id": dg.MetadataValue.text(plan.plan_id),
+            "pacing": dg.MetadataValue.text(pace.message),
+            "paced_accounts": dg.MetadataValue.int(len(pace.paced_accounts)),
+            "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),
             "campaigns": dg.MetadataValue.int(len(plan.rows)),
             "reporting_currency": dg.MetadataValue.text(plan.reporting_currency),
             "total_daily_budget": dg.MetadataValue.float(round(plan.total_daily_budget_reporting, 2)),

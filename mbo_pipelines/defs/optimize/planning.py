@@ -102,6 +102,7 @@ def build_plan(
     reporting_currency: str,
     max_change: float = 0.3,
     now: datetime | None = None,
+    total_budget: float | None = None,
 ) -> Plan:
     """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
 
@@ -109,7 +110,9 @@ def build_plan(
     campaign_id, spend_reporting, conversion_value_reporting).
     ``campaigns``: active dim_campaign rows (platform, account_id, campaign_id,
     campaign_name, currency, daily_budget, daily_budget_reporting).
-    The total is the sum of current budgets: the plan moves money, it does not add any.
+    ``total_budget`` (reporting currency) is the daily total to allocate, e.g. the
+    paced total of ``pacing.plan_total``; by default the sum of current budgets,
+    so the plan moves money without adding any.
     """
     now = now or datetime.now(timezone.utc)
     _check_inputs(daily, campaigns)
@@ -131,7 +134,7 @@ def build_plan(
     current_rep = campaigns["daily_budget_reporting"].to_numpy(float)
     current_local = campaigns["daily_budget"].to_numpy(float)
     fx = current_rep / current_local  # reporting units per local unit
-    total = float(current_rep.sum())
+    total = float(current_rep.sum()) if total_budget is None else float(total_budget)
 
     current_in_curve_order = np.empty(len(curves))
     current_in_curve_order[order] = current_rep
