@@ -64,3 +64,12 @@ def test_daily_schedule_refreshes_everything():
 def test_consistency_test_guards_the_mart():
     checks = {key.name: key.asset_key for key in _graph().asset_check_keys}
     assert checks["assert_mart_spend_matches_raw"] == dg.AssetKey(["marts", "fct_campaign_daily"])
+
+
+def test_every_singular_dbt_test_is_an_asset_check():
+    """A singular test that is not attached to an asset runs as a bare observation and warns in every run."""
+    from mbo_pipelines.defs.transform.project import DBT_PROJECT_DIR
+
+    singular = {path.stem for path in (DBT_PROJECT_DIR / "tests").glob("*.sql")}
+    checks = {key.name for key in _graph().asset_check_keys}
+    assert singular and singular <= checks
