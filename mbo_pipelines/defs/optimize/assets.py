@@ -117,7 +117,9 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     if explanation.fallback_reason:
         context.log.warning(f"Claude explanation not used: {explanation.fallback_reason}")
     with warehouse.connect(mbo.url()) as conn:
-        store.write_plan(conn, plan, explanation.text, explanation.source, explanation.campaign_explanations)
+        # The total comes from pacing, not from the solver: say where it came from first.
+        text = f"{pace.message} {explanation.text}"
+        store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
     low, high = plan.uplift_interval or (None, None)
@@ -141,7 +143,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "solver_message": dg.MetadataValue.text(plan.solver_message),
             "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
             "explanation_source": dg.MetadataValue.text(explanation.source),
-            "explanation": dg.MetadataValue.md(explanation.text),
+            "explanation": dg.MetadataValue.md(text),
             "recommendations": dg.MetadataValue.md(_preview(plan)),
             "response_curves": _chart(
                 context, charts.response_curves_png, plan,
