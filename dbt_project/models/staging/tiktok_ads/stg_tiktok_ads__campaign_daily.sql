@@ -29,21 +29,7 @@ renamed as (
 
 final as (
 
-    select
-        date_day,
-        platform,
-        account_id,
-        campaign_id,
-        campaign_name,
-        currency,
-        account_timezone,
-        spend::numeric(20, 6)             as spend,
-        impressions,
-        clicks,
-        conversions::numeric(20, 6)       as conversions,
-        conversion_value::numeric(20, 6)  as conversion_value
-
-    from renamed
+    {{ standard_campaign_daily('renamed') }}
 
 )
 
