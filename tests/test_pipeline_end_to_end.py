@@ -197,3 +197,19 @@ def test_plan_total_is_the_paced_total_within_the_change_bounds(db, loop):
     assert paced is not None
     expected = min(max(float(paced), 0.7 * current), 1.3 * current)
     assert total == pytest.approx(expected, rel=1e-9)
+
+
+def test_demo_report_lists_marts_plan_and_pushes(db, loop):
+    """The report `make demo` prints, built from the same database."""
+    from mbo_pipelines.demo import report
+
+    latest = loop["plans"][1]
+    text = report(db, latest)
+    assert "marts.fct_campaign_daily" in text and "marts.budget_recommendations" in text
+    assert f"Plan {latest}" in text and "90% interval" in text
+    campaign_lines = [line for line in text.splitlines() if " → " in line and line.strip().split()[0] in
+                      ("google_ads", "meta_ads", "tiktok_ads")]
+    assert len(campaign_lines) == db.execute(
+        "select count(*) from marts.budget_recommendations where plan_id = %s", (latest,)
+    ).fetchone()[0]
+    assert "applied" in text.split("Pushed (activation.budget_changes):")[1]
