@@ -30,6 +30,14 @@ ACCOUNTS = {
 }
 # Rough size of a typical budget in each currency (so PLN budgets look like PLN budgets).
 CURRENCY_SCALE = {"USD": 1.0, "EUR": 0.9, "PLN": 4.0}
+# The distribution every campaign's true curve is drawn from, around its base budget:
+# half-saturation = base x U(HALF_SATURATION_RANGE), Hill shape ~ U(SHAPE_RANGE), ROAS at the
+# base budget ~ U(ROAS_RANGE). The benchmark's Bayes ceiling uses it as the oracle's prior.
+HALF_SATURATION_RANGE = (0.8, 2.5)
+SHAPE_RANGE = (0.7, 1.3)
+ROAS_RANGE = (1.2, 5.0)
+#: Standard deviation of the daily log-normal noise on conversion value.
+VALUE_NOISE = 0.15
 THEMES = ("Brand", "Generic", "Retargeting", "Prospecting", "Shopping", "Video", "Promo", "Lookalike",
           "Competitor", "Remarketing")
 
@@ -70,9 +78,9 @@ def generate_campaigns(seed: int) -> list[SandboxCampaign]:
         for account_id, currency, timezone in ACCOUNTS[platform]:
             for n in range(int(rng.integers(5, 11))):
                 base = float(rng.uniform(30, 400)) * CURRENCY_SCALE[currency]
-                half_sat = base * float(rng.uniform(0.8, 2.5))
-                shape = float(rng.uniform(0.7, 1.3))
-                roas_at_base = float(rng.uniform(1.2, 5.0))
+                half_sat = base * float(rng.uniform(*HALF_SATURATION_RANGE))
+                shape = float(rng.uniform(*SHAPE_RANGE))
+                roas_at_base = float(rng.uniform(*ROAS_RANGE))
                 vmax = roas_at_base * base * (base**shape + half_sat**shape) / base**shape
                 index = len(campaigns)
                 theme = THEMES[n % len(THEMES)]
@@ -156,7 +164,7 @@ def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: d
         effective[i] = carry
     weekday = np.array([(EPOCH + timedelta(days=int(d))).weekday() for d in idx])
     season = 1 + campaign.seasonality_amplitude * np.sin(2 * np.pi * (weekday + campaign.seasonality_phase) / 7)
-    value = campaign.true_value(effective) * season * np.exp(0.15 * noise[idx, 1] - 0.5 * 0.15**2)
+    value = campaign.true_value(effective) * season * np.exp(VALUE_NOISE * noise[idx, 1] - 0.5 * VALUE_NOISE**2)
 
     impressions = np.round(spend / campaign.cpm * 1000)
     clicks = np.round(impressions * campaign.ctr * np.exp(0.1 * noise[idx, 2]))
