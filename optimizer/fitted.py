@@ -42,6 +42,12 @@ class FittedCurves(ResponseCurves):
         weekday_factors: per campaign, 7 multiplicative day-of-week factors (Monday first,
             mean 1) divided out before the fit: the curves are for an average weekday, and a
             Monday's expected value is ``value(spend) * weekday_factors[:, 0]``. ``None``: all 1.
+        shared_sd: per campaign, the standard deviation of a shift of its ``(log value at
+            reference, elasticity at reference, shape)`` that it shares with every campaign of
+            its platform (``diagnostics["platform"]``): the uncertainty of the platform's prior
+            centres, in proportion to how much the prior decided the campaign's estimate. It
+            does not average out over campaigns, so the intervals of totals include it.
+            ``None``: no shared uncertainty.
     """
 
     campaign_ids: np.ndarray
@@ -50,6 +56,7 @@ class FittedCurves(ResponseCurves):
     reference_spend: np.ndarray
     covariance: np.ndarray
     weekday_factors: np.ndarray | None = None
+    shared_sd: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.curve)
@@ -83,6 +90,7 @@ class FittedCurves(ResponseCurves):
             reference_spend=self.reference_spend[indices],
             covariance=self.covariance[indices],
             weekday_factors=None if self.weekday_factors is None else self.weekday_factors[indices],
+            shared_sd=None if self.shared_sd is None else self.shared_sd[indices],
         )
 
     def select(self, campaign_ids) -> FittedCurves:
@@ -107,8 +115,9 @@ class FittedCurves(ResponseCurves):
         """``(low, high)``: a central ``level`` interval of the expected value at ``spend``, per campaign.
 
         Parameter uncertainty only (not day-to-day noise): draws of the parameters from each
-        campaign's Laplace approximation (see ``covariance``), shape kept within the fitting
-        bounds, evaluated at ``spend`` and summarized by quantiles.
+        campaign's Laplace approximation (see ``covariance``) plus its platform's shared shift
+        (``shared_sd``), shape kept within the fitting bounds, evaluated at ``spend`` and
+        summarized by quantiles.
         """
         quantiles = _quantile_levels(level)
         low, high = np.empty(len(self)), np.empty(len(self))
@@ -120,8 +129,9 @@ class FittedCurves(ResponseCurves):
         """``(low, high)``: a central ``level`` interval of the TOTAL expected value at ``spend``.
 
         Each draw takes one joint parameter draw per campaign (as ``value_interval``) and sums
-        the campaigns' values; the interval is the quantiles of those sums. Campaigns' draws
-        are independent (their posteriors are fitted separately).
+        the campaigns' values; the interval is the quantiles of those sums. Campaigns' own draws
+        are independent (their posteriors are fitted separately); the shift of their platform's
+        prior centres (``shared_sd``) is common to a platform's campaigns in each draw.
         """
         totals = np.zeros(_check_draws(draws))
         for _, (values,) in self._posterior_values([spend], draws, seed):
@@ -156,7 +166,8 @@ class FittedCurves(ResponseCurves):
         slope is a curved ridge in ``(log half_saturation, shape)`` whose straight Gaussian
         draws would bias it. Shape is clipped to the fitting bounds and the half-saturation
         to ``RHO_BOUNDS`` times the reference spend. Every spend in ``spends`` is evaluated
-        with the same draws.
+        with the same draws. Each draw adds one shift per platform, scaled per campaign by
+        ``shared_sd``: the uncertainty of the platform's prior centres.
         """
         draws = _check_draws(draws)
         spends = [np.broadcast_to(spend_array(s, len(self)), (len(self),)) for s in spends]
@@ -172,11 +183,14 @@ class FittedCurves(ResponseCurves):
             params = np.column_stack([np.log(self.curve.value(reference)), shape * share, shape])
         log_rho_bounds = np.log(RHO_BOUNDS)
         rng = np.random.default_rng(seed)
+        shared_sd = np.zeros((len(self), 3)) if self.shared_sd is None else self.shared_sd
+        _, platform = np.unique(self.diagnostics["platform"].astype(str), return_inverse=True)
+        shift = rng.standard_normal((draws, platform.max(initial=-1) + 1, 3))  # one per platform and draw
         for start in range(0, len(self), _INTERVAL_CHUNK):
             part = slice(start, start + _INTERVAL_CHUNK)
             factor = np.linalg.cholesky(covariance[part] + 1e-12 * np.eye(3))
             noise = rng.standard_normal((draws, factor.shape[0], 3))
-            theta = params[part] + np.einsum("nij,dnj->dni", factor, noise)
+            theta = params[part] + np.einsum("nij,dnj->dni", factor, noise) + shared_sd[part] * shift[:, platform[part]]
             k = np.clip(theta[..., 2], *SHAPE_BOUNDS)
             e = theta[..., 1]
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):

@@ -35,6 +35,12 @@ Weekday seasonality (``optimizer.seasonality``) is estimated from the ratios of 
 value to the first-pass fit, shrunk toward the platform's pattern, and divided out before
 the final fit: it would otherwise count as noise (and weaken every curve's evidence).
 
+Uncertainty (``FittedCurves.covariance``) is each campaign's Laplace approximation, plus
+``FittedCurves.shared_sd``: the platform's prior centres (its typical elasticity and shape)
+are themselves estimates from a few campaigns, and a campaign the prior decided inherits
+their error, the same for every campaign of the platform. Left out, totals over many
+campaigns would look far more certain than they are.
+
 All campaigns are fitted together by a batched Levenberg-Marquardt solver
 (``optimizer.batch_fit``), so thousands of campaigns fit in seconds.
 """
@@ -110,6 +116,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         "elasticity": np.full(len(days.campaign_ids), np.nan),
         "elasticity_shrinkage": np.full(len(days.campaign_ids), np.nan),
         "adstock": np.zeros(len(days.campaign_ids)),
+        "shared_sd": np.zeros((len(days.campaign_ids), 3)),
     }
     factors = np.ones((len(days.campaign_ids), 7))
     centre, typical_rate = np.empty((0, 3)), np.empty(0)
@@ -120,7 +127,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         carried = adstock(data.x, rate, data.restart)
         if seasonality:
             factors[fit], first_theta, first_sse = _remove_weekdays(data, carried, first_theta)
-        centre, final, elasticity_sd = _final_pass(data, carried, first_theta, first_sse)
+        centre, final, elasticity_sd, centre_se = _final_pass(data, carried, first_theta, first_sse)
         result["theta"][fit] = final.theta
         result["covariance"][fit] = covariance = np.linalg.pinv(final.hessian)
         result["noise"][fit] = np.sqrt(final.sse / np.maximum(data.n - 3, 1))
@@ -132,6 +139,11 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
             e_variance = np.einsum("pi,pij,pj->p", gradient, covariance, gradient)
             e_prior_variance = np.einsum("pi,pij,pj->p", gradient, prior_covariance, gradient)
             result["elasticity_shrinkage"][fit] = np.minimum(e_variance / e_prior_variance, 1.0)
+            shape_shrinkage = np.minimum(covariance[:, 2, 2] / prior_covariance[:, 2, 2], 1.0)
+        # Each campaign inherits the uncertainty of its platform's prior centres in proportion to
+        # how much the prior decided its estimate: a shift shared by the platform's campaigns.
+        result["shared_sd"][fit, 1] = np.nan_to_num(result["elasticity_shrinkage"][fit] * centre_se[:, 0])
+        result["shared_sd"][fit, 2] = np.nan_to_num(shape_shrinkage * centre_se[:, 1])
         result["adstock"][fit] = rate
     _fill_unfitted(days, stats, fit, centre, typical_rate, result)
     return _assemble(days, stats, result, factors)
@@ -208,10 +220,11 @@ def _elasticity_prior(data: _Data, carried: np.ndarray, theta: np.ndarray, noise
     elasticity toward its platform's centre by as much as its own data leave open.
 
     With fewer than ``MIN_ELASTICITY_CAMPAIGNS`` campaigns the spread cannot be estimated:
-    infinite ``sd`` (no such prior).
+    infinite ``sd`` (no such prior). Also returns each centre's standard error (its
+    platform's ``1 / sqrt(sum of weights)``; 0 without a prior).
     """
     count = theta.shape[0]
-    none = np.zeros(count), np.full(count, np.inf)
+    none = np.zeros(count), np.full(count, np.inf), np.zeros(count)
     if count < MIN_ELASTICITY_CAMPAIGNS:
         return none
     weak = _problems(carried, data.y, data.observed, noise, GENERIC, WEAK_PRIOR_SD)
@@ -236,7 +249,8 @@ def _elasticity_prior(data: _Data, carried: np.ndarray, theta: np.ndarray, noise
         tau2 = max(tau2, ELASTICITY_SD_FLOOR**2)
         if abs(tau2 - previous) <= 1e-6 * previous:
             break
-    return centre, np.full(count, np.sqrt(tau2))
+    weight = np.bincount(group, 1.0 / (tau2 + v), names.size)
+    return centre, np.full(count, np.sqrt(tau2)), np.sqrt(1.0 / weight)[group]
 
 
 def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first_sse: np.ndarray):
@@ -245,7 +259,8 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
     Starts from the platform's curve and the first-pass fit; informative campaigns also from
     half-saturations further out; every campaign's elasticity at its mean spend has an
     empirical Bayes prior (``_elasticity_prior``). Returns the prior centres of the parameters,
-    the best fits and the elasticity prior's spread per campaign.
+    the best fits, the elasticity prior's spread per campaign and the standard errors of each
+    campaign's elasticity and shape prior centres (``(campaigns, 2)``).
     """
     groups, informative = data.groups, data.informative
     centre = np.column_stack(
@@ -261,7 +276,7 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
     noise = np.sqrt((dof * own_noise**2 + NOISE_PSEUDO_DAYS * group_noise**2) / (dof + NOISE_PSEUDO_DAYS))
     noise = np.maximum(noise, NOISE_FLOOR)
     problems = _problems(carried, data.y, data.observed, noise, centre, PRIOR_SD)
-    problems.elasticity_mean, problems.elasticity_sd = _elasticity_prior(data, carried, first_theta, noise)
+    problems.elasticity_mean, problems.elasticity_sd, elasticity_se = _elasticity_prior(data, carried, first_theta, noise)
     final = fit_batch(problems, centre, LOWER, UPPER)
     _keep_better(final, fit_batch(problems, first_theta, LOWER, UPPER), np.arange(groups.size))
     some = np.flatnonzero(informative)
@@ -269,7 +284,8 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
         subset = problems.take(some)
         for offset in _RESTART_OFFSETS:
             _keep_better(final, fit_batch(subset, centre[some] + offset, LOWER, UPPER), some)
-    return centre, final, problems.elasticity_sd
+    shape_se = _group_medians(first_theta[:, 2], groups, informative, fallback=PRIOR_SD[2], statistic=_median_se)
+    return centre, final, problems.elasticity_sd, np.column_stack([elasticity_se, shape_se])
 
 
 def _prior_precision(gradient: np.ndarray, elasticity_sd: np.ndarray) -> np.ndarray:
@@ -351,19 +367,32 @@ def _refine(scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return rate
 
 
-def _group_medians(values: np.ndarray, groups: np.ndarray, informative: np.ndarray, fallback: float) -> np.ndarray:
-    """Per campaign, the median of ``values`` over its group's informative campaigns.
+def _group_medians(
+    values: np.ndarray, groups: np.ndarray, informative: np.ndarray, fallback: float, statistic=np.median
+) -> np.ndarray:
+    """Per campaign, the median (or ``statistic``) of ``values`` over its group's informative campaigns.
 
-    Groups without one borrow the median over all informative campaigns, or ``fallback``.
+    Groups without one borrow the statistic over all informative campaigns, or ``fallback``.
     """
-    overall = float(np.median(values[informative])) if informative.any() else fallback
+    overall = float(statistic(values[informative])) if informative.any() else fallback
     out = np.full(values.size, overall)
     for group in np.unique(groups):
         members = groups == group
         chosen = members & informative
         if chosen.any():
-            out[members] = np.median(values[chosen])
+            out[members] = statistic(values[chosen])
     return out
+
+
+def _median_se(values: np.ndarray) -> float:
+    """Large-sample standard error of the median of ``values`` (robust spread from the MAD).
+
+    A single value has no spread to go on: its error is taken as the prior's shape spread.
+    """
+    if values.size < 2:
+        return float(PRIOR_SD[2])
+    spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    return 1.2533 * spread / np.sqrt(values.size)
 
 
 def _fill_unfitted(days: Panel, stats: dict, fit: np.ndarray, centre: np.ndarray, typical_rate, result: dict) -> None:
@@ -414,6 +443,7 @@ def _assemble(days: Panel, stats: dict, result: dict, factors: np.ndarray) -> Fi
         reference_spend=reference,
         covariance=covariance,
         weekday_factors=factors,
+        shared_sd=result["shared_sd"],
     )
 
 

@@ -126,3 +126,50 @@ def test_uplift_draws_are_centred_on_the_fitted_uplift():
     median = np.mean(fitted.uplift_interval(current, recommended, level=0.02, draws=4000))
     assert low < point < high
     assert abs(median - point) < 0.1 * (high - low)
+
+
+def shared_only(platforms, shared_elasticity_sd=0.05):
+    """Four identical campaigns known exactly but for a shift shared within each platform."""
+    from optimizer import HillCurve
+    from optimizer.fitted import FittedCurves
+
+    n = len(platforms)
+    ids = np.array([f"c{i}" for i in range(n)])
+    return FittedCurves(
+        campaign_ids=ids,
+        curve=HillCurve(np.full(n, 100.0), np.full(n, 50.0), np.ones(n)),
+        diagnostics=pd.DataFrame({"platform": platforms}, index=pd.Index(ids, name="campaign_id")),
+        reference_spend=np.full(n, 50.0),
+        covariance=np.zeros((n, 3, 3)),
+        shared_sd=np.tile([0.0, shared_elasticity_sd, 0.0], (n, 1)),
+    )
+
+
+def test_a_platform_shared_shift_does_not_average_out_over_its_campaigns():
+    spend = np.full(4, 100.0)  # off the reference spend, where the elasticity matters
+    one_platform = shared_only(["meta"] * 4)
+    low, high = one_platform.value_interval(spend, draws=4000)
+    single = float(np.mean(high - low))
+    assert single > 0
+    total_low, total_high = one_platform.total_value_interval(spend, draws=4000)
+    assert total_high - total_low == pytest.approx(4 * single, rel=0.02)  # fully correlated: widths add up
+
+    two_platforms = shared_only(["meta", "meta", "google", "google"])
+    total_low, total_high = two_platforms.total_value_interval(spend, draws=4000)
+    assert total_high - total_low == pytest.approx(2 * np.sqrt(2) * single, rel=0.06)  # two independent pairs
+
+
+def test_without_shared_uncertainty_an_exact_fit_has_no_interval():
+    exact = shared_only(["meta"] * 4, shared_elasticity_sd=0.0)
+    spend = np.full(4, 100.0)
+    low, high = exact.total_value_interval(spend)
+    assert high - low < 1e-5 * exact.value(spend).sum()  # only the Cholesky jitter remains
+
+
+def test_fitted_curves_carry_their_platform_prior_uncertainty(fitted):
+    shared = fitted.shared_sd
+    assert shared.shape == (len(fitted), 3)
+    assert np.all(np.isfinite(shared)) and np.all(shared >= 0)
+    assert np.all(shared[:, 0] == 0)  # the level has no shared prior centre
+    assert np.all(shared[:, 2] > 0)  # the shape's prior centre is a median of a few campaigns
+    assert fitted.take([1, 0]).shared_sd.tolist() == shared[[1, 0]].tolist()
