@@ -1,7 +1,7 @@
 """Decision quality: how much of the achievable uplift the fitted curves' plan captures.
 
-Run: ``python bench/decision_quality.py [--seed 0] [--markets 20]`` (``--fit-speed``: time the fit of
-1000 campaigns x 365 days instead). Not a test: a benchmark on
+Run: ``python -m bench.decision_quality [--seed 0] [--markets 20] [--no-ceiling]`` (``--fit-speed``:
+time the fit of 1000 campaigns x 365 days instead). Not a test: a benchmark on
 simulated markets whose TRUE response curves are known, so every plan can be scored.
 
 Markets:
