@@ -1,8 +1,9 @@
 """The Bayes ceiling of a simulated market: the best plan its 90 days of history allow.
 
 An oracle knows everything about the market's simulation except the curves themselves: the
-distribution they were drawn from (``Market.prior``), each campaign's carryover (so its
-effective spend on every day), its weekday factors and its noise level. For each campaign it
+distribution they were drawn from (``Market.prior``, around each campaign's base budget, which
+the history's average spend only approximates), each campaign's carryover (so its effective
+spend on every day), its weekday factors and its noise level. For each campaign it
 draws ``draws`` curves from that prior, weights each by the likelihood of the campaign's
 observed values (log-normal noise around the curve at the effective spend, times the
 weekday factor), and takes the posterior expected value on a grid of spends within the

@@ -18,6 +18,7 @@ from bench.report import Section, Target, seconds, table
 
 TITLE = "3. Decision quality"
 MARKETS, QUICK_MARKETS = 20, 2
+OTHER_SEEDS = (1, 2, 3)  # further draws of the random markets, to show how much seed 0 depends on its luck
 CAPTURED_TARGET = 95.0  # mean captured uplift, %
 VS_CURRENT_TARGET = -1.0  # worst plan vs current budgets, %
 
@@ -64,16 +65,56 @@ def _ceiling_line(rows: list[dict]) -> str:
     mean_ceiling, mean_captured = float(np.mean(ceiling[both])), float(np.mean(captured[both]))
     return (
         f"**Bayes ceiling** (`bayes_ceiling_pct`, `bench.bayes_ceiling`): an oracle that knows the distribution "
-        f"the true curves were drawn from, every carryover rate, weekday factor and noise level, and sees the "
-        f"same 90 days, captures on average **{mean_ceiling:.1f} %** on these markets: no method fitted on this "
-        f"history can expect more. The fitted plans capture {mean_captured:.1f} %, "
+        f"the true curves were drawn from (around each campaign's base budget), every carryover rate, weekday "
+        f"factor and noise level, and sees the same 90 days, captures on average **{mean_ceiling:.1f} %** on "
+        f"these markets: no method fitted on this history can expect more. The fitted plans capture {mean_captured:.1f} %, "
         f"{100 * mean_captured / mean_ceiling:.1f} % of the ceiling; the {CAPTURED_TARGET:.0f} % target is "
         f"{100 * CAPTURED_TARGET / mean_ceiling:.1f} % of it."
     )
 
 
-def quality_section(markets: int = MARKETS, progress=lambda line: None) -> Section:
-    """Run the decision-quality benchmark if it is there; otherwise say the section is pending."""
+def _seed_summary(seed, rows: list[dict]) -> list:
+    """One row of the across-seeds table: the random markets of ``rows`` summarized."""
+    rows = [r for r in rows if str(r["market"]).startswith("random")]
+    captured = np.array([r["captured_uplift_pct"] for r in rows], dtype=float)
+    return [
+        str(seed),
+        f"{len(rows):,}",
+        f"{np.nanmean(captured):.1f} %",
+        f"{np.nanmedian(captured):.1f} %",
+        f"{np.nanmin(captured):.1f} %",
+        f"{min(r['vs_current_pct'] for r in rows):+.2f} %",
+        f"{np.mean([r['interval_covers'] for r in rows]):.0%}",
+    ]
+
+
+def _across_seeds(run, rows: list[dict], seeds, markets: int, progress) -> list[str]:
+    """Markdown lines: the random markets of seed 0 (``rows``) beside those of ``seeds`` (no ceiling)."""
+    if not seeds:
+        return []
+    summary = [_seed_summary(0, rows)]
+    for seed in seeds:
+        start = time.perf_counter()
+        summary.append(_seed_summary(seed, run(seed=seed, markets=markets, sandbox_seeds=(), ceiling_draws=0)))
+        progress(f"  decision quality, seed {seed}: {markets} random markets in {seconds(time.perf_counter() - start)}")
+    columns = ["seed", "random markets", "mean captured", "median", "worst", "worst vs current", "interval covers"]
+    return [
+        "### Across seeds",
+        "",
+        f"The random markets drawn from other seeds (`run_decision_quality(seed=S, markets={markets}, "
+        "sandbox_seeds=())`, without the ceiling): how much the figures above owe to seed 0's draw.",
+        "",
+        table(columns, summary),
+        "",
+    ]
+
+
+def quality_section(markets: int = MARKETS, progress=lambda line: None, other_seeds=OTHER_SEEDS, **options) -> Section:
+    """Run the decision-quality benchmark if it is there; otherwise say the section is pending.
+
+    ``options`` go to the seed-0 ``run_decision_quality`` (e.g. fewer ``sandbox_seeds`` or
+    ``ceiling_draws`` for a quick look); ``other_seeds`` add the across-seeds table.
+    """
     pending = [
         Target(f"decision quality: mean captured uplift ≥ {CAPTURED_TARGET:.0f} %", None, "pending"),
         Target(f"decision quality: never below current by more than {-VS_CURRENT_TARGET:.0f} %", None, "pending"),
@@ -89,7 +130,7 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None) -> Secti
         return Section(TITLE, "*Pending*: `bench.decision_quality` has no `run_decision_quality` yet.", [], pending)
     start = time.perf_counter()
     try:
-        rows = run(seed=0, markets=markets)
+        rows = run(seed=0, markets=markets, **options)
     except Exception:  # noqa: BLE001 - the report says what failed instead of losing the other sections
         last = traceback.format_exc().strip().splitlines()[-1]
         progress(f"  decision quality failed: {last}")
@@ -110,6 +151,8 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None) -> Secti
             "",
             *([line, ""] if (line := _ceiling_line(rows)) else []),
             table(columns, [[_cell(row.get(c, "")) for c in columns] for row in rows]),
+            "",
+            *_across_seeds(run, rows, other_seeds, markets, progress),
         ]
-    )
+    ).rstrip()
     return Section(TITLE, body, rows, targets)

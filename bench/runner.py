@@ -56,7 +56,8 @@ def build_report(quick: bool = False, only: str | None = None, progress=lambda l
     if "quality" in wanted:
         progress("3. decision quality")
         markets = quality.QUICK_MARKETS if quick else quality.MARKETS
-        sections.append(quality.quality_section(markets, progress=progress))
+        other_seeds = () if quick else quality.OTHER_SEEDS
+        sections.append(quality.quality_section(markets, progress=progress, other_seeds=other_seeds))
     if "allocate" in wanted:
         progress("4. peak memory")
         n = allocation.QUICK_MEMORY_N if quick else allocation.MEMORY_N

@@ -1,4 +1,4 @@
-"""The decision-quality benchmark's Bayes ceiling: its oracle plan is right when the prior is the truth."""
+"""The decision-quality benchmark: its Bayes ceiling (right when the prior is the truth) and its report section."""
 
 import numpy as np
 
@@ -38,3 +38,16 @@ def test_decision_quality_rows_carry_the_ceiling_and_the_report_explains_it():
     line = _ceiling_line(rows)
     assert "Bayes ceiling" in line
     assert f"{np.mean([r['bayes_ceiling_pct'] for r in rows]):.1f} %" in line
+
+
+def test_quality_section_shows_seed_zero_beside_other_seeds():
+    from bench.quality import _seed_summary, quality_section
+
+    section = quality_section(markets=1, other_seeds=(1,), sandbox_seeds=(7,), ceiling_draws=500)
+
+    assert [r["market"] for r in section.rows] == ["sandbox-7", "random-0"]
+    assert "### Across seeds" in section.body
+    seed_one = run_decision_quality(seed=1, markets=1, sandbox_seeds=(), ceiling_draws=0)
+    for row in (_seed_summary(0, section.rows), _seed_summary(1, seed_one)):
+        assert "| " + " | ".join(row) + " |" in section.body
+    assert _seed_summary(0, section.rows)[1] == "1"  # only the random market counts
