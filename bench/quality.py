@@ -99,7 +99,7 @@ def _across_seeds(run, rows: list[dict], seeds, markets: int, progress) -> list[
         progress(f"  decision quality, seed {seed}: {markets} random markets in {seconds(time.perf_counter() - start)}")
     columns = ["seed", "random markets", "mean captured", "median", "worst", "worst vs current", "interval covers"]
     return [
-        "### Across seeds",
+        "### Decision quality across seeds",
         "",
         f"The random markets drawn from other seeds (`run_decision_quality(seed=S, markets={markets}, "
         "sandbox_seeds=())`, without the ceiling): how much the figures above owe to seed 0's draw.",

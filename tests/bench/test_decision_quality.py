@@ -46,7 +46,7 @@ def test_quality_section_shows_seed_zero_beside_other_seeds():
     section = quality_section(markets=1, other_seeds=(1,), sandbox_seeds=(7,), ceiling_draws=500)
 
     assert [r["market"] for r in section.rows] == ["sandbox-7", "random-0"]
-    assert "### Across seeds" in section.body
+    assert "### Decision quality across seeds" in section.body
     seed_one = run_decision_quality(seed=1, markets=1, sandbox_seeds=(), ceiling_draws=0)
     for row in (_seed_summary(0, section.rows), _seed_summary(1, seed_one)):
         assert "| " + " | ".join(row) + " |" in section.body
