@@ -67,6 +67,7 @@ GENERIC = np.array([0.0, 0.0, 1.0])  # prior centre without a platform to learn 
 WEAK_PRIOR_SD = np.array([3.0, 2.0, 1.5])  # first pass: barely regularized
 PRIOR_SD = np.array([1.0, 0.7, 0.5])  # second pass: around the platform's typical curve
 NOISE_FLOOR = 1e-3  # smallest noise level, as a share of the mean value
+MAX_AUTOCORRELATION = 0.9  # largest residual autocorrelation credited (beyond it, ~20x fewer effective days)
 NOISE_PSEUDO_DAYS = 3.0  # weight of the platform's noise level in each campaign's
 ADSTOCK_GRID = np.round(np.arange(0.0, 0.75, 0.1), 2)  # carryover rates profiled
 ADSTOCK_PRIOR_SD = 0.15  # spread of campaigns' carryover around their platform's
@@ -117,6 +118,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         "elasticity_shrinkage": np.full(len(days.campaign_ids), np.nan),
         "adstock": np.zeros(len(days.campaign_ids)),
         "shared_sd": np.zeros((len(days.campaign_ids), 3)),
+        "autocorrelation": np.full(len(days.campaign_ids), np.nan),
     }
     factors = np.ones((len(days.campaign_ids), 7))
     centre, typical_rate = np.empty((0, 3)), np.empty(0)
@@ -127,7 +129,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         carried = adstock(data.x, rate, data.restart)
         if seasonality:
             factors[fit], first_theta, first_sse = _remove_weekdays(data, carried, first_theta)
-        centre, final, elasticity_sd, centre_se = _final_pass(data, carried, first_theta, first_sse)
+        centre, final, elasticity_sd, centre_se, autocorrelation = _final_pass(data, carried, first_theta, first_sse)
         result["theta"][fit] = final.theta
         result["covariance"][fit] = covariance = np.linalg.pinv(final.hessian)
         result["noise"][fit] = np.sqrt(final.sse / np.maximum(data.n - 3, 1))
@@ -145,6 +147,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         result["shared_sd"][fit, 1] = np.nan_to_num(result["elasticity_shrinkage"][fit] * centre_se[:, 0])
         result["shared_sd"][fit, 2] = np.nan_to_num(shape_shrinkage * centre_se[:, 1])
         result["adstock"][fit] = rate
+        result["autocorrelation"][fit] = autocorrelation
     _fill_unfitted(days, stats, fit, centre, typical_rate, result)
     return _assemble(days, stats, result, factors)
 
@@ -259,8 +262,9 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
     Starts from the platform's curve and the first-pass fit; informative campaigns also from
     half-saturations further out; every campaign's elasticity at its mean spend has an
     empirical Bayes prior (``_elasticity_prior``). Returns the prior centres of the parameters,
-    the best fits, the elasticity prior's spread per campaign and the standard errors of each
-    campaign's elasticity and shape prior centres (``(campaigns, 2)``).
+    the best fits, the elasticity prior's spread per campaign, the standard errors of each
+    campaign's elasticity and shape prior centres (``(campaigns, 2)``) and the residual
+    autocorrelation its noise level was widened for (``_residual_autocorrelation``).
     """
     groups, informative = data.groups, data.informative
     centre = np.column_stack(
@@ -275,6 +279,11 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
     dof = np.maximum(data.n - 3, 0)
     noise = np.sqrt((dof * own_noise**2 + NOISE_PSEUDO_DAYS * group_noise**2) / (dof + NOISE_PSEUDO_DAYS))
     noise = np.maximum(noise, NOISE_FLOOR)
+    # Autocorrelated residuals carry less information than as many independent days: with
+    # spend that moves in steps, an AR(1) residual with coefficient r is worth about
+    # (1 - r) / (1 + r) independent days each, so the noise level is widened by the inverse.
+    autocorrelation = _residual_autocorrelation(data, carried, first_theta)
+    noise = noise * np.sqrt((1 + autocorrelation) / (1 - autocorrelation))
     problems = _problems(carried, data.y, data.observed, noise, centre, PRIOR_SD)
     problems.elasticity_mean, problems.elasticity_sd, elasticity_se = _elasticity_prior(data, carried, first_theta, noise)
     final = fit_batch(problems, centre, LOWER, UPPER)
@@ -285,7 +294,22 @@ def _final_pass(data: _Data, carried: np.ndarray, first_theta: np.ndarray, first
         for offset in _RESTART_OFFSETS:
             _keep_better(final, fit_batch(subset, centre[some] + offset, LOWER, UPPER), some)
     shape_se = _group_medians(first_theta[:, 2], groups, informative, fallback=PRIOR_SD[2], statistic=_median_se)
-    return centre, final, problems.elasticity_sd, np.column_stack([elasticity_se, shape_se])
+    return centre, final, problems.elasticity_sd, np.column_stack([elasticity_se, shape_se]), autocorrelation
+
+
+def _residual_autocorrelation(data: _Data, carried: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Per campaign, its platform's typical lag-1 autocorrelation of the residuals of the fit ``theta``.
+
+    The median over the platform's informative campaigns (one campaign's 90 residuals give a
+    noisy estimate), clipped to ``[0, MAX_AUTOCORRELATION]``: negative autocorrelation is not
+    taken as extra information. Pairs of days span neither a gap nor padding.
+    """
+    residual = np.where(data.observed, data.y - predict(theta, carried), 0.0)
+    pairs = data.observed[:, 1:] & data.observed[:, :-1] & ~data.restart[:, 1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.sum(pairs * residual[:, 1:] * residual[:, :-1], axis=1) / np.sum(residual**2, axis=1)
+    own = np.nan_to_num(own)
+    return np.clip(_group_medians(own, data.groups, data.informative, fallback=0.0), 0.0, MAX_AUTOCORRELATION)
 
 
 def _prior_precision(gradient: np.ndarray, elasticity_sd: np.ndarray) -> np.ndarray:
@@ -474,6 +498,7 @@ def _diagnostics(days: Panel, stats: dict, result: dict, curve: HillCurve, facto
             "elasticity_shrinkage": result["elasticity_shrinkage"],
             "method": stats["method"],
             "adstock": result["adstock"],
+            "autocorrelation": result["autocorrelation"],
             "seasonality": (factors.max(axis=1) - factors.min(axis=1)) / 2,
         }
     ).set_index("campaign_id")
