@@ -35,8 +35,10 @@ class FittedCurves(ResponseCurves):
             adstock (the carryover rate theta of ``x_t = (1 - theta) spend_t + theta x_{t-1}``,
             see ``optimizer.adstock``), autocorrelation (the platform's typical lag-1
             autocorrelation of residuals, at least 0: the noise level was widened by
-            ``sqrt((1 + r) / (1 - r))`` for it, so autocorrelated days count as fewer) and
-            seasonality (half the range of the weekday factors).
+            ``sqrt((1 + r) / (1 - r))`` for it, so autocorrelated days count as fewer),
+            outlier_days (days left out of the fit because their value was far off it: see
+            ``optimizer.fitting.OUTLIER_THRESHOLD``) and seasonality (half the range of the
+            weekday factors).
         reference_spend: per campaign, the spend the value parameter below refers to (the
             campaign's mean spend on active days).
         covariance: per campaign, the approximate posterior covariance of ``(log value at

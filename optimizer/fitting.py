@@ -31,6 +31,11 @@ The carryover rate is chosen per campaign from the profile likelihood over a gri
 its platform's typical rate (the median choice of its informative campaigns): data with
 clear carryover decide on their own; flat or short series take the platform's rate.
 
+Days whose value is far off the first fit (more than ``OUTLIER_THRESHOLD`` robust standard
+deviations of the log ratio: a tracking glitch, a one-off deal) are left out of everything
+after it and counted in ``diagnostics["outlier_days"]``; least squares would bend the curve
+toward them.
+
 Weekday seasonality (``optimizer.seasonality``) is estimated from the ratios of each day's
 value to the first-pass fit, shrunk toward the platform's pattern, and divided out before
 the final fit: it would otherwise count as noise (and weaken every curve's evidence).
@@ -46,6 +51,8 @@ All campaigns are fitted together by a batched Levenberg-Marquardt solver
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -67,6 +74,8 @@ GENERIC = np.array([0.0, 0.0, 1.0])  # prior centre without a platform to learn 
 WEAK_PRIOR_SD = np.array([3.0, 2.0, 1.5])  # first pass: barely regularized
 PRIOR_SD = np.array([1.0, 0.7, 0.5])  # second pass: around the platform's typical curve
 NOISE_FLOOR = 1e-3  # smallest noise level, as a share of the mean value
+OUTLIER_THRESHOLD = 5.0  # robust standard deviations of a day's log value ratio to the fit that make it an outlier
+OUTLIER_SPREAD_FLOOR = 0.05  # least robust spread assumed (a near-perfect fit must not flag ordinary days)
 MAX_AUTOCORRELATION = 0.9  # largest residual autocorrelation credited (beyond it, ~20x fewer effective days)
 NOISE_PSEUDO_DAYS = 3.0  # weight of the platform's noise level in each campaign's
 ADSTOCK_GRID = np.round(np.arange(0.0, 0.75, 0.1), 2)  # carryover rates profiled
@@ -119,6 +128,7 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         "adstock": np.zeros(len(days.campaign_ids)),
         "shared_sd": np.zeros((len(days.campaign_ids), 3)),
         "autocorrelation": np.full(len(days.campaign_ids), np.nan),
+        "outlier_days": np.zeros(len(days.campaign_ids), dtype=int),
     }
     factors = np.ones((len(days.campaign_ids), 7))
     centre, typical_rate = np.empty((0, 3)), np.empty(0)
@@ -127,6 +137,10 @@ def fit_response_curves(daily: pd.DataFrame, carryover: bool = True, seasonality
         first = _first_pass(data, ADSTOCK_GRID if carryover else ADSTOCK_GRID[:1])
         rate, typical_rate, first_theta, first_sse = _choose_rates(data, first)
         carried = adstock(data.x, rate, data.restart)
+        result["outlier_days"][fit] = outliers = _drop_outliers(data, carried, first_theta)
+        if outliers.any():
+            refit = fit_batch(data.weak_problems(carried), first_theta, LOWER, UPPER)
+            first_theta, first_sse = refit.theta, refit.sse
         if seasonality:
             factors[fit], first_theta, first_sse = _remove_weekdays(data, carried, first_theta)
         centre, final, elasticity_sd, centre_se, autocorrelation = _final_pass(data, carried, first_theta, first_sse)
@@ -194,6 +208,30 @@ def _choose_rates(data: _Data, first: list):
     nearest = np.abs(grid[:, None] - rate).argmin(axis=0)
     pick = np.arange(rate.size)
     return rate, typical, np.array([f.theta for f in first])[nearest, pick], sse[nearest, pick]
+
+
+def _drop_outliers(data: _Data, carried: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Drop days whose value is wildly off the first fit ``theta`` (a tracking glitch, a one-off deal).
+
+    A day is an outlier when its log ratio of value to fit is more than ``OUTLIER_THRESHOLD``
+    robust standard deviations (1.4826 x the median absolute deviation, at least
+    ``OUTLIER_SPREAD_FLOOR``) from its campaign's median ratio. Outliers leave
+    ``data.observed`` (their spend still carries over); days without value are never outliers
+    (few conversions make them common). Returns the number of outliers per campaign.
+    """
+    level = predict(theta, carried)
+    usable = data.observed & (data.y > 0) & (level > 0)
+    ratio = np.log(np.where(usable, data.y, 1.0) / np.where(usable, level, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # campaigns without usable days: no outliers
+        masked = np.where(usable, ratio, np.nan)
+        centre = np.nanmedian(masked, axis=1, keepdims=True)
+        spread = 1.4826 * np.nanmedian(np.abs(masked - centre), axis=1, keepdims=True)
+    spread = np.maximum(np.nan_to_num(spread, nan=np.inf), OUTLIER_SPREAD_FLOOR)
+    outlier = usable & (np.abs(ratio - np.nan_to_num(centre)) > OUTLIER_THRESHOLD * spread)
+    data.observed = data.observed & ~outlier
+    data.n = data.observed.sum(axis=1)
+    return outlier.sum(axis=1)
 
 
 def _remove_weekdays(data: _Data, carried: np.ndarray, theta: np.ndarray):
@@ -499,6 +537,7 @@ def _diagnostics(days: Panel, stats: dict, result: dict, curve: HillCurve, facto
             "method": stats["method"],
             "adstock": result["adstock"],
             "autocorrelation": result["autocorrelation"],
+            "outlier_days": result["outlier_days"],
             "seasonality": (factors.max(axis=1) - factors.min(axis=1)) / 2,
         }
     ).set_index("campaign_id")

@@ -78,6 +78,14 @@ def _chart(context: dg.AssetExecutionContext, render, plan: Plan, alt: str) -> d
         return dg.MetadataValue.md(f"*{alt}: chart not rendered ({type(error).__name__}: {error})*")
 
 
+def _outlier_days(plan: Plan) -> dict[str, int]:
+    """Days the fit ignored as outliers, per campaign id (only campaigns with any)."""
+    if plan.curves is None:
+        return {}
+    days = plan.curves.diagnostics["outlier_days"]
+    return {str(cid): int(n) for cid, n in days[days > 0].items()}
+
+
 def _optional_float(value: float | None, digits: int | None = None) -> dg.MetadataValue:
     """A float metadata value, NaN when unknown, rounded to ``digits`` if given."""
     if value is None:
@@ -113,6 +121,13 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     plan = build_plan(
         history, campaigns, settings.reporting_currency(), max_change=max_change, total_budget=pace.total_reporting
     )
+    outliers = _outlier_days(plan)
+    if outliers:
+        context.log.warning(
+            f"ignored {sum(outliers.values())} day(s) whose conversion value is far off the fitted curve "
+            f"(tracking glitches or one-off deals? check these campaigns' raw data): "
+            + ", ".join(f"{cid} ({n})" for cid, n in sorted(outliers.items()))
+        )
     explanation = explain_plan(plan_facts(plan, max_change))
     if explanation.fallback_reason:
         context.log.warning(f"Claude explanation not used: {explanation.fallback_reason}")
@@ -141,6 +156,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "optimality_gap": _optional_float(plan.optimality_gap),
             "dual_upper_bound": _optional_float(plan.upper_bound, 2),
             "solver_message": dg.MetadataValue.text(plan.solver_message),
+            "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
             "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
             "explanation_source": dg.MetadataValue.text(explanation.source),
             "explanation": dg.MetadataValue.md(text),
