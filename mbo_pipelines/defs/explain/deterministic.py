@@ -55,6 +55,8 @@ def _compare(line: CampaignLine, threshold: float | None) -> str:
 def campaign_sentence(line: CampaignLine, plan: PlanFacts, threshold: float | None) -> str:
     """One sentence saying what the plan does to a campaign and the marginal ROAS behind it."""
     currency = line.currency
+    if line.held_reason:
+        return f"Keep {money(line.current_daily_budget)} {currency} (held: {line.held_reason})."
     comparison = _compare(line, threshold)
     if line.direction == "keep":
         return f"Keep {money(line.current_daily_budget)} {currency} (unchanged): {comparison}."

@@ -27,7 +27,8 @@ class CampaignLine:
     campaign at its recommended budget (value earned by one more unit of spend).
     The two optional ``*_reporting`` budgets are the same budgets converted to
     the plan's reporting currency; without them, amounts in other currencies
-    are never added together.
+    are never added together. A held campaign (``held_reason``) keeps its budget and its
+    expected values come from its platform's typical curve.
     """
 
     platform: str
@@ -42,6 +43,8 @@ class CampaignLine:
     marginal_roas: float
     current_daily_budget_reporting: float | None = None
     recommended_daily_budget_reporting: float | None = None
+    #: Why the plan keeps this campaign's budget whatever the others' (e.g. no spend history); None: it did not.
+    held_reason: str | None = None
 
     @property
     def key(self) -> CampaignKey:
@@ -186,6 +189,7 @@ def campaign_payload(line: CampaignLine, plan: PlanFacts) -> dict:
         "marginal_roas": round(line.marginal_roas, 4),
         "current_daily_budget_reporting": _opt_round(line.current_daily_budget_reporting, 2),
         "recommended_daily_budget_reporting": _opt_round(line.recommended_daily_budget_reporting, 2),
+        "held_reason": line.held_reason,
     }
 
 

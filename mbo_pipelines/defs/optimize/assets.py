@@ -34,6 +34,7 @@ def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
             marginal_roas=float(r.marginal_roas),
             current_daily_budget_reporting=float(r.current_daily_budget_reporting),
             recommended_daily_budget_reporting=float(r.recommended_daily_budget_reporting),
+            held_reason=reason if isinstance(reason := getattr(r, "held_reason", None), str) else None,
         )
         for r in plan.rows.itertuples(index=False)
     )
@@ -157,6 +158,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "dual_upper_bound": _optional_float(plan.upper_bound, 2),
             "solver_message": dg.MetadataValue.text(plan.solver_message),
             "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
+            "held_campaigns": dg.MetadataValue.int(int(plan.rows["held_reason"].notna().sum())),
             "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
             "explanation_source": dg.MetadataValue.text(explanation.source),
             "explanation": dg.MetadataValue.md(text),

@@ -21,6 +21,10 @@ from optimizer import FittedCurves, allocate, fit_response_curves
 KEY = ["platform", "account_id", "campaign_id"]
 
 
+#: Why a campaign keeps its budget regardless of the others (``Plan.rows["held_reason"]``).
+HELD_NO_SPEND = "no spend in the history window"
+
+
 class PlanError(ValueError):
     """The inputs or the result of planning are not fit to act on."""
 
@@ -80,13 +84,22 @@ def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
         values = daily[column]
         if values.isna().any() or (values < 0).any():
             raise PlanError(f"marts.fct_campaign_daily.{column} has NaN or negative values: refusing to plan on bad data")
-    missing = campaigns.merge(daily[KEY].drop_duplicates(), on=KEY, how="left", indicator=True)
-    missing = missing[missing["_merge"] == "left_only"]
-    if not missing.empty:
-        raise PlanError(
-            "active campaigns with no history in the window: "
-            + ", ".join("/".join(map(str, r)) for r in missing[KEY].itertuples(index=False))
-        )
+
+
+def _with_unspent(fit_input: pd.DataFrame, campaigns: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """``fit_input`` plus a zero-spend day for each active campaign without rows in the window.
+
+    No rows means no spend recorded, which is what such a row says: the fit then gives the
+    campaign its platform's typical curve (method ``no_spend``) instead of none.
+    """
+    unseen = campaigns[~campaigns["curve_id"].isin(fit_input["campaign_id"])]
+    if unseen.empty:
+        return fit_input
+    day = fit_input["date"].max() if len(fit_input) else pd.Timestamp(now.date())
+    zero = pd.DataFrame(
+        {"campaign_id": unseen["curve_id"], "platform": unseen["platform"], "date": day, "spend": 0.0, "conversion_value": 0.0}
+    )
+    return pd.concat([fit_input, zero], ignore_index=True)
 
 
 def _round_inside(local: np.ndarray, current: np.ndarray, max_change: float) -> np.ndarray:
@@ -126,10 +139,15 @@ def build_plan(
         "spend": history["spend_reporting"].astype(float),
         "conversion_value": history["conversion_value_reporting"].astype(float),
     })
-    curves = fit_response_curves(fit_input)
+    curves = fit_response_curves(_with_unspent(fit_input, campaigns, now))
     order = pd.Index(curves.campaign_ids).get_indexer(campaigns["curve_id"])
     if (order < 0).any():
         raise PlanError("the fit returned no curve for some campaigns")
+    # No spend in the window (a new or re-activated campaign): its curve would be its platform's
+    # typical one, no evidence to move its budget on, so it keeps it.
+    held = curves.diagnostics["method"].to_numpy() == "no_spend"
+    if held[order].all():
+        raise PlanError("no active campaign has spend in the history window: nothing to fit a response curve on")
 
     current_rep = campaigns["daily_budget_reporting"].to_numpy(float)
     current_local = campaigns["daily_budget"].to_numpy(float)
@@ -138,7 +156,7 @@ def build_plan(
 
     current_in_curve_order = np.empty(len(curves))
     current_in_curve_order[order] = current_rep
-    result = allocate(curves, total, current=current_in_curve_order, max_change=max_change)
+    result = allocate(curves, total, current=current_in_curve_order, max_change=max_change, locked=held)
     if not result.success:
         raise PlanError(f"the allocator did not converge: {result.message}")
     spend_rep = np.asarray(result.spend)[order]
@@ -159,6 +177,7 @@ def build_plan(
     rows["recommended_daily_budget_reporting"] = spend_rep
     rows["expected_value_current_reporting"] = value_cur
     rows["expected_value_recommended_reporting"] = value_rec
+    rows["held_reason"] = np.where(held[order], HELD_NO_SPEND, None)
 
     plan = Plan(
         plan_id=new_plan_id(now),

@@ -1,0 +1,45 @@
+"""Campaigns without spend in the history window (new or re-activated) keep their budget; the rest are planned."""
+
+import pandas as pd
+import pytest
+from optimize_helpers import synthetic_marts
+
+from mbo_pipelines.defs.explain.deterministic import campaign_explanations
+from mbo_pipelines.defs.optimize.assets import plan_facts
+from mbo_pipelines.defs.optimize.planning import HELD_NO_SPEND, PlanError, build_plan
+
+NEW = {"platform": "meta_ads", "account_id": "acc-usd", "campaign_id": "me-usd-new", "campaign_name": "launched today",
+       "currency": "USD", "daily_budget": 250.0, "daily_budget_reporting": 250.0}
+
+
+@pytest.fixture(scope="module")
+def plan_with_new_and_paused():
+    daily, campaigns = synthetic_marts()
+    paused = campaigns.iloc[0]
+    paused_days = (daily["campaign_id"] == paused["campaign_id"]) & (daily["account_id"] == paused["account_id"])
+    daily.loc[paused_days, ["spend_reporting", "conversion_value_reporting"]] = 0.0  # paused all window, re-activated
+    campaigns = pd.concat([campaigns, pd.DataFrame([NEW])], ignore_index=True)  # no rows at all
+    return build_plan(daily, campaigns, "USD"), paused["campaign_id"]
+
+
+def test_campaigns_without_spend_keep_their_budget_and_say_why(plan_with_new_and_paused):
+    plan, paused_id = plan_with_new_and_paused
+    rows = plan.rows.set_index("campaign_id")
+    held = rows[rows["held_reason"].notna()]
+    assert sorted(held.index) == sorted([paused_id, NEW["campaign_id"]])
+    assert (held["held_reason"] == HELD_NO_SPEND).all()
+    assert (held["recommended_daily_budget"] == held["current_daily_budget"]).all()
+    assert (held["expected_value_recommended"] == held["expected_value_current"]).all()
+
+    others = rows[rows["held_reason"].isna()]
+    assert (others["recommended_daily_budget"] != others["current_daily_budget"]).any()  # the rest is planned
+    assert plan.rows["recommended_daily_budget_reporting"].sum() == pytest.approx(plan.total_daily_budget_reporting)
+
+    sentences = campaign_explanations(plan_facts(plan, 0.3))
+    assert sentences[("meta_ads", "acc-usd", "me-usd-new")] == f"Keep 250.00 USD (held: {HELD_NO_SPEND})."
+
+
+def test_no_campaign_with_spend_is_a_clear_error():
+    daily, campaigns = synthetic_marts()
+    with pytest.raises(PlanError, match="no active campaign has spend in the history window"):
+        build_plan(daily.iloc[0:0], campaigns, "USD")
