@@ -12,14 +12,20 @@ NEW = {"platform": "meta_ads", "account_id": "acc-usd", "campaign_id": "me-usd-n
        "currency": "USD", "daily_budget": 250.0, "daily_budget_reporting": 250.0}
 
 
-@pytest.fixture(scope="module")
-def plan_with_new_and_paused():
+def market_with_new_and_paused():
+    """``(daily, campaigns, paused campaign_id)``: one campaign paused all window, one with no rows at all."""
     daily, campaigns = synthetic_marts()
     paused = campaigns.iloc[0]
     paused_days = (daily["campaign_id"] == paused["campaign_id"]) & (daily["account_id"] == paused["account_id"])
     daily.loc[paused_days, ["spend_reporting", "conversion_value_reporting"]] = 0.0  # paused all window, re-activated
-    campaigns = pd.concat([campaigns, pd.DataFrame([NEW])], ignore_index=True)  # no rows at all
-    return build_plan(daily, campaigns, "USD"), paused["campaign_id"]
+    campaigns = pd.concat([campaigns, pd.DataFrame([NEW])], ignore_index=True)
+    return daily, campaigns, paused["campaign_id"]
+
+
+@pytest.fixture(scope="module")
+def plan_with_new_and_paused():
+    daily, campaigns, paused_id = market_with_new_and_paused()
+    return build_plan(daily, campaigns, "USD"), paused_id
 
 
 def test_campaigns_without_spend_keep_their_budget_and_say_why(plan_with_new_and_paused):
@@ -43,3 +49,19 @@ def test_no_campaign_with_spend_is_a_clear_error():
     daily, campaigns = synthetic_marts()
     with pytest.raises(PlanError, match="no active campaign has spend in the history window"):
         build_plan(daily.iloc[0:0], campaigns, "USD")
+
+
+def test_a_total_beyond_what_unheld_campaigns_can_absorb_is_clipped_and_said(plan_with_new_and_paused):
+    plan, _ = plan_with_new_and_paused
+    rows = plan.rows
+    held = rows["held_reason"].notna()
+    fixed = rows.loc[held, "current_daily_budget_reporting"].sum()
+    free = rows.loc[~held, "current_daily_budget_reporting"].sum()
+    daily, campaigns, _ = market_with_new_and_paused()
+    # 0.7 x everything is within +-30 % of the sum, but not once the held campaigns cannot move
+    cut = build_plan(daily, campaigns, "USD", total_budget=0.7 * (fixed + free))
+
+    assert cut.total_daily_budget_reporting == pytest.approx(fixed + 0.7 * free)
+    assert cut.rows["recommended_daily_budget_reporting"].sum() == pytest.approx(fixed + 0.7 * free)
+    assert cut.solver_message.startswith("Total ")
+    assert "clipped to" in cut.solver_message and "held at their budgets" in cut.solver_message

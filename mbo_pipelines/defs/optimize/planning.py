@@ -86,6 +86,19 @@ def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
             raise PlanError(f"marts.fct_campaign_daily.{column} has NaN or negative values: refusing to plan on bad data")
 
 
+def _within_room(total: float, current: np.ndarray, held: np.ndarray, max_change: float) -> tuple[float, str]:
+    """``total`` clipped to what held budgets plus ±``max_change`` on the others allow, and a note if it was."""
+    fixed, free = float(current[held].sum()), float(current[~held].sum())
+    low, high = fixed + (1 - max_change) * free, fixed + (1 + max_change) * free
+    if low - 1e-9 <= total <= high + 1e-9:
+        return total, ""
+    clipped = min(max(total, low), high)
+    return clipped, (
+        f"Total {total:,.2f} clipped to {clipped:,.2f}: campaigns held at their budgets ({fixed:,.2f}) leave "
+        f"only ±{max_change:.0%} of the others' {free:,.2f} to move."
+    )
+
+
 def _with_unspent(fit_input: pd.DataFrame, campaigns: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """``fit_input`` plus a zero-spend day for each active campaign without rows in the window.
 
@@ -156,6 +169,7 @@ def build_plan(
 
     current_in_curve_order = np.empty(len(curves))
     current_in_curve_order[order] = current_rep
+    total, room_note = _within_room(total, current_in_curve_order, held, max_change)
     result = allocate(curves, total, current=current_in_curve_order, max_change=max_change, locked=held)
     if not result.success:
         raise PlanError(f"the allocator did not converge: {result.message}")
@@ -188,7 +202,7 @@ def build_plan(
         total_daily_budget_reporting=total,
         rows=rows,
         solver_success=bool(result.success),
-        solver_message=str(result.message),
+        solver_message=f"{room_note} {result.message}".strip(),
         optimality_gap=None if result.optimality_gap is None else float(result.optimality_gap),
         marginal_roas=None if result.lagrange_multiplier is None else float(result.lagrange_multiplier),
         upper_bound=None if result.upper_bound is None else float(result.upper_bound),
