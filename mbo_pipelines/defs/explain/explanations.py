@@ -35,6 +35,7 @@ DEFAULT_MODEL = "claude-sonnet-4-5"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_TOKENS = 400
 MAX_WORDS = 120
+PROMPT_CAMPAIGNS = 40  # campaigns listed in the prompt: those whose budgets move most
 
 SYSTEM_PROMPT = """You explain a marketing budget plan to a marketer. An optimizer computed the plan; \
 its numbers are the JSON below, and they are the only facts you have.
@@ -47,6 +48,7 @@ spend earns): budget goes to campaigns whose marginal ROAS is above plan_margina
 from those below it. Campaigns with capped_by_max_change true hit the per-campaign change limit \
 (max_change_pct).
 - Say how expected daily value changes, in reporting_currency, and mention the solver's message.
+- campaigns lists only the campaigns_listed whose budgets move most, of campaign_count in the plan.
 - Write at most {max_words} words of plain prose: no headings, lists or markdown.
 
 Plan JSON:
@@ -57,7 +59,7 @@ USER_PROMPT = "Explain this budget plan."
 
 def system_prompt(plan: PlanFacts) -> str:
     """The system prompt: the rules and the plan's numbers as JSON."""
-    payload = json.dumps(plan_payload(plan), indent=2, ensure_ascii=False)
+    payload = json.dumps(plan_payload(plan, PROMPT_CAMPAIGNS), indent=2, ensure_ascii=False)
     return SYSTEM_PROMPT.format(max_words=MAX_WORDS, payload=payload)
 
 
@@ -106,7 +108,7 @@ def claude_explanation(plan: PlanFacts, client: anthropic.Anthropic, model: str)
     text = "".join(block.text for block in response.content if getattr(block, "type", None) == "text").strip()
     if not text:
         return _fallback(plan, f"Claude returned no text (stop_reason {response.stop_reason})", secret)
-    missing = ungrounded_numbers(text, payload_numbers(plan_payload(plan)))
+    missing = ungrounded_numbers(text, payload_numbers(plan_payload(plan, PROMPT_CAMPAIGNS)))
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         return _fallback(plan, f"Claude's text quotes numbers not in the plan: {shown}", secret)

@@ -193,14 +193,30 @@ def campaign_payload(line: CampaignLine, plan: PlanFacts) -> dict:
     }
 
 
-def plan_payload(plan: PlanFacts) -> dict:
-    """The plan's facts plus derived values: everything an explanation may quote."""
+def largest_moves(plan: PlanFacts, count: int) -> list[CampaignLine]:
+    """The ``count`` campaigns whose budgets move most (in the reporting currency where known), in plan order."""
+    def size(line: CampaignLine) -> float:
+        change = line.reporting_change(plan.reporting_currency)
+        return abs(line.change if change is None else change)
+
+    chosen = set(sorted(range(len(plan.campaigns)), key=lambda i: -size(plan.campaigns[i]))[:count])
+    return [line for i, line in enumerate(plan.campaigns) if i in chosen]
+
+
+def plan_payload(plan: PlanFacts, max_campaigns: int | None = None) -> dict:
+    """The plan's facts plus derived values: everything an explanation may quote.
+
+    ``max_campaigns`` lists only that many campaigns, those whose budgets move most (the
+    counts and totals still cover every campaign): a prompt for thousands of campaigns would
+    not fit a model's context, and an explanation names a few anyway.
+    """
     counts = {direction: 0 for direction in ("raise", "cut", "keep")}
     for line in plan.campaigns:
         counts[line.direction] += 1
     value_now, value_new = plan.expected_value_current_reporting, plan.expected_value_recommended_reporting
     gap = plan.optimality_gap
     cap = plan.max_change_fraction
+    listed = plan.campaigns if max_campaigns is None else largest_moves(plan, max_campaigns)
     return {
         "reporting_currency": plan.reporting_currency,
         "total_daily_budget_reporting": round(plan.total_daily_budget_reporting, 2),
@@ -219,5 +235,6 @@ def plan_payload(plan: PlanFacts) -> dict:
         "campaigns_unchanged": counts["keep"],
         "budget_added_by_currency": moved_amounts(plan, "raise"),
         "budget_cut_by_currency": moved_amounts(plan, "cut"),
-        "campaigns": [campaign_payload(line, plan) for line in plan.campaigns],
+        "campaigns_listed": len(listed),
+        "campaigns": [campaign_payload(line, plan) for line in listed],
     }
