@@ -21,6 +21,9 @@ def max_budget_change() -> float:
     return value
 
 
+PREVIEW_ROWS = 50  # campaigns in the metadata's recommendations table (the event log keeps every run's)
+
+
 def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
     """The numbers an explanation may use, taken from the plan."""
     lines = tuple(
@@ -51,14 +54,20 @@ def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
     )
 
 
-def _preview(plan: Plan) -> str:
+def _preview(plan: Plan, limit: int = PREVIEW_ROWS) -> str:
+    """The plan's largest budget moves as a Markdown table (all of them for a small plan)."""
+    rows = plan.rows
+    move = (rows["recommended_daily_budget_reporting"] - rows["current_daily_budget_reporting"]).abs()
+    shown = rows.loc[move.sort_values(ascending=False, kind="stable").index[:limit]]
     header = "| platform | campaign | currency | current | recommended | marginal ROAS |\n|---|---|---|---:|---:|---:|\n"
     body = "\n".join(
         f"| {r.platform} | {r.campaign_name} | {r.currency} | {r.current_daily_budget:,.2f} | "
         f"{r.recommended_daily_budget:,.2f} | {r.marginal_roas:.2f} |"
-        for r in plan.rows.itertuples(index=False)
+        for r in shown.itertuples(index=False)
     )
-    return header + body
+    more = len(rows) - len(shown)
+    note = f"\n\n*The {len(shown)} largest moves; {more:,} more campaigns in marts.budget_recommendations.*" if more else ""
+    return header + body + note
 
 
 def _uplift_line(plan: Plan, uplift: float) -> str:
