@@ -53,6 +53,15 @@ def history_days() -> int:
     return int(os.environ.get("MBO_HISTORY_DAYS", "90"))
 
 
+def target_marginal_roas() -> float:
+    """The marginal ROAS of the "how much should I spend at all?" scenario (``MBO_TARGET_MARGINAL_ROAS``,
+    default 1.0: break-even, the next unit of spend returns one unit of value)."""
+    value = float(os.environ.get("MBO_TARGET_MARGINAL_ROAS", "1.0"))
+    if not value > 0:
+        raise ValueError(f"MBO_TARGET_MARGINAL_ROAS must be positive, got {value}")
+    return value
+
+
 def dbt_env(url: str) -> dict[str, str]:
     """The ``MBO_DB_*`` variables ``dbt_project/profiles.yml`` reads, derived from a database URL."""
     parsed = urlparse(url)

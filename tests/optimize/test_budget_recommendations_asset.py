@@ -18,7 +18,7 @@ from mbo_pipelines.defs.optimize.tables import PLANS_DDL
 from mbo_pipelines.resources import MboResource
 
 NEW_KEYS = {
-    "outlier_days", "optimality_gap", "dual_upper_bound", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
+    "outlier_days", "target_marginal_roas", "budget_at_target_marginal_roas", "spend_scenario", "optimality_gap", "dual_upper_bound", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
     "uplift", "response_curves", "allocation_by_platform",
 }
 OLD_PLAN = ("plan-old", "USD", 100.0, 50.0, 55.0, 1, "2026-01-01", "2026-01-31", True, "ok", 0.0, "text", "deterministic")
@@ -95,6 +95,12 @@ def test_metadata_has_the_certificate_uplift_interval_and_charts(materialized):
     assert materialized["dual_upper_bound"].value >= materialized["expected_value_recommended"].value - 0.01
     assert math.isfinite(materialized["optimality_gap"].value)
     assert materialized["outlier_days"].value == 1  # the glitch, left out of the fit
+    assert materialized["target_marginal_roas"].value == 1.0
+    assert re.fullmatch(
+        r"Spending until the next USD returns 1\.00 USD \(each campaign within ±30% of its budget\): "
+        r"[\d,]+ USD/day in total, against [\d,]+ in this plan\.",
+        materialized["spend_scenario"].value,
+    )
     assert re.fullmatch(r"[+-][\d,]+ USD/day \(90% interval [+-][\d,]+ … [+-][\d,]+\)", materialized["uplift"].value)
     for key in ("response_curves", "allocation_by_platform"):
         assert isinstance(materialized[key], dg.MarkdownMetadataValue)

@@ -9,7 +9,7 @@ from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
 from mbo_pipelines.defs.optimize import charts, pacing, store
-from mbo_pipelines.defs.optimize.planning import Plan, build_plan
+from mbo_pipelines.defs.optimize.planning import Plan, budget_for_marginal_roas, build_plan
 from mbo_pipelines.resources import MboResource
 
 
@@ -68,6 +68,16 @@ def _preview(plan: Plan, limit: int = PREVIEW_ROWS) -> str:
     more = len(rows) - len(shown)
     note = f"\n\n*The {len(shown)} largest moves; {more:,} more campaigns in marts.budget_recommendations.*" if more else ""
     return header + body + note
+
+
+def _scenario_line(plan: Plan, target: float, budget: float, max_change: float) -> str:
+    """How much to spend at all: the total at which the next unit of spend returns ``target``."""
+    currency = plan.reporting_currency
+    return (
+        f"Spending until the next {currency} returns {target:.2f} {currency} (each campaign within "
+        f"±{max_change:.0%} of its budget): {budget:,.0f} {currency}/day in total, against "
+        f"{plan.total_daily_budget_reporting:,.0f} in this plan."
+    )
 
 
 def _uplift_line(plan: Plan, uplift: float) -> str:
@@ -147,6 +157,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
         store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
+    target = settings.target_marginal_roas()
+    target_budget = budget_for_marginal_roas(plan, target, max_change)
     low, high = plan.uplift_interval or (None, None)
     return dg.MaterializeResult(
         metadata={
@@ -163,6 +175,9 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "expected_uplift_low": _optional_float(low, 2),
             "expected_uplift_high": _optional_float(high, 2),
             "uplift": dg.MetadataValue.md(_uplift_line(plan, uplift)),
+            "target_marginal_roas": dg.MetadataValue.float(target),
+            "budget_at_target_marginal_roas": dg.MetadataValue.float(round(target_budget, 2)),
+            "spend_scenario": dg.MetadataValue.md(_scenario_line(plan, target, target_budget, max_change)),
             "optimality_gap": _optional_float(plan.optimality_gap),
             "dual_upper_bound": _optional_float(plan.upper_bound, 2),
             "solver_message": dg.MetadataValue.text(plan.solver_message),

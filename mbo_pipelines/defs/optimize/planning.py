@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pandas as pd
 
-from optimizer import FittedCurves, allocate, fit_response_curves
+from optimizer import FittedCurves, allocate, fit_response_curves, spend_for_marginal_roas
 
 KEY = ["platform", "account_id", "campaign_id"]
 
@@ -84,6 +84,19 @@ def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
         values = daily[column]
         if values.isna().any() or (values < 0).any():
             raise PlanError(f"marts.fct_campaign_daily.{column} has NaN or negative values: refusing to plan on bad data")
+
+
+def budget_for_marginal_roas(plan: Plan, target: float, max_change: float) -> float:
+    """How much should we spend at all? The total daily budget (reporting currency) at which every
+    campaign spends until its next unit returns ``target``, each within ±``max_change`` of its
+    current budget (held campaigns at theirs), on the plan's curves."""
+    current = np.empty(len(plan.curves))
+    current[plan.curve_index] = plan.rows["current_daily_budget_reporting"].to_numpy(float)
+    held = np.zeros(len(plan.curves), dtype=bool)
+    held[plan.curve_index] = plan.rows["held_reason"].notna().to_numpy()
+    lower = np.where(held, current, current * (1 - max_change))
+    upper = np.where(held, current, current * (1 + max_change))
+    return float(np.sum(spend_for_marginal_roas(plan.curves, target, upper=upper, lower=lower)))
 
 
 def _within_room(total: float, current: np.ndarray, held: np.ndarray, max_change: float) -> tuple[float, str]:
