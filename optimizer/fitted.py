@@ -10,7 +10,7 @@ from scipy.special import expit
 
 from optimizer.curves import HillCurve, ResponseCurves, spend_array
 
-_INTERVAL_CHUNK = 2_000  # campaigns per batch of parameter draws (bounds memory)
+_INTERVAL_CHUNK = 500  # campaigns per batch of parameter draws: bounds the temporaries to tens of MB at 1000 draws
 SHAPE_BOUNDS = (0.5, 3.0)  # Hill shapes the fit allows
 RHO_BOUNDS = (0.02, 50.0)  # half-saturations the fit allows, relative to the mean spend
 
