@@ -1,19 +1,19 @@
-"""Section 3: decision quality, from ``bench.decision_quality.run_decision_quality`` when it exists.
+"""Section 3: decision quality, from ``bench.decision_quality.run_decision_quality``.
 
-That module (written separately) scores plans made on fitted curves against the true curves
-of simulated markets. Its rows are rendered as they come; the targets are checked on the
-columns ``captured_uplift_pct`` (mean >= 95) and ``vs_current_pct`` (worst >= -1) when present.
+That module scores plans made on fitted curves against the true curves of simulated
+markets. Its rows are rendered as they come; the targets are checked on the columns
+``captured_uplift_pct`` (mean >= 95) and ``vs_current_pct`` (worst >= -1).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 import traceback
 
 import numpy as np
 
+from bench.decision_quality import run_decision_quality
 from bench.report import Section, Target, seconds, table
 
 TITLE = "3. Decision quality"
@@ -88,14 +88,15 @@ def _seed_summary(seed, rows: list[dict]) -> list:
     ]
 
 
-def _across_seeds(run, rows: list[dict], seeds, markets: int, progress) -> list[str]:
+def _across_seeds(rows: list[dict], seeds, markets: int, progress) -> list[str]:
     """Markdown lines: the random markets of seed 0 (``rows``) beside those of ``seeds`` (no ceiling)."""
     if not seeds:
         return []
     summary = [_seed_summary(0, rows)]
     for seed in seeds:
         start = time.perf_counter()
-        summary.append(_seed_summary(seed, run(seed=seed, markets=markets, sandbox_seeds=(), ceiling_draws=0)))
+        other = run_decision_quality(seed=seed, markets=markets, sandbox_seeds=(), ceiling_draws=0)
+        summary.append(_seed_summary(seed, other))
         progress(f"  decision quality, seed {seed}: {markets} random markets in {seconds(time.perf_counter() - start)}")
     columns = ["seed", "random markets", "mean captured", "median", "worst", "worst vs current", "interval covers"]
     return [
@@ -110,33 +111,19 @@ def _across_seeds(run, rows: list[dict], seeds, markets: int, progress) -> list[
 
 
 def quality_section(markets: int = MARKETS, progress=lambda line: None, other_seeds=OTHER_SEEDS, **options) -> Section:
-    """Run the decision-quality benchmark if it is there; otherwise say the section is pending.
+    """Run the decision-quality benchmark; a failure is reported in the section, not raised.
 
     ``options`` go to the seed-0 ``run_decision_quality`` (e.g. fewer ``sandbox_seeds`` or
     ``ceiling_draws`` for a quick look); ``other_seeds`` add the across-seeds table.
     """
-    pending = [
-        Target(f"decision quality: mean captured uplift ≥ {CAPTURED_TARGET:.0f} %", None, "pending"),
-        Target(f"decision quality: never below current by more than {-VS_CURRENT_TARGET:.0f} %", None, "pending"),
-    ]
-    try:
-        module = importlib.import_module("bench.decision_quality")
-    except ModuleNotFoundError as error:
-        if error.name != "bench.decision_quality":
-            raise
-        return Section(TITLE, "*Pending*: `bench/decision_quality.py` does not exist yet.", [], pending)
-    run = getattr(module, "run_decision_quality", None)
-    if run is None:
-        return Section(TITLE, "*Pending*: `bench.decision_quality` has no `run_decision_quality` yet.", [], pending)
     start = time.perf_counter()
     try:
-        rows = run(seed=0, markets=markets, **options)
+        rows = run_decision_quality(seed=0, markets=markets, **options)
     except Exception:  # noqa: BLE001 - the report says what failed instead of losing the other sections
         last = traceback.format_exc().strip().splitlines()[-1]
         progress(f"  decision quality failed: {last}")
-        return Section(TITLE, f"*Failed*: `run_decision_quality(seed=0, markets={markets})` raised `{last}`.", [], [
-            Target(t.label, False, f"the benchmark failed: {last}") for t in pending
-        ])
+        failed = [Target(t.label, False, f"the benchmark failed: {last}") for t in _targets([])]
+        return Section(TITLE, f"*Failed*: `run_decision_quality(seed=0, markets={markets})` raised `{last}`.", [], failed)
     elapsed = time.perf_counter() - start
     progress(f"  decision quality: {len(rows)} markets in {seconds(elapsed)}")
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -152,7 +139,7 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None, other_se
             *([line, ""] if (line := _ceiling_line(rows)) else []),
             table(columns, [[_cell(row.get(c, "")) for c in columns] for row in rows]),
             "",
-            *_across_seeds(run, rows, other_seeds, markets, progress),
+            *_across_seeds(rows, other_seeds, markets, progress),
         ]
     ).rstrip()
     return Section(TITLE, body, rows, targets)
