@@ -49,6 +49,6 @@ def mbo_resource_from_env() -> MboResource:
     """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED`` and ``MBO_SANDBOX_TODAY``."""
     return MboResource(
         source=os.environ.get("MBO_SOURCE", "sandbox"),
-        sandbox_seed=int(os.environ.get("MBO_SANDBOX_SEED", "7")),
+        sandbox_seed=settings.env_int("MBO_SANDBOX_SEED", 7),
         sandbox_today=os.environ.get("MBO_SANDBOX_TODAY") or None,
     )

@@ -6,11 +6,40 @@ logs or returns a secret except ``database_url()``, whose callers must not log i
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def env_float(name: str, default: float) -> float:
+    """``name`` as a number (``default`` when unset or blank); ValueError naming it otherwise."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    """``name`` as a whole number of at least ``minimum`` (``default`` when unset or blank)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def mbo_home() -> Path:
@@ -50,13 +79,13 @@ def reporting_currency() -> str:
 
 def history_days() -> int:
     """How many days of history the demo extracts and the optimizer fits on (``MBO_HISTORY_DAYS``, default 90)."""
-    return int(os.environ.get("MBO_HISTORY_DAYS", "90"))
+    return env_int("MBO_HISTORY_DAYS", 90, minimum=1)
 
 
 def target_marginal_roas() -> float:
     """The marginal ROAS of the "how much should I spend at all?" scenario (``MBO_TARGET_MARGINAL_ROAS``,
     default 1.0: break-even, the next unit of spend returns one unit of value)."""
-    value = float(os.environ.get("MBO_TARGET_MARGINAL_ROAS", "1.0"))
+    value = env_float("MBO_TARGET_MARGINAL_ROAS", 1.0)
     if not value > 0:
         raise ValueError(f"MBO_TARGET_MARGINAL_ROAS must be positive, got {value}")
     return value

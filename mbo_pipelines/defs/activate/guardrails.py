@@ -27,12 +27,13 @@ Rules on one change:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from mbo_pipelines.settings import env_float
 
 DEFAULT_MAX_CHANGE = 0.30
 DEFAULT_PLAN_MAX_AGE_HOURS = 36.0
@@ -54,21 +55,11 @@ class Limits:
     total_tolerance: float = TOTAL_TOLERANCE
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-
-
 def limits_from_env(max_change: float | None = None, max_plan_age_hours: float | None = None) -> Limits:
     """Limits from the arguments, else ``MBO_MAX_BUDGET_CHANGE`` / ``MBO_PLAN_MAX_AGE_HOURS``, else the defaults."""
-    change = max_change if max_change is not None else _env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_CHANGE)
+    change = max_change if max_change is not None else env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_CHANGE)
     age = (max_plan_age_hours if max_plan_age_hours is not None
-           else _env_float("MBO_PLAN_MAX_AGE_HOURS", DEFAULT_PLAN_MAX_AGE_HOURS))
+           else env_float("MBO_PLAN_MAX_AGE_HOURS", DEFAULT_PLAN_MAX_AGE_HOURS))
     if not (math.isfinite(change) and 0 < change <= 1):
         raise ValueError(f"the maximum budget change must be a fraction in (0, 1], got {change}")
     if not (math.isfinite(age) and age > 0):

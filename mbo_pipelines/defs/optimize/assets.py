@@ -1,6 +1,5 @@
 """The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``."""
 
-import os
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -15,7 +14,7 @@ from mbo_pipelines.resources import MboResource
 
 def max_budget_change() -> float:
     """Largest relative change per campaign and plan (``MBO_MAX_BUDGET_CHANGE``, default 0.30)."""
-    value = float(os.environ.get("MBO_MAX_BUDGET_CHANGE", "0.3"))
+    value = settings.env_float("MBO_MAX_BUDGET_CHANGE", 0.3)
     if not 0 < value < 1:
         raise ValueError(f"MBO_MAX_BUDGET_CHANGE must be between 0 and 1, got {value}")
     return value
