@@ -14,29 +14,28 @@ from urllib.parse import unquote, urlparse
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def env_float(name: str, default: float) -> float:
-    """``name`` as a number (``default`` when unset or blank); ValueError naming it otherwise."""
+def _env(name: str, default, parse, what: str):
+    """``name`` parsed by ``parse`` (``default`` when unset or blank); ValueError naming it otherwise."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        return parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """``name`` as a finite number (``default`` when unset or blank); ValueError naming it otherwise."""
+    value = _env(name, default, float, "a number")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return value
 
 
 def env_int(name: str, default: int, minimum: int | None = None) -> int:
     """``name`` as a whole number of at least ``minimum`` (``default`` when unset or blank)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    value = _env(name, default, int, "a whole number")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
