@@ -69,17 +69,23 @@ def report(conn, plan_id: str) -> str:
     plan = conn.execute(
         "select reporting_currency, total_daily_budget_reporting, expected_value_current_reporting, "
         "expected_value_recommended_reporting, optimality_gap, explanation_source, explanation, "
-        "expected_uplift_low_reporting, expected_uplift_high_reporting "
+        "expected_uplift_low_reporting, expected_uplift_high_reporting, "
+        "target_marginal_roas, budget_at_target_marginal_roas_reporting "
         "from marts.budget_plans where plan_id = %s",
         (plan_id,),
     ).fetchone()
-    cur, total, before, after, gap, source, text, low, high = plan
+    cur, total, before, after, gap, source, text, low, high, target, target_budget = plan
     interval = "" if low is None else f", 90% interval {low:+,.2f} … {high:+,.2f}"
     lines += [
         "",
         f"Plan {plan_id}: total daily budget {total:,.2f} {cur}; expected daily value "
         f"{before:,.2f} → {after:,.2f} {cur} ({after - before:+,.2f}{interval}); optimality gap "
         f"{'n/a' if gap is None else f'{gap:.1e}'}",
+        *(
+            [f"How much to spend at all: until the next {cur} returns {target:.2f} {cur}, "
+             f"{target_budget:,.2f} {cur} per day (within the max change per campaign)"]
+            if target_budget is not None else []
+        ),
         f"  platform     campaign                  currency      current → recommended   expected value change",
     ]
     for row in conn.execute(

@@ -207,6 +207,10 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
     text = report(db, latest)
     assert "marts.fct_campaign_daily" in text and "marts.budget_recommendations" in text
     assert f"Plan {latest}" in text and "90% interval" in text
+    target_budget = db.execute(
+        "select budget_at_target_marginal_roas_reporting from marts.budget_plans where plan_id = %s", (latest,)
+    ).fetchone()[0]
+    assert f"How much to spend at all: until the next USD returns 1.00 USD, {target_budget:,.2f} USD per day" in text
     campaign_lines = [line for line in text.splitlines() if " → " in line and line.strip().split()[0] in
                       ("google_ads", "meta_ads", "tiktok_ads")]
     assert len(campaign_lines) == db.execute(

@@ -110,13 +110,16 @@ def test_metadata_has_the_certificate_uplift_interval_and_charts(materialized):
 def test_plan_row_has_the_interval_and_old_databases_are_upgraded(materialized, database):
     with psycopg.connect(database) as conn:
         rows = {
-            plan_id: (low, high) for plan_id, low, high in conn.execute(
-                "select plan_id, expected_uplift_low_reporting, expected_uplift_high_reporting from marts.budget_plans"
+            plan_id: values for plan_id, *values in conn.execute(
+                "select plan_id, expected_uplift_low_reporting, expected_uplift_high_reporting, "
+                "target_marginal_roas, budget_at_target_marginal_roas_reporting from marts.budget_plans"
             )
         }
     new_plan = materialized["plan_id"].value
     assert set(rows) == {"plan-old", new_plan}
-    assert rows["plan-old"] == (None, None)
-    low, high = rows[new_plan]
+    assert rows["plan-old"] == [None, None, None, None]
+    low, high, target, budget = rows[new_plan]
     assert low == pytest.approx(materialized["expected_uplift_low"].value, abs=0.01)
     assert high == pytest.approx(materialized["expected_uplift_high"].value, abs=0.01)
+    assert target == materialized["target_marginal_roas"].value == 1.0
+    assert budget == pytest.approx(materialized["budget_at_target_marginal_roas"].value, abs=0.01)

@@ -8,7 +8,7 @@ from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
 from mbo_pipelines.defs.optimize import charts, pacing, store
-from mbo_pipelines.defs.optimize.planning import Plan, budget_for_marginal_roas, build_plan
+from mbo_pipelines.defs.optimize.planning import Plan, build_plan
 from mbo_pipelines.resources import MboResource
 
 
@@ -138,7 +138,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=settings.reporting_currency())
     context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
     plan = build_plan(
-        history, campaigns, settings.reporting_currency(), max_change=max_change, total_budget=pace.total_reporting
+        history, campaigns, settings.reporting_currency(), max_change=max_change, total_budget=pace.total_reporting,
+        target_marginal_roas=settings.target_marginal_roas(),
     )
     outliers = _outlier_days(plan)
     if outliers:
@@ -156,8 +157,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
         store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
-    target = settings.target_marginal_roas()
-    target_budget = budget_for_marginal_roas(plan, target, max_change)
+    target, target_budget = plan.target_marginal_roas, plan.budget_at_target_marginal_roas
     low, high = plan.uplift_interval or (None, None)
     return dg.MaterializeResult(
         metadata={

@@ -53,6 +53,10 @@ class Plan:
     curves: FittedCurves | None = None
     #: Position in ``curves`` of each row of ``rows``.
     curve_index: np.ndarray | None = None
+    #: "How much should we spend at all?": the total daily budget (reporting) at which every campaign
+    #: spends until its next unit returns ``target_marginal_roas`` (see ``budget_for_marginal_roas``).
+    target_marginal_roas: float | None = None
+    budget_at_target_marginal_roas: float | None = None
     #: The history the curves were fitted on: curve_index, spend, conversion_value (reporting).
     observed: pd.DataFrame | None = None
 
@@ -142,6 +146,7 @@ def build_plan(
     max_change: float = 0.3,
     now: datetime | None = None,
     total_budget: float | None = None,
+    target_marginal_roas: float | None = None,
 ) -> Plan:
     """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
 
@@ -151,7 +156,8 @@ def build_plan(
     campaign_name, currency, daily_budget, daily_budget_reporting).
     ``total_budget`` (reporting currency) is the daily total to allocate, e.g. the
     paced total of ``pacing.plan_total``; by default the sum of current budgets,
-    so the plan moves money without adding any.
+    so the plan moves money without adding any. ``target_marginal_roas``: also work out the
+    budget at which the next unit of spend returns that much (``Plan.budget_at_target_marginal_roas``).
     """
     now = now or datetime.now(timezone.utc)
     _check_inputs(daily, campaigns)
@@ -229,6 +235,9 @@ def build_plan(
         }),
     )
     check_plan(plan, max_change)
+    if target_marginal_roas is not None:
+        plan.target_marginal_roas = float(target_marginal_roas)
+        plan.budget_at_target_marginal_roas = budget_for_marginal_roas(plan, target_marginal_roas, max_change)
     return plan
 
 

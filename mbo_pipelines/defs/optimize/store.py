@@ -72,13 +72,15 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
               plan_id, created_at, reporting_currency, total_daily_budget_reporting,
               expected_value_current_reporting, expected_value_recommended_reporting, campaign_count,
               history_start, history_end, solver_success, solver_message, optimality_gap,
-              explanation, explanation_source, expected_uplift_low_reporting, expected_uplift_high_reporting)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+              explanation, explanation_source, expected_uplift_low_reporting, expected_uplift_high_reporting,
+              target_marginal_roas, budget_at_target_marginal_roas_reporting)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
             (plan.plan_id, plan.created_at, plan.reporting_currency, plan.total_daily_budget_reporting,
              plan.expected_value_current_reporting, plan.expected_value_recommended_reporting, len(rows),
              plan.history_start, plan.history_end, plan.solver_success, plan.solver_message,
-             plan.optimality_gap, explanation, source, *(plan.uplift_interval or (None, None))),
+             plan.optimality_gap, explanation, source, *(plan.uplift_interval or (None, None)),
+             plan.target_marginal_roas, plan.budget_at_target_marginal_roas),
         )
         with conn.cursor() as cur:
             cur.executemany(

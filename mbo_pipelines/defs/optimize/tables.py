@@ -51,10 +51,14 @@ create table if not exists marts.budget_recommendations (
 
 
 #: Columns added after the first release, which ``ensure_plan_tables`` adds to existing databases:
-#: the central 90% interval of the expected uplift (recommended - current), reporting currency.
+#: the central 90% interval of the expected uplift (recommended - current), reporting currency;
+#: and the spend scenario: the total daily budget (reporting currency) at which every campaign
+#: spends until its next unit returns ``target_marginal_roas``, within the max change.
 PLANS_ADDED_COLUMNS = {
     "expected_uplift_low_reporting": "double precision",
     "expected_uplift_high_reporting": "double precision",
+    "target_marginal_roas": "double precision",
+    "budget_at_target_marginal_roas_reporting": "double precision",
 }
 
 
