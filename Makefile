@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/python -m compileall -q mbo_pipelines optimizer
+	$(BIN)/ruff check mbo_pipelines optimizer bench tests
 
 db-stop:
 	-$(BIN)/mbo db stop

@@ -86,7 +86,7 @@ def report(conn, plan_id: str) -> str:
              f"{target_budget:,.2f} {cur} per day (within the max change per campaign)"]
             if target_budget is not None else []
         ),
-        f"  platform     campaign                  currency      current → recommended   expected value change",
+        "  platform     campaign                  currency      current → recommended   expected value change",
     ]
     for row in conn.execute(
         "select platform, campaign_name, currency, current_daily_budget, recommended_daily_budget, "
