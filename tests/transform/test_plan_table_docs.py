@@ -1,0 +1,43 @@
+"""Every column of the tables Python writes (plans, recommendations, the push ledger) is documented in dbt."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mbo_pipelines.defs.activate.ledger import LEDGER_DDL
+from mbo_pipelines.defs.optimize.tables import PLANS_ADDED_COLUMNS, PLANS_DDL, RECOMMENDATIONS_DDL
+
+DOCS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_plan_tables.yml"
+CONSTRAINTS = {"primary", "unique", "check", "constraint", "foreign"}
+
+
+def ddl_columns(ddl: str) -> list[str]:
+    """Column names of a ``create table`` statement, in order (constraint lines skipped)."""
+    body = ddl[ddl.index("(") + 1 : ddl.rindex(")")]
+    names = []
+    for line in body.splitlines():
+        match = re.match(r"\s*([a-z_][a-z0-9_]*)\s", line)
+        if match and match.group(1) not in CONSTRAINTS:
+            names.append(match.group(1))
+    return names
+
+
+def documented() -> dict[str, list[dict]]:
+    sources = yaml.safe_load(DOCS.read_text())["sources"]
+    return {f"{s['schema']}.{t['name']}": t["columns"] for s in sources for t in s["tables"]}
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        ("marts.budget_plans", ddl_columns(PLANS_DDL) + list(PLANS_ADDED_COLUMNS)),
+        ("marts.budget_recommendations", ddl_columns(RECOMMENDATIONS_DDL)),
+        ("activation.budget_changes", ddl_columns(LEDGER_DDL)),
+    ],
+)
+def test_docs_list_exactly_the_tables_columns_with_a_description(table, columns):
+    docs = documented()[table]
+    assert [c["name"] for c in docs] == columns
+    assert all(str(c.get("description", "")).strip() for c in docs)
