@@ -48,10 +48,10 @@ from mbo_pipelines.sandbox.market import (
     ROAS_RANGE,
     SHAPE_RANGE,
     VALUE_NOISE,
-    WARMUP_DAYS,
     generate_campaigns,
     simulate,
     synthetic_budget_schedule,
+    vmax_for_roas,
 )
 from optimizer import HillCurve, allocate, fit_response_curves
 
@@ -97,16 +97,11 @@ def usd_rates() -> dict[str, float]:
         return {row["currency"]: float(row["rate_to_usd"]) for row in csv.DictReader(f)}
 
 
-def vmax_for(roas_at_base, base, half, shape):
-    """The Hill ``vmax`` whose curve returns ``roas_at_base`` per unit at spend ``base``."""
-    return roas_at_base * base * (base**shape + half**shape) / base**shape
-
-
 def sandbox_prior(base: float, draws: int, rng: np.random.Generator):
     """Draws of ``(vmax, half, shape)`` from the sandbox's curve distribution around ``base``."""
     half = base * rng.uniform(*HALF_SATURATION_RANGE, draws)
     shape = rng.uniform(*SHAPE_RANGE, draws)
-    return vmax_for(rng.uniform(*ROAS_RANGE, draws), base, half, shape), half, shape
+    return vmax_for_roas(rng.uniform(*ROAS_RANGE, draws), base, half, shape), half, shape
 
 
 def random_prior(base: float, draws: int, rng: np.random.Generator):
@@ -114,7 +109,7 @@ def random_prior(base: float, draws: int, rng: np.random.Generator):
     s_shaped = rng.random(draws) < S_SHAPED_SHARE
     shape = np.where(s_shaped, rng.uniform(*S_SHAPE_RANGE, draws), rng.uniform(*CONCAVE_SHAPE_RANGE, draws))
     half = base * np.where(s_shaped, rng.uniform(*S_HALF_RANGE, draws), rng.uniform(*CONCAVE_HALF_RANGE, draws))
-    return vmax_for(rng.uniform(*RANDOM_ROAS_RANGE, draws), base, half, shape), half, shape
+    return vmax_for_roas(rng.uniform(*RANDOM_ROAS_RANGE, draws), base, half, shape), half, shape
 
 
 def carry(spend: np.ndarray, theta) -> np.ndarray:
@@ -150,9 +145,7 @@ def sandbox_market(seed: int) -> Market:
                 }
             )
         )
-        # simulate() carries over from WARMUP_DAYS before the window; days are seeded by date
-        warm = simulate(c, seed, budgets, start - timedelta(days=WARMUP_DAYS), end).spend * rate
-        effective.append(carry(warm, c.adstock)[-HISTORY_DAYS:])
+        effective.append(out.effective_spend * rate)
         weekday = np.array([d.weekday() for d in out.dates])
         season.append(1 + c.seasonality_amplitude * np.sin(2 * np.pi * (weekday + c.seasonality_phase) / 7))
         curve.append((c.vmax * rate, c.half_saturation * rate, c.shape))
@@ -182,7 +175,7 @@ def random_market(rng: np.random.Generator, name: str = "random") -> Market:
     s_shaped = rng.random(n) < S_SHAPED_SHARE
     shape = np.where(s_shaped, rng.uniform(*S_SHAPE_RANGE, n), rng.uniform(*CONCAVE_SHAPE_RANGE, n))
     half = base * np.where(s_shaped, rng.uniform(*S_HALF_RANGE, n), rng.uniform(*CONCAVE_HALF_RANGE, n))
-    vmax = vmax_for(rng.uniform(*RANDOM_ROAS_RANGE, n), base, half, shape)
+    vmax = vmax_for_roas(rng.uniform(*RANDOM_ROAS_RANGE, n), base, half, shape)
     platform_theta = {p: rng.uniform(0.0, 0.5) for p in np.unique(platforms)}
     theta = np.clip([platform_theta[p] + rng.normal(0, 0.1) for p in platforms], 0.0, 0.7)
     noise = rng.uniform(0.08, 0.2, n)

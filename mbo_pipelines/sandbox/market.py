@@ -70,6 +70,11 @@ class SandboxCampaign:
         return self.vmax * s**self.shape / (s**self.shape + self.half_saturation**self.shape)
 
 
+def vmax_for_roas(roas_at_base, base, half_saturation, shape):
+    """The Hill ``vmax`` whose curve returns ``roas_at_base`` per unit of spend at spend ``base``."""
+    return roas_at_base * base * (base**shape + half_saturation**shape) / base**shape
+
+
 def generate_campaigns(seed: int) -> list[SandboxCampaign]:
     """The market's campaigns: 2 accounts per platform, 5–10 campaigns per account."""
     rng = np.random.default_rng([seed, 0])
@@ -81,7 +86,7 @@ def generate_campaigns(seed: int) -> list[SandboxCampaign]:
                 half_sat = base * float(rng.uniform(*HALF_SATURATION_RANGE))
                 shape = float(rng.uniform(*SHAPE_RANGE))
                 roas_at_base = float(rng.uniform(*ROAS_RANGE))
-                vmax = roas_at_base * base * (base**shape + half_sat**shape) / base**shape
+                vmax = vmax_for_roas(roas_at_base, base, half_sat, shape)
                 index = len(campaigns)
                 theme = THEMES[n % len(THEMES)]
                 campaigns.append(
@@ -137,6 +142,8 @@ class DailyOutcome:
     clicks: np.ndarray
     conversions: np.ndarray
     conversion_value: np.ndarray
+    #: Adstocked spend behind each day's value (what the true curve is evaluated at).
+    effective_spend: np.ndarray
 
 
 def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: date, end: date) -> DailyOutcome:
@@ -149,7 +156,7 @@ def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: d
     last = (end - EPOCH).days
     if last < first:
         empty = np.empty(0)
-        return DailyOutcome([], empty, empty, empty, empty, empty)
+        return DailyOutcome([], empty, empty, empty, empty, empty, empty)
     warm = max(first - WARMUP_DAYS, 0)
     rng = np.random.default_rng([seed, 2, campaign.index])
     noise = rng.standard_normal((last + 1, 3))  # pacing, value noise, funnel noise
@@ -179,4 +186,5 @@ def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: d
         clicks=np.minimum(clicks, impressions)[keep],
         conversions=conversions[keep],
         conversion_value=np.round(value[keep], 2),
+        effective_spend=effective[keep],
     )
