@@ -12,18 +12,27 @@ and bounds as the fitted plan: the Bayes-optimal decision given the data, which 
 fitted to the same history can beat on average. The captured uplift of its plan is the
 *ceiling* the decision-quality benchmark compares the fitted plans with.
 
+Two weaker oracles locate the fitted plans' shortfall (``bench.shortfall``): the same oracle
+told the carryover, weekday factors and noise the *fit* estimated instead of the true ones
+(``fitted_evidence``), and the plug-in plan: ``allocate`` on one Hill curve per campaign at the
+oracle's posterior-mean parameters instead of maximizing the posterior expected value.
+
 The prior draws are a Monte Carlo approximation (importance sampling from the prior), so
 the ceiling carries a little sampling noise; the grid has ``GRID`` points per campaign.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from optimizer import HillCurve, allocate
+
 if TYPE_CHECKING:
     from bench.decision_quality import Market
+    from optimizer import FittedCurves
 
 CEILING_DRAWS = 20_000  # prior draws per campaign
 GRID = 121  # spends per campaign, evenly across the allowed change
@@ -31,23 +40,87 @@ MAX_CHANGE = 0.3
 _BISECTIONS = 100
 
 
-def bayes_plan(market: Market, draws: int = CEILING_DRAWS, seed: int = 0) -> np.ndarray:
-    """The oracle's Bayes-optimal daily spends (summing to today's total, within +-``MAX_CHANGE``)."""
+@dataclass
+class Evidence:
+    """What the oracle is told besides the history, ``(campaigns, days)`` arrays in the market's order:
+    each day's adstocked spend and weekday factor, and each campaign's log-normal noise level."""
+
+    effective: np.ndarray
+    season: np.ndarray
+    noise: np.ndarray
+
+
+@dataclass
+class Posterior:
+    """Per campaign: posterior expected value at each grid spend, and the posterior mean of
+    ``(log vmax, log half_saturation, shape)``."""
+
+    spends: np.ndarray
+    expected: np.ndarray
+    mean_parameters: np.ndarray
+
+
+def true_evidence(market: Market) -> Evidence:
+    """The simulation's own carryover, weekday factors and noise levels."""
+    return Evidence(market.effective, market.season, market.noise)
+
+
+def fitted_evidence(market: Market, fitted: FittedCurves) -> Evidence:
+    """The carryover, weekday factors and noise levels ``fitted`` estimated from the market's history.
+
+    Effective spend is the history's spend carried over at each fitted rate, starting in
+    steady state on the first day; the noise level is the fit's residual standard deviation
+    relative to the campaign's mean value (about the log-normal sigma).
+    """
+    from bench.decision_quality import carry  # decision_quality imports this module
+
+    shape = market.effective.shape
+    spend = market.daily["spend"].to_numpy().reshape(shape)
+    value = market.daily["conversion_value"].to_numpy().reshape(shape)
+    weekday = market.daily["date"].dt.dayofweek.to_numpy().reshape(shape)
+    diagnostics = fitted.diagnostics
+    factors = np.ones((shape[0], 7)) if fitted.weekday_factors is None else fitted.weekday_factors
+    return Evidence(
+        effective=carry(spend, diagnostics["adstock"].to_numpy()),
+        season=np.take_along_axis(factors, weekday, axis=1),
+        noise=diagnostics["noise"].to_numpy() / value.mean(axis=1),
+    )
+
+
+def posterior(market: Market, draws: int = CEILING_DRAWS, seed: int = 0, evidence: Evidence | None = None) -> Posterior:
+    """The oracle's posterior of each campaign's curve, given ``evidence`` (default: the truth)."""
+    evidence = evidence or true_evidence(market)
     rng = np.random.default_rng(seed)
     value = market.daily["conversion_value"].to_numpy().reshape(market.effective.shape)
-    log_observed = np.log(np.maximum(value / market.season, 1e-12))
+    log_observed = np.log(np.maximum(value / evidence.season, 1e-12))
     steps = np.linspace(1 - MAX_CHANGE, 1 + MAX_CHANGE, GRID)
     spends = market.current[:, None] * steps[None, :]
     expected = np.empty_like(spends)
+    mean_parameters = np.empty((len(market.current), 3))
     for i in range(len(market.current)):
         vmax, half, shape = market.prior(market.base[i], draws, rng)
-        sigma = market.noise[i]
-        curve = _hill(vmax, half, shape, market.effective[i])
+        sigma = evidence.noise[i]
+        curve = _hill(vmax, half, shape, evidence.effective[i])
         residual = log_observed[i] - np.log(np.maximum(curve, 1e-300)) + sigma**2 / 2
         log_weight = -np.sum(residual**2, axis=1) / (2 * sigma**2)
         weight = np.exp(log_weight - log_weight.max())
-        expected[i] = weight @ _hill(vmax, half, shape, spends[i]) / weight.sum()
-    return _grid_allocation(spends, expected, float(market.current.sum()))
+        weight /= weight.sum()
+        expected[i] = weight @ _hill(vmax, half, shape, spends[i])
+        mean_parameters[i] = weight @ np.column_stack([np.log(vmax), np.log(half), shape])
+    return Posterior(spends, expected, mean_parameters)
+
+
+def bayes_plan(market: Market, draws: int = CEILING_DRAWS, seed: int = 0, evidence: Evidence | None = None) -> np.ndarray:
+    """The oracle's Bayes-optimal daily spends (summing to today's total, within +-``MAX_CHANGE``)."""
+    post = posterior(market, draws, seed, evidence)
+    return grid_allocation(post.spends, post.expected, float(market.current.sum()))
+
+
+def plugin_plan(market: Market, post: Posterior) -> np.ndarray:
+    """``allocate`` on the Hill curves at the posterior-mean parameters of ``post`` (same budget and bounds)."""
+    log_vmax, log_half, shape = post.mean_parameters.T
+    curves = HillCurve(np.exp(log_vmax), np.exp(log_half), shape)
+    return allocate(curves, float(market.current.sum()), current=market.current, max_change=MAX_CHANGE).spend
 
 
 def _hill(vmax, half, shape, spend) -> np.ndarray:
@@ -57,7 +130,7 @@ def _hill(vmax, half, shape, spend) -> np.ndarray:
     return vmax[:, None] / (1.0 + (half[:, None] / s) ** k)
 
 
-def _grid_allocation(spends: np.ndarray, expected: np.ndarray, total: float) -> np.ndarray:
+def grid_allocation(spends: np.ndarray, expected: np.ndarray, total: float) -> np.ndarray:
     """Maximize the summed ``expected`` values, one grid point per campaign, spending ``total``.
 
     Bisection on the price of a unit of budget: each campaign takes the grid spend maximizing

@@ -26,6 +26,9 @@ by its dual bound, ``optimum_gap``). Targets: mean captured >= 95 %, worst vs_cu
                         from, every carryover rate, weekday factor and noise level, and sees the
                         same 90 days. No method fitted on this history can expect to do better,
                         so it tells how much of a shortfall the data leave no way around.
+
+With ``--shortfall`` (and in ``make bench``) three more columns locate the fitted plans'
+shortfall to the ceiling: see ``bench.shortfall``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.bayes_ceiling import CEILING_DRAWS, bayes_plan
+from bench.bayes_ceiling import CEILING_DRAWS, bayes_plan, fitted_evidence, grid_allocation, plugin_plan, posterior
+from bench.learned_prior import learned_prior_plan
+from bench.shortfall import shortfall_lines
 from mbo_pipelines.sandbox.market import (
     EPOCH,
     HALF_SATURATION_RANGE,
@@ -222,8 +227,12 @@ def random_market(rng: np.random.Generator, name: str = "random") -> Market:
     )
 
 
-def score(market: Market, ceiling_draws: int = CEILING_DRAWS, **fit_options) -> dict:
-    """Fit, plan and score one market; one result row."""
+def score(market: Market, ceiling_draws: int = CEILING_DRAWS, shortfall: bool = False, **fit_options) -> dict:
+    """Fit, plan and score one market; one result row.
+
+    ``shortfall`` (with a ceiling) adds the captured uplift of the weaker oracles and of
+    the learned-prior plan (the columns ``bench.shortfall`` summarizes).
+    """
     true, current = market.true, market.current
     started = time.perf_counter()
     fitted = fit_response_curves(market.daily, **fit_options)
@@ -256,21 +265,36 @@ def score(market: Market, ceiling_draws: int = CEILING_DRAWS, **fit_options) -> 
         "fit_seconds": fit_seconds,
     }
     if ceiling_draws:
-        row["bayes_ceiling_pct"] = captured(float(true.value(bayes_plan(market, ceiling_draws)).sum()))
+        post = posterior(market, ceiling_draws)
+        row["bayes_ceiling_pct"] = captured(float(true.value(grid_allocation(post.spends, post.expected, total)).sum()))
+        if shortfall:
+            evidence = fitted_evidence(market, fitted)
+            plans = {
+                "ceiling_fitted_evidence_pct": bayes_plan(market, ceiling_draws, evidence=evidence),
+                "ceiling_plugin_pct": plugin_plan(market, post),
+                "learned_prior_pct": learned_prior_plan(market, evidence),
+            }
+            row.update({key: captured(float(true.value(plan).sum())) for key, plan in plans.items()})
     return row
 
 
 def run_decision_quality(
-    seed: int = 0, markets: int = 20, sandbox_seeds=SANDBOX_SEEDS, ceiling_draws: int = CEILING_DRAWS, **fit_options
+    seed: int = 0,
+    markets: int = 20,
+    sandbox_seeds=SANDBOX_SEEDS,
+    ceiling_draws: int = CEILING_DRAWS,
+    shortfall: bool = False,
+    **fit_options,
 ) -> list[dict]:
     """Score the sandbox market for each of ``sandbox_seeds`` and ``markets`` random markets; one row each.
 
-    ``ceiling_draws``: prior draws per campaign of the Bayes ceiling (0: no ceiling column).
+    ``ceiling_draws``: prior draws per campaign of the Bayes ceiling (0: no ceiling column);
+    ``shortfall``: add the shortfall columns (see ``score``).
     """
-    rows = [score(sandbox_market(s), ceiling_draws, **fit_options) for s in sandbox_seeds]
+    rows = [score(sandbox_market(s), ceiling_draws, shortfall, **fit_options) for s in sandbox_seeds]
     rng = np.random.default_rng(seed)
     for k in range(markets):
-        rows.append(score(random_market(rng, f"random-{k}"), ceiling_draws, **fit_options))
+        rows.append(score(random_market(rng, f"random-{k}"), ceiling_draws, shortfall, **fit_options))
     return rows
 
 
@@ -338,6 +362,7 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=20)
     parser.add_argument("--no-carryover", action="store_true", help="fit without adstock (for comparison)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the Bayes ceiling (faster)")
+    parser.add_argument("--shortfall", action="store_true", help="add the columns locating the shortfall to the ceiling")
     parser.add_argument("--fit-speed", action="store_true", help="only time the fit of 1000 campaigns x 365 days")
     args = parser.parse_args()
     if args.fit_speed:
@@ -345,7 +370,10 @@ def main() -> None:
         return
     options = {"carryover": False} if args.no_carryover else {}
     draws = 0 if args.no_ceiling else CEILING_DRAWS
-    print_table(run_decision_quality(args.seed, args.markets, ceiling_draws=draws, **options))
+    rows = run_decision_quality(args.seed, args.markets, ceiling_draws=draws, shortfall=args.shortfall, **options)
+    print_table(rows)
+    for line in shortfall_lines(rows):
+        print(line)
 
 
 if __name__ == "__main__":

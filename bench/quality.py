@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.decision_quality import run_decision_quality
 from bench.report import Section, Target, seconds, table
+from bench.shortfall import SHORTFALL_COLUMNS, shortfall_lines
 
 TITLE = "3. Decision quality"
 MARKETS, QUICK_MARKETS = 20, 2
@@ -114,9 +115,11 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None, other_se
     """Run the decision-quality benchmark; a failure is reported in the section, not raised.
 
     ``options`` go to the seed-0 ``run_decision_quality`` (e.g. fewer ``sandbox_seeds`` or
-    ``ceiling_draws`` for a quick look); ``other_seeds`` add the across-seeds table.
+    ``ceiling_draws`` for a quick look; ``shortfall`` defaults to on, adding the table of
+    ``bench.shortfall``); ``other_seeds`` add the across-seeds table.
     """
     start = time.perf_counter()
+    options.setdefault("shortfall", True)
     try:
         rows = run_decision_quality(seed=0, markets=markets, **options)
     except Exception:  # noqa: BLE001 - the report says what failed instead of losing the other sections
@@ -126,7 +129,9 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None, other_se
         return Section(TITLE, f"*Failed*: `run_decision_quality(seed=0, markets={markets})` raised `{last}`.", [], failed)
     elapsed = time.perf_counter() - start
     progress(f"  decision quality: {len(rows)} markets in {seconds(elapsed)}")
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    # The main table keeps its columns; the shortfall ones are summarized in their own table.
+    extra = set(SHORTFALL_COLUMNS) - {"captured_uplift_pct", "bayes_ceiling_pct"}
+    columns = [key for key in dict.fromkeys(key for row in rows for key in row) if key not in extra]
     targets = _targets(rows)
     body = "\n".join(
         [
@@ -139,6 +144,7 @@ def quality_section(markets: int = MARKETS, progress=lambda line: None, other_se
             *([line, ""] if (line := _ceiling_line(rows)) else []),
             table(columns, [[_cell(row.get(c, "")) for c in columns] for row in rows]),
             "",
+            *shortfall_lines(rows),
             *_across_seeds(rows, other_seeds, markets, progress),
         ]
     ).rstrip()

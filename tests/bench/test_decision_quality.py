@@ -51,3 +51,7 @@ def test_quality_section_shows_seed_zero_beside_other_seeds():
     for row in (_seed_summary(0, section.rows), _seed_summary(1, seed_one)):
         assert "| " + " | ".join(row) + " |" in section.body
     assert _seed_summary(0, section.rows)[1] == "1"  # only the random market counts
+    assert "### Where the shortfall to the ceiling comes from" in section.body
+    for row in section.rows:  # the shortfall columns are summarized, not added to the market table
+        assert 0 < row["learned_prior_pct"] <= 100.5
+    assert "learned_prior_pct" not in section.body
