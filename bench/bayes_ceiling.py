@@ -77,7 +77,7 @@ def fitted_evidence(market: Market, fitted: FittedCurves) -> Evidence:
     shape = market.effective.shape
     spend = market.daily["spend"].to_numpy().reshape(shape)
     value = market.daily["conversion_value"].to_numpy().reshape(shape)
-    weekday = market.daily["date"].dt.dayofweek.to_numpy().reshape(shape)
+    weekday = market.daily["date"].dt.day_of_week.to_numpy().reshape(shape)
     diagnostics = fitted.diagnostics
     factors = np.ones((shape[0], 7)) if fitted.weekday_factors is None else fitted.weekday_factors
     return Evidence(

@@ -44,7 +44,7 @@ def test_fitted_evidence_is_what_the_fit_estimated_on_each_day(market):
     n, days = market.effective.shape
 
     first = market.daily.iloc[:days]
-    weekday = first["date"].dt.dayofweek.to_numpy()
+    weekday = first["date"].dt.day_of_week.to_numpy()
     assert np.allclose(evidence.season, fitted.weekday_factors[:, weekday])
     theta = fitted.diagnostics["adstock"].to_numpy()
     spend = market.daily["spend"].to_numpy().reshape(n, days)
