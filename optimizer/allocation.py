@@ -5,7 +5,8 @@ the clearing price gives the optimum, with every campaign strictly inside its bo
 same marginal ROAS. For S-shaped curves the same price solves the problem on the concave
 envelopes; when that leaves a campaign on a straight envelope segment, a local search over
 which S-shaped campaigns spend (``optimizer.nonconcave``) turns it into a good allocation on
-the true curves. The Lagrangian dual bound certifies every result's optimality gap.
+the true curves. The Lagrangian dual bound certifies every result's optimality gap; for small
+problems branch and bound on the S-shaped campaigns' boxes (``optimizer.branching``) tightens it.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from optimizer.branching import BRANCH_MAX_CAMPAIGNS, branch_and_bound
 from optimizer.constraints import SpendBounds
 from optimizer.curves import ResponseCurves
 from optimizer.lagrangian import BudgetSolution, Market, solve_budget
@@ -323,11 +324,17 @@ def improve(curves: ResponseCurves, bounds: SpendBounds, budget: float, relaxed:
 def solve(curves: ResponseCurves, bounds: SpendBounds, budget: float) -> tuple[BudgetSolution, str | None]:
     """The relaxed solution, improved by ``improve`` when it left a straddler.
 
-    Returns the solution (its ``upper_bound`` the relaxation's dual bound, its ``nit`` all the
+    Returns the solution (its ``upper_bound`` the relaxation's dual bound, tightened by
+    ``optimizer.branching`` for up to ``BRANCH_MAX_CAMPAIGNS`` campaigns; its ``nit`` all the
     work) and a phrase on the repair (``None`` when the relaxation was already exact).
     """
     relaxed = solve_budget(curves, bounds, budget)
     if relaxed.straddler is None:
         return relaxed, None
     best, nit, how = improve(curves, bounds, budget, relaxed)
-    return replace(best, upper_bound=relaxed.upper_bound, nit=relaxed.nit + nit, straddler=None), how
+    bound = relaxed.upper_bound
+    if len(curves) <= BRANCH_MAX_CAMPAIGNS:
+        best, bound, boxes, more = branch_and_bound(curves, bounds, budget, relaxed, best)
+        nit += more
+        how += f", and branch and bound over {boxes} boxes" if boxes else ""
+    return replace(best, upper_bound=bound, nit=relaxed.nit + nit, straddler=None), how

@@ -45,10 +45,11 @@ def test_identical_s_curves_small_budget_concentrates_spend():
 def test_certificate_brackets_the_true_optimum():
     curves = HillCurve(vmax=[100.0] * 10, half_saturation=100.0, shape=2.0)
     plan = allocate(curves, 150.0)
-    # The dual bound is the envelope's value: slope of the tangent from 0 (0.5) times the budget.
-    np.testing.assert_allclose(plan.upper_bound, 75.0, rtol=1e-6)
-    assert plan.upper_bound >= plan.expected_value
-    np.testing.assert_allclose(plan.optimality_gap, (75.0 - 72.0) / 72.0, rtol=1e-6)
+    # The relaxation's dual bound is the envelope's value: slope of the tangent from 0 (0.5) times
+    # the budget, 75. Ten identical campaigns are branch and bound's worst case (every split leaves
+    # nine twins straddling at the same bound), so it gives up and the bound may stay there.
+    assert 72.0 <= plan.upper_bound <= 75.0 * (1 + 1e-9)
+    np.testing.assert_allclose(plan.optimality_gap, (plan.upper_bound - 72.0) / 72.0, rtol=1e-6)
 
 
 def test_large_budget_puts_everyone_on_the_concave_branch():
@@ -77,6 +78,24 @@ def test_matches_dynamic_programming_and_gap_is_consistent(seed):
     assert plan.upper_bound >= reference * (1 - 1e-9)
     assert (reference - plan.expected_value) / plan.expected_value <= plan.optimality_gap + 1e-9
     assert abs(plan.spend.sum() - budget) <= 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 2, 6, 7, 8, 11])  # draws whose relaxation leaves a gap of 1e-5 to 2e-2
+def test_branch_and_bound_closes_the_relaxations_gap_on_small_problems(seed):
+    from optimizer.constraints import SpendBounds
+    from optimizer.lagrangian import solve_budget
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(3, 6))
+    curves = HillCurve(rng.uniform(50, 500, n), rng.uniform(20, 200, n), rng.uniform(0.5, 3.0, n))
+    budget = float(rng.uniform(20, 150 * n))
+    relaxed = solve_budget(curves, SpendBounds(np.zeros(n), np.full(n, np.inf)), budget)
+    plan = allocate(curves, budget)
+
+    assert relaxed.upper_bound > plan.expected_value * (1 + 1e-6)
+    assert plan.optimality_gap <= 1e-9
+    assert plan.upper_bound >= dp_best(curves, budget) * (1 - 1e-9)  # still a bound on the optimum
+    assert "branch and bound" in plan.message
 
 
 def test_bounds_hold_with_s_shaped_curves():
