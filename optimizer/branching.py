@@ -24,7 +24,7 @@ from optimizer.constraints import SpendBounds
 from optimizer.curves import ResponseCurves
 from optimizer.lagrangian import BudgetSolution, solve_budget
 
-BRANCH_MAX_CAMPAIGNS = 400  # larger problems keep the relaxation's bound (already tight relative to their size)
+BRANCH_MAX_CAMPAIGNS = 1_000  # as the local search; larger problems keep the relaxation's bound (tight relative to their size)
 BRANCH_MAX_NODES = 64  # boxes solved at most (random problems of up to 400 campaigns need under 30)
 BRANCH_RTOL = 1e-9  # a leaf whose bound is this close to the best allocation needs no split
 # Boxes solved in a row without lowering the largest bound before giving up: with many identical
