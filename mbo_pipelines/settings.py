@@ -12,6 +12,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Largest relative change of a campaign's budget in one plan, and in one push (``MBO_MAX_BUDGET_CHANGE``).
+DEFAULT_MAX_BUDGET_CHANGE = 0.30
 
 
 def _env(name: str, default, parse, what: str):
@@ -79,6 +81,15 @@ def reporting_currency() -> str:
 def history_days() -> int:
     """How many days of history the demo extracts and the optimizer fits on (``MBO_HISTORY_DAYS``, default 90)."""
     return env_int("MBO_HISTORY_DAYS", 90, minimum=1)
+
+
+def max_budget_change() -> float:
+    """Largest relative change per campaign, for the planner and the push guardrails alike
+    (``MBO_MAX_BUDGET_CHANGE``, a fraction in (0, 1], default 0.30)."""
+    value = env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_BUDGET_CHANGE)
+    if not 0 < value <= 1:
+        raise ValueError(f"MBO_MAX_BUDGET_CHANGE must be between 0 and 1, got {value}")
+    return value
 
 
 def target_marginal_roas() -> float:

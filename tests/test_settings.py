@@ -6,7 +6,6 @@ import pytest
 
 from mbo_pipelines import settings
 from mbo_pipelines.defs.activate.guardrails import limits_from_env
-from mbo_pipelines.defs.optimize.assets import max_budget_change
 from mbo_pipelines.resources import mbo_resource_from_env
 
 
@@ -15,7 +14,7 @@ def test_defaults_when_unset_or_blank(monkeypatch):
         monkeypatch.setenv(name, "  ")
     assert settings.history_days() == 90
     assert settings.target_marginal_roas() == 1.0
-    assert max_budget_change() == 0.3
+    assert settings.max_budget_change() == 0.3
     assert mbo_resource_from_env().sandbox_seed == 7
 
 
@@ -27,8 +26,8 @@ def test_defaults_when_unset_or_blank(monkeypatch):
         ("MBO_TARGET_MARGINAL_ROAS", "1,5", settings.target_marginal_roas, "MBO_TARGET_MARGINAL_ROAS must be a number, got '1,5'"),
         ("MBO_TARGET_MARGINAL_ROAS", "nan", settings.target_marginal_roas, "MBO_TARGET_MARGINAL_ROAS must be a finite number"),
         ("MBO_TARGET_MARGINAL_ROAS", "-1", settings.target_marginal_roas, "MBO_TARGET_MARGINAL_ROAS must be positive"),
-        ("MBO_MAX_BUDGET_CHANGE", "30%", max_budget_change, "MBO_MAX_BUDGET_CHANGE must be a number, got '30%'"),
-        ("MBO_MAX_BUDGET_CHANGE", "30", max_budget_change, "MBO_MAX_BUDGET_CHANGE must be between 0 and 1"),
+        ("MBO_MAX_BUDGET_CHANGE", "30%", settings.max_budget_change, "MBO_MAX_BUDGET_CHANGE must be a number, got '30%'"),
+        ("MBO_MAX_BUDGET_CHANGE", "30", settings.max_budget_change, "MBO_MAX_BUDGET_CHANGE must be between 0 and 1"),
         ("MBO_PLAN_MAX_AGE_HOURS", "a day", limits_from_env, "MBO_PLAN_MAX_AGE_HOURS must be a number, got 'a day'"),
         ("MBO_SANDBOX_SEED", "seven", mbo_resource_from_env, "MBO_SANDBOX_SEED must be a whole number, got 'seven'"),
     ],

@@ -33,9 +33,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from mbo_pipelines.settings import env_float
+from mbo_pipelines.settings import DEFAULT_MAX_BUDGET_CHANGE, env_float, max_budget_change
 
-DEFAULT_MAX_CHANGE = 0.30
+DEFAULT_MAX_CHANGE = DEFAULT_MAX_BUDGET_CHANGE  # the planner's too
 DEFAULT_PLAN_MAX_AGE_HOURS = 36.0
 #: How far the platform's budget may drift from the plan's current budget before the plan counts as stale.
 STALE_TOLERANCE = 0.01
@@ -57,7 +57,7 @@ class Limits:
 
 def limits_from_env(max_change: float | None = None, max_plan_age_hours: float | None = None) -> Limits:
     """Limits from the arguments, else ``MBO_MAX_BUDGET_CHANGE`` / ``MBO_PLAN_MAX_AGE_HOURS``, else the defaults."""
-    change = max_change if max_change is not None else env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_CHANGE)
+    change = max_change if max_change is not None else max_budget_change()
     age = (max_plan_age_hours if max_plan_age_hours is not None
            else env_float("MBO_PLAN_MAX_AGE_HOURS", DEFAULT_PLAN_MAX_AGE_HOURS))
     if not (math.isfinite(change) and 0 < change <= 1):

@@ -12,14 +12,6 @@ from mbo_pipelines.defs.optimize.planning import Plan, build_plan
 from mbo_pipelines.resources import MboResource
 
 
-def max_budget_change() -> float:
-    """Largest relative change per campaign and plan (``MBO_MAX_BUDGET_CHANGE``, default 0.30)."""
-    value = settings.env_float("MBO_MAX_BUDGET_CHANGE", 0.3)
-    if not 0 < value < 1:
-        raise ValueError(f"MBO_MAX_BUDGET_CHANGE must be between 0 and 1, got {value}")
-    return value
-
-
 PREVIEW_ROWS = 50  # campaigns in the metadata's recommendations table (the event log keeps every run's)
 
 
@@ -129,7 +121,7 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
 )
 def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
     """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on."""
-    max_change = max_budget_change()
+    max_change = settings.max_budget_change()
     today = mbo.today() or datetime.now(timezone.utc).date()
     with warehouse.connect(mbo.url()) as conn:
         history = store.read_history(conn, settings.history_days())

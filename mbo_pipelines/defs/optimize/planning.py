@@ -16,6 +16,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pandas as pd
 
+from mbo_pipelines.settings import DEFAULT_MAX_BUDGET_CHANGE
 from optimizer import FittedCurves, allocate, fit_response_curves, spend_for_marginal_roas
 
 KEY = ["platform", "account_id", "campaign_id"]
@@ -143,7 +144,7 @@ def build_plan(
     daily: pd.DataFrame,
     campaigns: pd.DataFrame,
     reporting_currency: str,
-    max_change: float = 0.3,
+    max_change: float = DEFAULT_MAX_BUDGET_CHANGE,
     now: datetime | None = None,
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
