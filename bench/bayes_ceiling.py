@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optimizer import HillCurve, allocate
+from optimizer.adstock import adstock
 
 if TYPE_CHECKING:
     from bench.decision_quality import Market
@@ -68,12 +69,10 @@ def true_evidence(market: Market) -> Evidence:
 def fitted_evidence(market: Market, fitted: FittedCurves) -> Evidence:
     """The carryover, weekday factors and noise levels ``fitted`` estimated from the market's history.
 
-    Effective spend is the history's spend carried over at each fitted rate, starting in
-    steady state on the first day; the noise level is the fit's residual standard deviation
-    relative to the campaign's mean value (about the log-normal sigma).
+    Effective spend is the history's spend carried over at each fitted rate by the fit's own
+    ``optimizer.adstock`` (in steady state on the first day); the noise level is the fit's
+    residual standard deviation relative to the campaign's mean value (about the log-normal sigma).
     """
-    from bench.decision_quality import carry  # decision_quality imports this module
-
     shape = market.effective.shape
     spend = market.daily["spend"].to_numpy().reshape(shape)
     value = market.daily["conversion_value"].to_numpy().reshape(shape)
@@ -81,7 +80,7 @@ def fitted_evidence(market: Market, fitted: FittedCurves) -> Evidence:
     diagnostics = fitted.diagnostics
     factors = np.ones((shape[0], 7)) if fitted.weekday_factors is None else fitted.weekday_factors
     return Evidence(
-        effective=carry(spend, diagnostics["adstock"].to_numpy()),
+        effective=adstock(spend, diagnostics["adstock"].to_numpy(), restart=np.broadcast_to(np.arange(shape[1]) == 0, shape)),
         season=np.take_along_axis(factors, weekday, axis=1),
         noise=diagnostics["noise"].to_numpy() / value.mean(axis=1),
     )
