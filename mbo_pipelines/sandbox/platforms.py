@@ -21,6 +21,8 @@ from mbo_pipelines.sandbox import state
 from mbo_pipelines.sandbox.market import EPOCH, PLATFORMS, SandboxCampaign, simulate, synthetic_budget_schedule
 
 DEFAULT_SEED = 7
+#: The Meta action type the sandbox reports conversions under (MBO_META_CONVERSION_ACTION's default).
+META_SANDBOX_ACTION = "omni_purchase"
 
 
 def _cents(value: float) -> Decimal:
@@ -37,13 +39,20 @@ def _google_daily(c: SandboxCampaign, day: date, m: dict[str, float]) -> dict[st
     }
 
 
+def _meta_account(account_id: str) -> str:
+    """The Insights and Marketing APIs report ``account_id`` without the ``act_`` prefix."""
+    return account_id.removeprefix("act_")
+
+
 def _meta_daily(c: SandboxCampaign, day: date, m: dict[str, float]) -> dict[str, Any]:
     return {
-        "date_start": day, "account_id": c.account_id, "campaign_id": c.campaign_id,
+        "date_start": day, "account_id": _meta_account(c.account_id), "campaign_id": c.campaign_id,
         "campaign_name": c.campaign_name, "account_currency": c.currency,
         "account_timezone_name": c.timezone, "spend": _cents(m["spend"]),
         "impressions": int(m["impressions"]), "clicks": int(m["clicks"]),
-        "purchases": m["conversions"], "purchase_value": m["conversion_value"],
+        # Meta's actions lists hold strings; the sandbox reports the default conversion action.
+        "actions": [{"action_type": META_SANDBOX_ACTION, "value": repr(m["conversions"])}],
+        "action_values": [{"action_type": META_SANDBOX_ACTION, "value": repr(m["conversion_value"])}],
     }
 
 
@@ -62,12 +71,15 @@ def _google_campaign(c: SandboxCampaign, status: str, budget: float) -> dict[str
         "campaign_status": "ENABLED" if status == "active" else "PAUSED",
         "customer_currency_code": c.currency, "customer_time_zone": c.timezone,
         "campaign_budget_amount_micros": int(_cents(budget) * 1_000_000),
+        # Every sandbox campaign has a budget of its own.
+        "campaign_budget_id": f"9{c.campaign_id}", "campaign_budget_explicitly_shared": False,
+        "campaign_budget_reference_count": 1,
     }
 
 
 def _meta_campaign(c: SandboxCampaign, status: str, budget: float) -> dict[str, Any]:
     return {
-        "account_id": c.account_id, "campaign_id": c.campaign_id, "campaign_name": c.campaign_name,
+        "account_id": _meta_account(c.account_id), "campaign_id": c.campaign_id, "campaign_name": c.campaign_name,
         "effective_status": "ACTIVE" if status == "active" else "PAUSED",
         "account_currency": c.currency, "account_timezone_name": c.timezone,
         "daily_budget": int(_cents(budget) * 100),

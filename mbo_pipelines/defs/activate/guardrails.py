@@ -21,7 +21,11 @@ Rules on one change:
 - ``stale_plan``: the budget in force on the platform now is within 1% of the
   plan's current budget (or already of the new one, as after an interrupted push);
 - ``max_change``: the new budget is within ``MBO_MAX_BUDGET_CHANGE`` (default
-  0.30) of both the plan's current budget and the budget in force now.
+  0.30) of both the plan's current budget and the budget in force now;
+- ``own_budget``: the campaign has a daily budget of its own (a Meta campaign
+  budgeted on its ad sets has none to change);
+- ``shared_budget``: a budget shared by several campaigns (Google Ads'
+  explicitly shared budgets) moves only when every campaign on it is in the plan.
 """
 
 from __future__ import annotations
@@ -94,23 +98,41 @@ _META_OFFSET_1 = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KR
 
 @dataclass(frozen=True)
 class LiveCampaign:
-    """A campaign as the platform reports it now, its daily budget in account currency units."""
+    """A campaign as the platform reports it now, its daily budget in account currency units.
+
+    On a budget several campaigns share, ``daily_budget`` is the campaign's even share of it (as
+    the marts count it) and ``budget_id`` names the budget; ``daily_budget`` is None for a
+    campaign without a daily budget of its own.
+    """
 
     account_id: str
     campaign_id: str
     currency: str
-    daily_budget: Decimal
+    daily_budget: Decimal | None
+    budget_id: str | None = None
+    shared_budget: bool = False
+
+
+def meta_account_id(account_id: str) -> str:
+    """Meta's APIs report ``account_id`` as digits; MBO names accounts ``act_<digits>``, as Ads Manager does."""
+    account_id = str(account_id)
+    return account_id if account_id.startswith("act_") else f"act_{account_id}"
 
 
 def live_campaign(platform: str, row: Mapping[str, Any]) -> LiveCampaign:
     """Read one ``fetch_campaigns()`` row, in the platform's own vocabulary, into currency units."""
     if platform == "google_ads":
+        amount = Decimal(int(row["campaign_budget_amount_micros"])) / Decimal(1_000_000)
+        shared = bool(row.get("campaign_budget_explicitly_shared")) and int(row.get("campaign_budget_reference_count") or 1) > 1
+        if shared:
+            amount = amount / int(row["campaign_budget_reference_count"])
         return LiveCampaign(str(row["customer_id"]), str(row["campaign_id"]), row["customer_currency_code"],
-                            Decimal(int(row["campaign_budget_amount_micros"])) / Decimal(1_000_000))
+                            amount, budget_id=str(row.get("campaign_budget_id") or "") or None, shared_budget=shared)
     if platform == "meta_ads":
         offset = 1 if row["account_currency"] in _META_OFFSET_1 else 100
-        return LiveCampaign(str(row["account_id"]), str(row["campaign_id"]), row["account_currency"],
-                            Decimal(int(row["daily_budget"])) / Decimal(offset))
+        budget = row.get("daily_budget")
+        return LiveCampaign(meta_account_id(row["account_id"]), str(row["campaign_id"]), row["account_currency"],
+                            None if budget is None else Decimal(int(budget)) / Decimal(offset))
     if platform == "tiktok_ads":
         return LiveCampaign(str(row["advertiser_id"]), str(row["campaign_id"]), row["currency"],
                             Decimal(str(row["budget"])))
@@ -184,6 +206,8 @@ def change_problems(
         return [problem]
     if live is None:
         return ["campaign_exists: the platform no longer reports this campaign"]
+    if live.daily_budget is None:
+        return ["own_budget: the campaign has no daily budget of its own (its ad sets carry the budgets)"]
     checks = (
         check_currency(currency, live.currency),
         check_stale(current, new, live.daily_budget, limits.stale_tolerance),
@@ -191,6 +215,24 @@ def change_problems(
         check_max_change(live.daily_budget, new, limits.max_change, "budget in force on the platform"),
     )
     return [p for p in checks if p]
+
+
+def check_shared_budget(
+    live: LiveCampaign, live_by_key: Mapping[tuple[str, str], LiveCampaign], plan_campaigns: set[tuple[str, str]]
+) -> str | None:
+    """A shared budget may move only when every campaign it funds is in the plan (else the plan would move
+    campaigns it never looked at)."""
+    if not live.shared_budget:
+        return None
+    siblings = sorted(c.campaign_id for c in live_by_key.values()
+                      if c.account_id == live.account_id and c.budget_id == live.budget_id)
+    outside = [cid for cid in siblings if (live.account_id, cid) not in plan_campaigns]
+    if outside:
+        return (
+            f"shared_budget: budget {live.budget_id} is shared by campaigns {', '.join(siblings)}; "
+            f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not in this plan, so the change is refused"
+        )
+    return None
 
 
 # --- rules on a whole plan -------------------------------------------------------------------

@@ -8,7 +8,9 @@ one of:
 - ``applied``  -- the platform accepted the new budget (``applied_at`` set);
 - ``dry_run``  -- it passed every guardrail, but this push only rehearsed it;
 - ``failed``   -- the platform call (or reading the platform) raised; ``error`` says what;
-- ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule.
+- ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule;
+- ``manual``   -- a platform MBO has no connector for (CSV imports): it passed the guardrails MBO can
+  check without the platform, and a person applies it.
 
 Only ``pending`` rows are ever processed. The columns ``plan_id`` through
 ``applied_at`` are a contract other steps read; the others are bookkeeping.
@@ -24,8 +26,9 @@ import psycopg
 
 from mbo_pipelines import warehouse
 
-PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED = "pending", "applied", "dry_run", "failed", "blocked"
-STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED)
+PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL = "pending", "applied", "dry_run", "failed", "blocked", "manual"
+STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL)
+_STATUS_CHECK = "status in (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
 
 LEDGER_DDL = """
 create table if not exists activation.budget_changes (
@@ -38,7 +41,7 @@ create table if not exists activation.budget_changes (
   old_daily_budget numeric(18, 2) not null,
   new_daily_budget numeric(18, 2) not null,
   status text not null default 'pending'
-    check (status in ('pending', 'applied', 'dry_run', 'failed', 'blocked')),
+    constraint budget_changes_status_check check ({status_check}),
   error text,
   dry_run boolean not null default false,
   live_daily_budget numeric(18, 2),
@@ -49,7 +52,7 @@ create table if not exists activation.budget_changes (
   unique (plan_id, platform, account_id, campaign_id),
   check ((status = 'applied') = (applied_at is not null))
 )
-"""
+""".replace("{status_check}", _STATUS_CHECK)
 
 _COLUMNS = (
     "change_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,"
@@ -86,6 +89,9 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
+        # A ledger created before a status existed: widen its check (the old rows all still pass it).
+        conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")
+        conn.execute(f"alter table activation.budget_changes add constraint budget_changes_status_check check ({_STATUS_CHECK})")
 
 
 def record_pending(

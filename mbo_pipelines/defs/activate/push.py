@@ -15,7 +15,9 @@ Safety properties:
   ``stale_plan`` rule accepts a platform budget already equal to the new one).
 - One push per plan at a time: a PostgreSQL advisory lock keyed on the plan.
 - Live platforms default to dry-run; changing live budgets needs
-  ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``.
+  ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``. A dry run sends only validate-only
+  requests, to the platforms that have them, and nothing to the others.
+- A platform without a connector (CSV imports) gets ``manual`` rows: a person applies them.
 - Only the latest plan is pushed; this is checked again before every write.
 """
 
@@ -34,9 +36,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.connectors import PlatformConnector
+from mbo_pipelines.connectors import BudgetChange, PlatformConnector, send_budget_changes
 from mbo_pipelines.defs.activate import guardrails, ledger
-from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, PENDING, LedgerRow
+from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, MANUAL, PENDING, LedgerRow
+from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
+from mbo_pipelines.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +108,13 @@ def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool |
 
 
 def error_text(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """An exception as ``Class: message`` for the ledger, any of ``secrets`` masked, length capped."""
+    """An exception as ``Class: message`` for the ledger, any of ``secrets`` (and every configured token)
+    masked, length capped."""
     text = f"{type(exc).__name__}: {exc}"
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return text[:MAX_ERROR_CHARS]
+    return redact(text)[:MAX_ERROR_CHARS]
 
 
 def _url_secrets(database_url: str) -> tuple[str, ...]:
@@ -226,9 +231,11 @@ def push_plan(
                 by_platform: dict[str, list[LedgerRow]] = {}
                 for row in pending:
                     by_platform.setdefault(row.platform, []).append(row)
+                plan_campaigns = {(r["account_id"], r["campaign_id"]) for r in recommendations}
                 for platform, rows in by_platform.items():
                     processed += _push_platform(conn, plan_id, platform, rows, connectors.get(platform),
-                                                dry_by_platform.get(platform, False), limits, secrets, log)
+                                                dry_by_platform.get(platform, False), limits, secrets, log,
+                                                plan_campaigns)
 
             counts = ledger.status_counts(conn, plan_id)
             changes = ledger.plan_rows(conn, plan_id)
@@ -250,10 +257,13 @@ def _push_platform(
     limits: guardrails.Limits,
     secrets: tuple[str, ...],
     log: Any,
+    plan_campaigns: set[tuple[str, str]],
 ) -> int:
     """Check and send one platform's pending changes; returns how many left ``pending``."""
+    if connector is None and platform not in NATIVE_PLATFORMS:
+        return _record_manual(conn, plan_id, platform, rows, limits, log)
     if connector is None:
-        reason = f"no connector configured for platform {platform}"
+        reason = f"no connector configured for platform {platform} (see `mbo platforms`)"
         log.error(f"plan {plan_id}: {reason}")
         return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
     try:
@@ -264,35 +274,73 @@ def _push_platform(
         return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
 
     done = 0
+    sendable: list[tuple[LedgerRow, guardrails.LiveCampaign]] = []
     for row in rows:
         campaign = live.get((row.account_id, row.campaign_id))
-        live_budget = campaign.daily_budget if campaign else None
-        what = f"{platform}/{row.account_id}/{row.campaign_id} {row.old_daily_budget} -> {row.new_daily_budget}"
         problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
                                               campaign, limits)
-        if not problems and not dry:
-            # Re-checked before each write: a plan superseded mid-push stops sending at once.
-            problems = [p for p in [guardrails.check_latest(plan_id, _newer_plan(conn, plan_id))] if p]
+        if not problems and campaign is not None:
+            problems = [p for p in [guardrails.check_shared_budget(campaign, live, plan_campaigns)] if p]
         if problems:
             reason = "; ".join(problems)
-            log.warning(f"blocked {what}: {reason}")
+            log.warning(f"blocked {_what(platform, row)}: {reason}")
             done += ledger.finish(conn, row.change_id, BLOCKED, error=reason, dry_run=dry,
-                                  live_daily_budget=live_budget)
-            continue
-        if dry:
-            log.info(f"dry run {what}")
-            done += ledger.finish(conn, row.change_id, DRY_RUN, dry_run=True, live_daily_budget=live_budget)
-            continue
-        # The attempt is durable before the call: a crash after it leaves the row pending, and the
-        # next run sets the same absolute amount again, which is idempotent.
-        ledger.note_attempt(conn, row.change_id, live_budget)
-        try:
-            connector.set_daily_budget(row.account_id, row.campaign_id, row.new_daily_budget)
-        except Exception as exc:  # noqa: BLE001 - the error goes to the ledger; the other changes go on
-            reason = error_text(exc, secrets)
-            log.error(f"failed {what}: {reason}")
-            done += ledger.finish(conn, row.change_id, FAILED, error=reason)
-            continue
-        log.info(f"applied {what}")
-        done += ledger.finish(conn, row.change_id, APPLIED)
+                                  live_daily_budget=campaign.daily_budget if campaign else None)
+        else:
+            sendable.append((row, campaign))
+    if not sendable:
+        return done
+    if not dry:
+        # Checked again just before the write: a plan superseded mid-push sends nothing more.
+        if problem := guardrails.check_latest(plan_id, _newer_plan(conn, plan_id)):
+            log.warning(f"plan {plan_id}: {problem}")
+            return done + sum(ledger.finish(conn, r.change_id, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
+                              for r, c in sendable)
+        # The attempt is durable before the call: a crash after it leaves the rows pending, and the
+        # next run sets the same absolute amounts again, which is idempotent.
+        for row, campaign in sendable:
+            ledger.note_attempt(conn, row.change_id, campaign.daily_budget)
+    changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in sendable]
+    try:
+        results = send_budget_changes(connector, changes, validate_only=dry)
+    except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
+        results = [error_text(exc, secrets)] * len(changes)
+    for (row, campaign), error in zip(sendable, results, strict=True):
+        error = redact(error, secrets) if error else None
+        if error:
+            log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
+            done += ledger.finish(conn, row.change_id, FAILED, error=error[:MAX_ERROR_CHARS], dry_run=dry,
+                                  live_daily_budget=campaign.daily_budget)
+        elif dry:
+            log.info(f"dry run {_what(platform, row)}")
+            done += ledger.finish(conn, row.change_id, DRY_RUN, dry_run=True, live_daily_budget=campaign.daily_budget)
+        else:
+            log.info(f"applied {_what(platform, row)}")
+            done += ledger.finish(conn, row.change_id, APPLIED)
+    return done
+
+
+def _what(platform: str, row: LedgerRow) -> str:
+    return f"{platform}/{row.account_id}/{row.campaign_id} {row.old_daily_budget} -> {row.new_daily_budget}"
+
+
+def _record_manual(
+    conn: psycopg.Connection, plan_id: str, platform: str, rows: list[LedgerRow], limits: guardrails.Limits, log: Any
+) -> int:
+    """Changes for a platform without a connector (CSV imports): checked as far as MBO can, left to a person."""
+    done = 0
+    for row in rows:
+        problems = [p for p in (
+            guardrails.check_positive_budget(row.new_daily_budget),
+            guardrails.check_max_change(row.old_daily_budget, row.new_daily_budget, limits.max_change,
+                                        "plan's current budget"),
+        ) if p]
+        if problems:
+            reason = "; ".join(problems)
+            log.warning(f"blocked {_what(platform, row)}: {reason}")
+            done += ledger.finish(conn, row.change_id, BLOCKED, error=reason)
+        else:
+            done += ledger.finish(conn, row.change_id, MANUAL,
+                                  error=f"{platform} has no connector: set this budget by hand in {platform}")
+    log.info(f"plan {plan_id}: {len(rows)} {platform} change(s) recorded as manual")
     return done

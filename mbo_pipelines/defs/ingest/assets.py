@@ -9,6 +9,7 @@ one backfill run (single-run backfill policy), one transaction per asset.
 from datetime import timedelta
 
 import dagster as dg
+from psycopg.types.json import Jsonb
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
@@ -19,7 +20,8 @@ from mbo_pipelines.resources import PLATFORMS, MboResource
 
 def _load(mbo: MboResource, table: RawTable, rows: list[dict], window=None) -> int:
     columns = table.column_names
-    values = [[row[c] for c in columns] for row in rows]
+    json_columns = set(table.json_columns)
+    values = [[Jsonb(row[c]) if c in json_columns else row.get(c) for c in columns] for row in rows]
     with warehouse.connect(mbo.url()) as conn:
         ensure_raw_tables(conn)
         conn.commit()

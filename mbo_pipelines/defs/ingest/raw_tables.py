@@ -23,6 +23,15 @@ class RawTable:
     def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
+    @property
+    def required(self) -> list[str]:
+        """Columns that must have a value (``not null``)."""
+        return [name for name, sql_type in self.columns if "not null" in sql_type]
+
+    @property
+    def json_columns(self) -> list[str]:
+        return [name for name, sql_type in self.columns if sql_type.startswith("jsonb")]
+
     def ddl(self) -> str:
         cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in self.columns)
         audit = ",\n  _loaded_at timestamptz not null default now(),\n  _run_id text"
@@ -61,6 +70,10 @@ GOOGLE_ADS_CAMPAIGNS = RawTable(
         ("customer_currency_code", "text not null"),
         ("customer_time_zone", "text not null"),
         ("campaign_budget_amount_micros", "bigint not null"),
+        ("campaign_budget_id", "text not null"),
+        # An explicitly shared budget funds several campaigns: a change moves all of them.
+        ("campaign_budget_explicitly_shared", "boolean not null"),
+        ("campaign_budget_reference_count", "integer not null"),  # campaigns on this budget
     ),
     key=("customer_id", "campaign_id"),
 )
@@ -69,16 +82,17 @@ META_ADS_CAMPAIGN_DAILY = RawTable(
     name="raw.meta_ads_campaign_daily",
     columns=(
         ("date_start", "date not null"),
-        ("account_id", "text not null"),  # act_<digits>
+        ("account_id", "text not null"),  # digits, as the Insights API returns it (no act_)
         ("campaign_id", "text not null"),
         ("campaign_name", "text not null"),
         ("account_currency", "text not null"),
-        ("account_timezone_name", "text not null"),
-        ("spend", "numeric(18, 2) not null"),  # currency units, as the Insights API returns
+        ("account_timezone_name", "text not null"),  # from the ad account, not the insights row
+        ("spend", "numeric(18, 4) not null"),  # currency units, as the Insights API returns
         ("impressions", "bigint not null"),
         ("clicks", "bigint not null"),
-        ("purchases", "double precision not null"),
-        ("purchase_value", "double precision not null"),
+        # The Insights API's own lists of {action_type, value}; staging picks MBO_META_CONVERSION_ACTION.
+        ("actions", "jsonb not null"),
+        ("action_values", "jsonb not null"),
     ),
     key=("account_id", "campaign_id", "date_start"),
     date_column="date_start",
@@ -87,13 +101,15 @@ META_ADS_CAMPAIGN_DAILY = RawTable(
 META_ADS_CAMPAIGNS = RawTable(
     name="raw.meta_ads_campaigns",
     columns=(
-        ("account_id", "text not null"),
+        ("account_id", "text not null"),  # digits (no act_)
         ("campaign_id", "text not null"),
         ("campaign_name", "text not null"),
-        ("effective_status", "text not null"),  # ACTIVE | PAUSED
+        ("effective_status", "text not null"),  # ACTIVE | PAUSED | ...
         ("account_currency", "text not null"),
         ("account_timezone_name", "text not null"),
-        ("daily_budget", "bigint not null"),  # minor units (cents), as the Marketing API returns
+        # Minor units (cents; whole units for JPY and other currencies without minor units), as the
+        # Marketing API returns. Null when the budget is set on the ad sets instead (no CBO).
+        ("daily_budget", "bigint"),
     ),
     key=("account_id", "campaign_id"),
 )
@@ -107,7 +123,7 @@ TIKTOK_ADS_CAMPAIGN_DAILY = RawTable(
         ("campaign_name", "text not null"),
         ("currency", "text not null"),
         ("timezone", "text not null"),
-        ("spend", "numeric(18, 2) not null"),  # currency units
+        ("spend", "numeric(18, 4) not null"),  # currency units (the API sends strings)
         ("impressions", "bigint not null"),
         ("clicks", "bigint not null"),
         ("conversion", "double precision not null"),
@@ -132,6 +148,52 @@ TIKTOK_ADS_CAMPAIGNS = RawTable(
     key=("advertiser_id", "campaign_id"),
 )
 
+GA4_TRAFFIC_DAILY = RawTable(
+    name="raw.ga4_traffic_daily",
+    columns=(
+        ("date", "date not null"),  # the property's time zone
+        ("property_id", "text not null"),
+        ("session_source_medium", "text not null"),  # sessionSourceMedium, e.g. "google / cpc"
+        ("session_campaign_name", "text not null"),  # sessionCampaignName (utm_campaign or the ad platform's)
+        ("currency_code", "text not null"),  # the property's currency (totalRevenue is in it)
+        ("time_zone", "text not null"),
+        ("sessions", "bigint not null"),
+        ("key_events", "double precision not null"),
+        ("total_revenue", "double precision not null"),
+    ),
+    key=("property_id", "date", "session_source_medium", "session_campaign_name"),
+    date_column="date",
+)
+
+#: The CSV import's columns, in the order users write them (the README's contract).
+CSV_COLUMNS = (
+    "date", "platform", "account_id", "campaign_id", "campaign_name", "currency", "spend", "impressions",
+    "clicks", "conversions", "conversion_value", "daily_budget", "status",
+)
+
+CSV_CAMPAIGN_DAILY = RawTable(
+    name="raw.csv_campaign_daily",
+    columns=(
+        ("date", "date not null"),
+        ("platform", "text not null"),
+        ("account_id", "text not null"),
+        ("campaign_id", "text not null"),
+        ("campaign_name", "text not null"),
+        ("currency", "text not null"),
+        ("spend", "numeric(18, 4) not null"),
+        ("impressions", "bigint not null"),
+        ("clicks", "bigint not null"),
+        ("conversions", "double precision not null"),
+        ("conversion_value", "double precision not null"),
+        ("daily_budget", "numeric(18, 4) not null"),  # the campaign's budget on that day
+        ("status", "text not null"),  # active | paused
+        ("source_file", "text not null"),  # the file the row came from (the newest file wins per key)
+        ("source_file_modified_at", "timestamptz not null"),
+    ),
+    key=("platform", "account_id", "campaign_id", "date"),
+    date_column="date",
+)
+
 DAILY_TABLES = {
     "google_ads": GOOGLE_ADS_CAMPAIGN_DAILY,
     "meta_ads": META_ADS_CAMPAIGN_DAILY,
@@ -142,11 +204,44 @@ CAMPAIGN_TABLES = {
     "meta_ads": META_ADS_CAMPAIGNS,
     "tiktok_ads": TIKTOK_ADS_CAMPAIGNS,
 }
-ALL_TABLES = (*DAILY_TABLES.values(), *CAMPAIGN_TABLES.values())
+ALL_TABLES = (*DAILY_TABLES.values(), *CAMPAIGN_TABLES.values(), GA4_TRAFFIC_DAILY, CSV_CAMPAIGN_DAILY)
 
 
 def ensure_raw_tables(conn) -> None:
-    """Create the raw schema and every raw table, if missing."""
-    conn.execute("create schema if not exists raw")
-    for table in ALL_TABLES:
-        conn.execute(table.ddl())
+    """Create the raw schema and every raw table (disabled platforms' too: dbt reads them all), if missing.
+
+    A table whose columns differ from this module's (an older MBO's raw schema) is renamed aside to
+    ``<name>__before_<timestamp>``, never dropped, and an empty one takes its place for the next extract.
+    """
+    with conn.transaction():
+        # Serialise concurrent extracts' first runs: CREATE ... IF NOT EXISTS still races in the catalog.
+        conn.execute("select pg_advisory_xact_lock(hashtext('mbo.raw.ddl'))")
+        conn.execute("create schema if not exists raw")
+        for table in ALL_TABLES:
+            if _columns(conn, table.name) not in ([], table.column_names):
+                _set_aside(conn, table.name)
+            conn.execute(table.ddl())
+
+
+def _set_aside(conn, table: str) -> None:
+    schema, name = table.split(".")
+    stamp = conn.execute("select to_char(clock_timestamp(), 'YYYYMMDDHH24MISS')").fetchone()[0]
+    # Views built on the old table (dbt staging) go with it; dbt recreates them on the next build.
+    for (view,) in conn.execute(
+        "select distinct v.oid::regclass::text from pg_depend d join pg_rewrite r on r.oid = d.objid "
+        "join pg_class v on v.oid = r.ev_class where d.refobjid = %s::regclass and v.oid <> d.refobjid",
+        (table,),
+    ).fetchall():
+        conn.execute(f"drop view if exists {view} cascade")
+    conn.execute(f'alter table {table} rename to "{name}__before_{stamp}"')
+    conn.execute(f'alter index if exists {schema}."{name}_pkey" rename to "{name}__before_{stamp}_pkey"')
+
+
+def _columns(conn, table: str) -> list[str]:
+    schema, name = table.split(".")
+    rows = conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+        "and column_name not like '\\_%%' order by ordinal_position",
+        (schema, name),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -13,7 +13,7 @@ from typing import Any
 
 from mbo_pipelines.defs.ingest.raw_tables import RawTable
 
-_NUMERIC_TYPES = ("bigint", "double precision", "numeric")
+_NUMERIC_TYPES = ("bigint", "integer", "double precision", "numeric")
 
 
 class RawDataError(ValueError):
@@ -28,13 +28,13 @@ def validate_rows(
     problems: list[str] = []
     for i, row in enumerate(rows):
         where = f"{platform} row {i} (" + ", ".join(f"{k}={row.get(k)!r}" for k in table.key) + ")"
-        missing = [name for name in table.column_names if row.get(name) is None]
+        missing = [name for name in table.required if row.get(name) is None]
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
             continue
         for name, sql_type in table.columns:
-            value = row[name]
-            if sql_type.startswith(_NUMERIC_TYPES):
+            value = row.get(name)
+            if sql_type.startswith(_NUMERIC_TYPES) and value is not None:
                 problems.extend(_check_number(where, name, value))
         if table.date_column and window:
             day = row[table.date_column]

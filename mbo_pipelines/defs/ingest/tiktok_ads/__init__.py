@@ -1,0 +1,1 @@
+"""tiktok_ads connector."""
