@@ -1,8 +1,10 @@
-"""The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI."""
+"""The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI, and operate the
+pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``)."""
 
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from mbo_pipelines import settings
@@ -56,6 +58,36 @@ def _prepare() -> int:
     return 0
 
 
+def _add_range(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=date.fromisoformat, required=True, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--end", type=date.fromisoformat, required=True, help="last day, included (YYYY-MM-DD)")
+
+
+def _operate(args: argparse.Namespace) -> int:
+    """Run ``extract``, ``refresh`` or ``push`` through Dagster; one line on stdout, or the reason on stderr."""
+    from mbo_pipelines import operations
+    from mbo_pipelines.instance import prepare_environment
+
+    url = prepare_environment()
+    import dagster as dg
+
+    from mbo_pipelines.definitions import build_definitions
+
+    defs, instance = build_definitions(), dg.DagsterInstance.get()
+    if args.command == "extract":
+        outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
+    elif args.command == "refresh":
+        outcome = operations.refresh(defs, instance, args.start, args.end)
+    else:
+        outcome = operations.push(defs, instance, url, args.plan_id)
+    run = f" (run {outcome.run_id})" if outcome.run_id else ""
+    if not outcome.ok:
+        print(f"mbo {args.command}: failed{run}: {outcome.message}", file=sys.stderr)
+        return 1
+    print(f"{outcome.message}{run}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mbo`` console script."""
     parser = argparse.ArgumentParser(prog="mbo", description="Marketing Budget Optimizer")
@@ -66,12 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=None, help="days of history (default MBO_HISTORY_DAYS or 90)")
     sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
     sub.add_parser("prepare", help="parse the dbt project (writes dbt_project/target/manifest.json)")
+    sub.add_parser("platforms", help="which platforms are enabled, and what the others miss")
+    extract = sub.add_parser("extract", help="materialize the extract assets for a date range (first loads, backfills)")
+    _add_range(extract)
+    extract.add_argument("--platform", action="append", default=None, metavar="P",
+                         help="only this platform (repeatable): google_ads, meta_ads, tiktok_ads, ga4, csv")
+    refresh = sub.add_parser("refresh", help="the whole daily refresh over a range: extract, marts, a plan")
+    _add_range(refresh)
+    push = sub.add_parser("push", help="launch the push job for the latest plan, or the given one")
+    push.add_argument("plan_id", nargs="?", default=None)
     args, extra = parser.parse_known_args(argv)
     from mbo_pipelines.embedded_db import EmbeddedDatabaseError
 
     try:
         return _run(args, extra)
-    except EmbeddedDatabaseError as err:
+    except (EmbeddedDatabaseError, ValueError) as err:  # ValueError: a bad setting, named by its message
         print(f"mbo: {err}", file=sys.stderr)
         return 1
 
@@ -83,6 +124,13 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return _dev(extra)
     if args.command == "prepare":
         return _prepare()
+    if args.command == "platforms":
+        from mbo_pipelines.operations import platforms_report
+
+        print(platforms_report())
+        return 0
+    if args.command in ("extract", "refresh", "push"):
+        return _operate(args)
     if args.command == "demo":
         from mbo_pipelines.demo import run_demo
 

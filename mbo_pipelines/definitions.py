@@ -7,7 +7,7 @@ from mbo_pipelines.defs.activate import (
     budget_recommendations_sensor,
     push_budget_changes_job,
 )
-from mbo_pipelines.defs.ingest.assets import extract_assets
+from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
@@ -27,7 +27,11 @@ daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:
-    """The Definitions, with resources configured from env vars unless overridden (tests pass their own)."""
+    """The Definitions, with resources configured from env vars unless overridden (tests pass their own).
+
+    The extract assets follow the environment too (``MBO_SOURCE``, the platforms' account lists,
+    ``MBO_IMPORT_DIR``): only enabled platforms appear in the Dagster UI.
+    """
     mbo = mbo_resource_from_env()
     resources = {
         "mbo": mbo,
@@ -36,7 +40,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     }
     resources.update(resource_overrides)
     return dg.Definitions(
-        assets=[*extract_assets, mbo_dbt_models, budget_recommendations],
+        assets=[*extract_assets_for_environment(), mbo_dbt_models, budget_recommendations],
         jobs=[daily_refresh_job, push_budget_changes_job],
         schedules=[daily_refresh_schedule],
         sensors=[budget_recommendations_sensor],

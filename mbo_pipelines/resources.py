@@ -1,4 +1,9 @@
-"""Dagster resources: where the warehouse is and which connectors to use, configured from env vars."""
+"""Dagster resources: where the warehouse is and which connectors to use, configured from env vars.
+
+Secrets (platform tokens) are not resource config: the connectors read them
+from the environment when they are built, so they never show in run config,
+the Dagster UI or the event log.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,19 @@ from datetime import date
 
 import dagster as dg
 
-from mbo_pipelines import settings
+from mbo_pipelines import platform_setup, settings
 from mbo_pipelines.connectors import PlatformConnector
 
-PLATFORMS = ("google_ads", "meta_ads", "tiktok_ads")
+#: The native ad platforms (each with a connector that reads performance and writes budgets).
+PLATFORMS = platform_setup.NATIVE_PLATFORMS
 
 
 class MboResource(dg.ConfigurableResource):
     """The warehouse URL and the platform connectors.
 
     ``database_url`` None means ``MBO_DATABASE_URL`` or the embedded server.
-    ``source`` picks the connectors: only ``sandbox`` exists so far.
+    ``source`` picks the connectors: ``sandbox`` (the simulated market) or ``live`` (the real platforms,
+    configured by their env vars: see ``mbo platforms``).
     ``sandbox_today`` pins the sandbox's clock (ISO date) for reproducible runs.
     """
 
@@ -33,13 +40,19 @@ class MboResource(dg.ConfigurableResource):
     def today(self) -> date | None:
         return date.fromisoformat(self.sandbox_today) if self.sandbox_today else None
 
-    def connector(self, platform: str) -> PlatformConnector:
+    def is_live(self) -> bool:
+        return platform_setup.source({"MBO_SOURCE": self.source}) == platform_setup.LIVE
+
+    def platforms(self) -> tuple[str, ...]:
+        """The native platforms this resource extracts and pushes."""
+        return platform_setup.ad_platforms({**os.environ, "MBO_SOURCE": self.source})
+
+    def connector(self, platform: str, log=None) -> PlatformConnector:
         """The connector for ``platform`` from the configured source."""
-        if self.source != "sandbox":
-            raise ValueError(
-                f"source {self.source!r} (MBO_SOURCE) is not available: only the 'sandbox' connector exists so far. "
-                "Unset MBO_SOURCE (or set it to 'sandbox') to run on the simulated market."
-            )
+        if self.is_live():
+            from mbo_pipelines.defs.ingest.live_connectors import live_connector
+
+            return live_connector(platform, log=log)
         from mbo_pipelines.sandbox.platforms import SandboxMarket
 
         return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today()).connector(platform)
@@ -48,7 +61,7 @@ class MboResource(dg.ConfigurableResource):
 def mbo_resource_from_env() -> MboResource:
     """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED`` and ``MBO_SANDBOX_TODAY``."""
     return MboResource(
-        source=os.environ.get("MBO_SOURCE", "sandbox"),
+        source=platform_setup.source(),
         sandbox_seed=settings.env_int("MBO_SANDBOX_SEED", 7),
         sandbox_today=os.environ.get("MBO_SANDBOX_TODAY") or None,
     )

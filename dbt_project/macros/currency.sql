@@ -48,3 +48,16 @@
     {%- endif -%}
     '{{ code }}'
 {%- endmacro %}
+
+
+{#
+    Meta's actions / action_values lists ([{"action_type": ..., "value": "12.5"}, ...], values as
+    strings): the sum of the values of one action type, 0 when the list has none.
+#}
+{% macro meta_action_sum(list_column, action_type) -%}
+    coalesce((
+        select sum((element ->> 'value')::numeric)
+        from jsonb_array_elements({{ list_column }}) as element
+        where element ->> 'action_type' = '{{ action_type }}'
+    ), 0)
+{%- endmacro %}

@@ -2,7 +2,7 @@
     Consistency test (in the spirit of fivetran's ad_reporting consistency
     tests): per platform, total spend in marts.fct_campaign_daily must equal
     total spend in the raw tables after unit conversion (Google micros /
-    1,000,000; Meta and TikTok already in currency units), in each account's
+    1,000,000; Meta, TikTok and CSV imports already in currency units), in each account's
     own currency, to within 0.01. Returns the platforms that disagree; a
     platform present on only one side counts as a mismatch. The conversions
     are written out here rather than calling the staging macros, so a wrong
@@ -25,6 +25,12 @@ raw_spend as (
 
     select 'tiktok_ads' as platform, sum(spend::numeric) as spend
     from {{ source('raw', 'tiktok_ads_campaign_daily') }}
+
+    union all
+
+    select lower(trim(platform)) as platform, sum(spend::numeric) as spend
+    from {{ source('raw', 'csv_campaign_daily') }}
+    group by 1
 
 ),
 

@@ -94,6 +94,12 @@ def test_the_job_fails_when_a_change_is_blocked_after_recording_it(database_url,
     assert statuses == ["applied", "blocked"]
 
 
-def test_only_the_sandbox_source_exists_so_far():
-    with pytest.raises(ValueError, match="only the 'sandbox' connector exists so far"):
+def test_an_unknown_source_is_refused_with_its_variable_named():
+    with pytest.raises(ValueError, match="MBO_SOURCE must be 'sandbox' or 'live', got 'google_ads'"):
         ActivationResource(database_url="postgresql://x/y", source="google_ads").connectors()
+
+
+def test_live_source_pushes_only_to_enabled_platforms(monkeypatch):
+    for name in ("MBO_GOOGLE_ADS_CUSTOMER_IDS", "MBO_META_AD_ACCOUNT_IDS", "MBO_TIKTOK_ADVERTISER_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert ActivationResource(database_url="postgresql://x/y", source="live").connectors() == {}

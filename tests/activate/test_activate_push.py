@@ -54,7 +54,7 @@ def test_plan_applies_and_sandbox_budgets_equal_the_recommended(database_url, ma
     summary = push_plan(database_url, plan_id, connectors)
 
     assert summary.ok and summary.recorded == len(changed) == 5 and summary.processed == 5
-    assert summary.counts == {"pending": 0, "applied": 5, "dry_run": 0, "failed": 0, "blocked": 0}
+    assert summary.counts == {"pending": 0, "applied": 5, "dry_run": 0, "failed": 0, "blocked": 0, "manual": 0}
     assert summary.dry_run_platforms == []
     for platform in {r.platform for r in rows}:
         now = _budgets_now(market, platform)
@@ -308,7 +308,7 @@ def test_a_platform_that_cannot_be_read_fails_its_changes(database_url, market, 
     summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
     ledger = ledger_rows(database_url, summary.plan_id)
     assert ledger[_key(rows[0])]["error"] == "could not read current budgets from google_ads: ConnectorError: HTTP 503"
-    assert ledger[_key(rows[tiktok])]["error"] == "no connector configured for platform tiktok_ads"
+    assert ledger[_key(rows[tiktok])]["error"] == "no connector configured for platform tiktok_ads (see `mbo platforms`)"
     assert summary.counts["failed"] == 4 and summary.counts["applied"] == 0
 
 

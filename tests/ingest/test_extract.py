@@ -9,7 +9,7 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.defs.ingest.assets import extract_assets
+from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.raw_tables import GOOGLE_ADS_CAMPAIGN_DAILY, META_ADS_CAMPAIGN_DAILY
 from mbo_pipelines.defs.ingest.validation import RawDataError, validate_rows
 from mbo_pipelines.resources import MboResource
@@ -20,7 +20,7 @@ SEED = 21  # its own sandbox campaigns, apart from other tests
 def _materialize(database_url, start: str, end: str | None = None):
     tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end or start}
     resource = MboResource(database_url=database_url, sandbox_seed=SEED, sandbox_today="2026-03-01")
-    return dg.materialize(extract_assets, resources={"mbo": resource}, tags=tags,
+    return dg.materialize(extract_assets_for_environment(), resources={"mbo": resource}, tags=tags,
                           selection=dg.AssetSelection.assets(dg.AssetKey(["raw", "google_ads_campaign_daily"])))
 
 
@@ -77,7 +77,8 @@ def _meta_row(**overrides):
     row = {
         "date_start": date(2026, 2, 1), "account_id": "act_1", "campaign_id": "9", "campaign_name": "c",
         "account_currency": "EUR", "account_timezone_name": "Europe/Berlin", "spend": Decimal("10.00"),
-        "impressions": 100, "clicks": 3, "purchases": 1.0, "purchase_value": 25.0,
+        "impressions": 100, "clicks": 3, "actions": [{"action_type": "omni_purchase", "value": "1"}],
+        "action_values": [{"action_type": "omni_purchase", "value": "25.0"}],
     }
     row.update(overrides)
     return row
@@ -87,7 +88,11 @@ def _meta_row(**overrides):
     ("rows", "message"),
     [
         ([_meta_row(spend=Decimal("-1.00"))], "spend is negative"),
-        ([_meta_row(purchase_value=float("nan"))], "purchase_value is not finite"),
+        ([_meta_row(spend=Decimal("NaN"))], "spend is not finite"),
+        ([_meta_row(action_values=[{"action_type": "omni_purchase", "value": "NaN"}])],
+         "action_values omni_purchase is not finite"),
+        ([_meta_row(actions=[{"action_type": "omni_purchase", "value": "-2"}])], "actions omni_purchase is negative"),
+        ([_meta_row(actions=[{"action_type": "omni_purchase", "value": "two"}])], "actions omni_purchase is not a number"),
         ([_meta_row(clicks=None)], "missing clicks"),
         ([_meta_row(impressions="100")], "impressions is not a number"),
         ([_meta_row(), _meta_row()], "duplicate of row 0"),

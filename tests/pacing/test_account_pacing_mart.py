@@ -58,9 +58,11 @@ def _insert_raw(conn: psycopg.Connection) -> None:
     # Meta: 12,000 PLN a day, 2026-03-01..2026-03-08.
     conn.cursor().executemany(
         "insert into raw.meta_ads_campaign_daily (date_start, account_id, campaign_id, campaign_name, account_currency, "
-        "account_timezone_name, spend, impressions, clicks, purchases, purchase_value) "
-        "values (%s, %s, 'm1', 'm1', 'PLN', 'Europe/Warsaw', 12000, 1000, 10, 1, 100)",
-        [(day, META[1]) for day in _days(MARCH, date(2026, 3, 8))],
+        "account_timezone_name, spend, impressions, clicks, actions, action_values) "
+        "values (%s, %s, 'm1', 'm1', 'PLN', 'Europe/Warsaw', 12000, 1000, 10, "
+        """'[{"action_type": "omni_purchase", "value": "1"}]', '[{"action_type": "omni_purchase", "value": "100"}]')""",
+        # Meta's APIs report account ids without act_; staging adds it.
+        [(day, META[1].removeprefix("act_")) for day in _days(MARCH, date(2026, 3, 8))],
     )
     # TikTok: 30,000 PLN a day, 2026-03-01..2026-03-10 (300,000: more than the month's budget).
     conn.cursor().executemany(

@@ -7,6 +7,7 @@
     'stg_google_ads__campaign_daily',
     'stg_meta_ads__campaign_daily',
     'stg_tiktok_ads__campaign_daily',
+    'stg_csv__campaign_daily',
 ] -%}
 
 with

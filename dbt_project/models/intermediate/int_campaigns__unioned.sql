@@ -6,6 +6,7 @@
     'stg_google_ads__campaigns',
     'stg_meta_ads__campaigns',
     'stg_tiktok_ads__campaigns',
+    'stg_csv__campaigns',
 ] -%}
 
 with

@@ -12,7 +12,7 @@ import dagster as dg
 from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
-from mbo_pipelines.resources import PLATFORMS, MboResource
+from mbo_pipelines.resources import MboResource
 
 RECOMMENDATIONS_ASSET = dg.AssetKey("budget_recommendations")
 OP_NAME = "push_budget_changes"
@@ -24,9 +24,9 @@ class ActivationResource(MboResource):
     dry_run: bool | None = None
     """None: live platforms rehearse unless MBO_ALLOW_LIVE_BUDGET_CHANGES=1; True: only rehearse; False: apply."""
 
-    def connectors(self) -> dict[str, PlatformConnector]:
-        """One connector per platform."""
-        return {platform: self.connector(platform) for platform in PLATFORMS}
+    def connectors(self, log=None) -> dict[str, PlatformConnector]:
+        """One connector per enabled platform (all three on the sandbox)."""
+        return {platform: self.connector(platform, log=log) for platform in self.platforms()}
 
 
 class PushBudgetChangesConfig(dg.Config):
@@ -68,7 +68,7 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
 def push_budget_changes(
     context: dg.OpExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
 ) -> dg.Output[dict]:
-    summary = push_plan(activation.url(), config.plan_id, activation.connectors(), dry_run=activation.dry_run,
+    summary = push_plan(activation.url(), config.plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
                         log=context.log)
     metadata = _metadata(summary)
     if not summary.ok:

@@ -3,31 +3,70 @@
 Each daily asset replaces its partitions' rows in one transaction (COPY), so
 re-materializing a day never duplicates it. A run over a range of days is
 one backfill run (single-run backfill policy), one transaction per asset.
+Every run also re-reads the ``MBO_LOOKBACK_DAYS`` days before its range that
+were loaded already, so conversions a platform attributes late replace the
+numbers it reported first.
+
+Which assets exist follows the configuration (``platform_setup``): the
+sandbox's three platforms, or the enabled live ones, plus GA4 and CSV
+imports when they are configured.
 """
 
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import dagster as dg
 from psycopg.types.json import Jsonb
 
-from mbo_pipelines import warehouse
+from mbo_pipelines import platform_setup, settings, warehouse
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
-from mbo_pipelines.defs.ingest.raw_tables import CAMPAIGN_TABLES, DAILY_TABLES, RawTable, ensure_raw_tables
+from mbo_pipelines.defs.ingest.raw_tables import (
+    CAMPAIGN_TABLES,
+    CSV_CAMPAIGN_DAILY,
+    DAILY_TABLES,
+    GA4_TRAFFIC_DAILY,
+    RawTable,
+    ensure_raw_tables,
+)
 from mbo_pipelines.defs.ingest.validation import validate_rows
-from mbo_pipelines.resources import PLATFORMS, MboResource
+from mbo_pipelines.resources import MboResource
 
 
-def _load(mbo: MboResource, table: RawTable, rows: list[dict], window=None) -> int:
-    columns = table.column_names
+def _load(mbo: MboResource, table: RawTable, rows: list[dict], window=None, run_id: str | None = None) -> int:
+    columns = [*table.column_names, "_run_id"]
     json_columns = set(table.json_columns)
-    values = [[Jsonb(row[c]) if c in json_columns else row.get(c) for c in columns] for row in rows]
+    values = [[*(Jsonb(row[c]) if c in json_columns else row.get(c) for c in table.column_names), run_id]
+              for row in rows]
     with warehouse.connect(mbo.url()) as conn:
         ensure_raw_tables(conn)
-        conn.commit()
         if window:
             return warehouse.replace_date_range(conn, table.name, table.date_column, *window, columns, values)
         return warehouse.replace_table_contents(conn, table.name, columns, values)
+
+
+def lookback_days() -> int:
+    """Days before a run's range that are read again for late conversions (``MBO_LOOKBACK_DAYS``, default 7)."""
+    return settings.env_int("MBO_LOOKBACK_DAYS", 7, minimum=0)
+
+
+def extract_window(mbo: MboResource, table: RawTable, start: date, end: date) -> tuple[date, date]:
+    """[start, end] widened back over the lookback days that ``table`` already holds rows for."""
+    earliest = start - timedelta(days=lookback_days())
+    if earliest == start:
+        return start, end
+    with warehouse.connect(mbo.url()) as conn:
+        ensure_raw_tables(conn)
+        loaded = conn.execute(
+            f"select min({table.date_column}) from {table.name} where {table.date_column} >= %s and {table.date_column} < %s",
+            (earliest, start),
+        ).fetchone()[0]
+    return (loaded or start), end
+
+
+def _partition_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - timedelta(days=1)
 
 
 def _summary(rows: list[dict], table: RawTable) -> dict:
@@ -38,6 +77,39 @@ def _summary(rows: list[dict], table: RawTable) -> dict:
         "campaigns": dg.MetadataValue.int(len({(r[account_col], r[campaign_col]) for r in rows})),
         "table": dg.MetadataValue.text(table.name),
     }
+
+
+def _daily_result(rows: list[dict], table: RawTable, written: int, requested: tuple[date, date],
+                  window: tuple[date, date], extra: dict | None = None) -> dg.MaterializeResult:
+    days = sorted({r[table.date_column] for r in rows})
+    restated = (requested[0] - window[0]).days
+    return dg.MaterializeResult(
+        metadata={
+            **_summary(rows, table),
+            "rows_written": dg.MetadataValue.int(written),
+            "date_range": dg.MetadataValue.text(
+                f"{days[0]}..{days[-1]}" if days else f"no complete day in {window[0]}..{window[1]}"),
+            "days": dg.MetadataValue.int(len(days)),
+            "restated_days": dg.MetadataValue.int(restated),
+            "extracted_window": dg.MetadataValue.text(f"{window[0]}..{window[1]}"),
+            **(extra or {}),
+        }
+    )
+
+
+def _extract_daily(context: dg.AssetExecutionContext, mbo: MboResource, platform: str, table: RawTable,
+                   fetch: Callable[[date, date], list[dict]], extra: Callable[[list[dict]], dict] | None = None):
+    """Fetch [partition range + lookback], validate, replace those days in ``table``."""
+    requested = _partition_days(context)
+    window = extract_window(mbo, table, *requested)
+    context.log.info(f"extracting {platform} {window[0]}..{window[1]}"
+                     + (f" (re-reading {(requested[0] - window[0]).days} loaded days for late conversions)"
+                        if window[0] < requested[0] else ""))
+    rows = fetch(*window)
+    validate_rows(platform, table, rows, window)
+    written = _load(mbo, table, rows, window, context.run.run_id)
+    context.log.info(f"{platform}: {written} rows written to {table.name}")
+    return _daily_result(rows, table, written, requested, window, extra(rows) if extra else None)
 
 
 def build_daily_asset(platform: str) -> dg.AssetsDefinition:
@@ -53,21 +125,8 @@ def build_daily_asset(platform: str) -> dg.AssetsDefinition:
         description=f"{platform} performance per campaign and day, as the platform reports it, in {table.name}.",
     )
     def _daily(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
-        window = context.partition_time_window
-        start, end = window.start.date(), window.end.date() - timedelta(days=1)
-        context.log.info(f"extracting {platform} {start}..{end}")
-        rows = mbo.connector(platform).fetch_campaign_daily(start, end)
-        validate_rows(platform, table, rows, (start, end))
-        written = _load(mbo, table, rows, (start, end))
-        days = sorted({r[table.date_column] for r in rows})
-        return dg.MaterializeResult(
-            metadata={
-                **_summary(rows, table),
-                "rows_written": dg.MetadataValue.int(written),
-                "date_range": dg.MetadataValue.text(f"{days[0]}..{days[-1]}" if days else f"no complete day in {start}..{end}"),
-                "days": dg.MetadataValue.int(len(days)),
-            }
-        )
+        connector = mbo.connector(platform, log=context.log)
+        return _extract_daily(context, mbo, platform, table, connector.fetch_campaign_daily)
 
     return _daily
 
@@ -83,14 +142,84 @@ def build_campaigns_asset(platform: str) -> dg.AssetsDefinition:
         description=f"Current {platform} campaign settings (name, status, daily budget) in {table.name}.",
     )
     def _campaigns(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
-        rows = mbo.connector(platform).fetch_campaigns()
+        rows = mbo.connector(platform, log=context.log).fetch_campaigns()
         validate_rows(platform, table, rows)
-        _load(mbo, table, rows)
+        _load(mbo, table, rows, run_id=context.run.run_id)
         return dg.MaterializeResult(metadata=_summary(rows, table))
 
     return _campaigns
 
 
-daily_assets = [build_daily_asset(p) for p in PLATFORMS]
-campaign_assets = [build_campaigns_asset(p) for p in PLATFORMS]
-extract_assets = [*daily_assets, *campaign_assets]
+@dg.asset(
+    key=["raw", "ga4_traffic_daily"],
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"python", "postgres"},
+    description="GA4 sessions, key events and revenue per day × source / medium × campaign name, in raw.ga4_traffic_daily.",
+)
+def ga4_traffic_daily(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
+    """GA4 traffic for the partition range (and the lookback days), per property."""
+    from mbo_pipelines.defs.ingest.live_connectors import ga4_reader
+
+    reader = ga4_reader(log=context.log)
+    return _extract_daily(context, mbo, "ga4", GA4_TRAFFIC_DAILY, reader.fetch_traffic_daily)
+
+
+@dg.asset(
+    key=["raw", "csv_campaign_daily"],
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"python", "postgres", "csv"},
+    description=(
+        "Campaign performance of platforms without a native connector, from the CSV files in MBO_IMPORT_DIR "
+        "(the newest file wins per date × platform × account × campaign), in raw.csv_campaign_daily."
+    ),
+)
+def csv_campaign_daily(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
+    """The import directory's rows for the partition range replace those days of raw.csv_campaign_daily."""
+    from mbo_pipelines.defs.ingest.csv_import.reader import read_import_rows
+
+    setup = platform_setup.csv_setup()
+    if not setup.enabled:
+        raise dg.Failure("MBO_IMPORT_DIR is not set: point it at the folder of CSV files to import")
+    directory = setup.accounts[0]
+    found: dict = {}
+
+    def fetch(start: date, end: date) -> list[dict]:
+        result = read_import_rows(directory, start, end)
+        found["result"] = result
+        return result.rows
+
+    def extra(rows: list[dict]) -> dict:
+        result = found["result"]
+        return {
+            "files": dg.MetadataValue.text(", ".join(result.files) or "none"),
+            "platforms": dg.MetadataValue.text(", ".join(sorted({r["platform"] for r in rows})) or "none"),
+            "rows_superseded_by_newer_files": dg.MetadataValue.int(result.superseded),
+        }
+
+    # The daily rows and the partition window use the 'date' column; no lookback is needed for files,
+    # but it costs nothing and keeps one code path.
+    return _extract_daily(context, mbo, "csv", CSV_CAMPAIGN_DAILY, fetch, extra)
+
+
+def extract_assets_for_environment() -> list[dg.AssetsDefinition]:
+    """The extract assets of the configured platforms (see ``platform_setup``)."""
+    platforms = platform_setup.ad_platforms()
+    assets = [build_daily_asset(p) for p in platforms] + [build_campaigns_asset(p) for p in platforms]
+    if platform_setup.ga4_enabled():
+        assets.append(ga4_traffic_daily)
+    if platform_setup.csv_enabled():
+        assets.append(csv_campaign_daily)
+    return assets
+
+
+def extract_asset_keys(platform: str) -> list[dg.AssetKey]:
+    """The asset keys ``mbo extract --platform`` selects for one platform (``csv`` and ``ga4`` included)."""
+    if platform == platform_setup.CSV:
+        return [dg.AssetKey(["raw", "csv_campaign_daily"])]
+    if platform == platform_setup.GA4:
+        return [dg.AssetKey(["raw", "ga4_traffic_daily"])]
+    return [dg.AssetKey(["raw", f"{platform}_campaign_daily"]), dg.AssetKey(["raw", f"{platform}_campaigns"])]

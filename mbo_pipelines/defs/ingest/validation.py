@@ -36,6 +36,8 @@ def validate_rows(
             value = row.get(name)
             if sql_type.startswith(_NUMERIC_TYPES) and value is not None:
                 problems.extend(_check_number(where, name, value))
+            elif sql_type.startswith("jsonb") and value is not None:
+                problems.extend(_check_action_list(where, name, value))
         if table.date_column and window:
             day = row[table.date_column]
             if not isinstance(day, date) or not (window[0] <= day <= window[1]):
@@ -52,6 +54,24 @@ def validate_rows(
             f"{platform}: refusing to load {len(rows)} rows into {table.name}; nothing was written. "
             f"Problems:\n  {shown}"
         )
+
+
+def _check_action_list(where: str, name: str, value: Any) -> list[str]:
+    """Meta's ``actions`` lists: a list of {action_type, value} whose values are numbers (as strings)."""
+    if not isinstance(value, list):
+        return [f"{where}: {name} is not a list: {value!r}"[:300]]
+    problems = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("action_type"), str) or "value" not in item:
+            problems.append(f"{where}: {name} has an entry without action_type and value: {item!r}"[:300])
+            continue
+        try:
+            number = Decimal(str(item["value"]))
+        except ArithmeticError:
+            problems.append(f"{where}: {name} {item['action_type']} is not a number: {item['value']!r}")
+            continue
+        problems.extend(_check_number(where, f"{name} {item['action_type']}", number))
+    return problems
 
 
 def _check_number(where: str, name: str, value: Any) -> list[str]:

@@ -1,8 +1,9 @@
 """The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
@@ -104,6 +105,12 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
     return dg.MetadataValue.float(float(value) if digits is None else round(float(value), digits))
 
 
+def _history_end(context: dg.AssetExecutionContext) -> date | None:
+    """The last day of the run's partition range (``mbo refresh --end``), or None: the marts' latest day."""
+    end = context.run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or context.run.tags.get(PARTITION_NAME_TAG)
+    return date.fromisoformat(end) if end else None
+
+
 @dg.asset(
     key="budget_recommendations",
     group_name="optimize",
@@ -123,8 +130,9 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on."""
     max_change = settings.max_budget_change()
     today = mbo.today() or datetime.now(timezone.utc).date()
+    history_end = _history_end(context)
     with warehouse.connect(mbo.url()) as conn:
-        history = store.read_history(conn, settings.history_days())
+        history = store.read_history(conn, settings.history_days(), history_end)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
     pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=settings.reporting_currency())

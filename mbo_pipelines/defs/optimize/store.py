@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import psycopg
 
@@ -23,16 +25,17 @@ def _frame(conn: psycopg.Connection, query: str, params=()) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
 
-def read_history(conn: psycopg.Connection, days: int) -> pd.DataFrame:
-    """The last ``days`` days of ``marts.fct_campaign_daily`` (up to its latest day)."""
+def read_history(conn: psycopg.Connection, days: int, end: date | None = None) -> pd.DataFrame:
+    """The ``days`` days of ``marts.fct_campaign_daily`` ending at ``end`` (default: its latest day)."""
     frame = _frame(
         conn,
         """
+        with last as (select coalesce(%s::date, max(date_day)) as day from marts.fct_campaign_daily)
         select date_day, platform, account_id, campaign_id, spend_reporting, conversion_value_reporting
-        from marts.fct_campaign_daily
-        where date_day > (select max(date_day) from marts.fct_campaign_daily) - %s::int
+        from marts.fct_campaign_daily, last
+        where date_day > last.day - %s::int and date_day <= last.day
         """,
-        (days,),
+        (end, days),
     )
     for column in ("spend_reporting", "conversion_value_reporting"):
         frame[column] = frame[column].astype(float)
@@ -46,7 +49,8 @@ def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
         """
         select platform, account_id, campaign_id, campaign_name, currency, daily_budget, daily_budget_reporting
         from marts.dim_campaign
-        where status = 'active'
+        -- A campaign without a daily budget of its own (Meta ad-set budgets) has nothing to reallocate.
+        where status = 'active' and daily_budget is not null
         """,
     )
     for column in ("daily_budget", "daily_budget_reporting"):

@@ -16,7 +16,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 __all__ = ["mbo_dbt_models", "dbt_resource", "translator"]
 
-from mbo_pipelines import settings
+from mbo_pipelines import settings, warehouse
+from mbo_pipelines.defs.ingest.raw_tables import ensure_raw_tables
 from mbo_pipelines.defs.transform.project import dbt_project, dbt_resource, ensure_manifest
 from mbo_pipelines.resources import MboResource
 
@@ -40,6 +41,9 @@ def mbo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, mbo: 
     # profiles.yml reads MBO_DB_*; derive them from the one URL MBO is configured with.
     env = settings.dbt_env(mbo.url())
     os.environ.update(env)
+    # Staging reads every raw table, a disabled platform's too: make sure they all exist (empty).
+    with warehouse.connect(mbo.url()) as conn:
+        ensure_raw_tables(conn)
     events = dbt.cli(["build"], context=context).stream()
     # Row counts of built tables go into the asset metadata (dagster/row_count). They are
     # queried by the relation names in the parsed manifest, which carry the database name

@@ -16,7 +16,11 @@ renamed as (
         upper(trim(campaign_status))                              as platform_status,
         upper(trim(customer_currency_code))::text                 as currency,
         customer_time_zone::text                                  as account_timezone,
-        {{ micros_to_currency('campaign_budget_amount_micros') }}  as daily_budget
+        -- A budget shared by several campaigns counts once: each campaign gets an even share of it.
+        {{ micros_to_currency('campaign_budget_amount_micros') }}
+            / case when campaign_budget_explicitly_shared
+                   then greatest(campaign_budget_reference_count, 1) else 1 end
+                                                                  as daily_budget
 
     from source
 

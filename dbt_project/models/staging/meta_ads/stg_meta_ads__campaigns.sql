@@ -10,7 +10,7 @@ renamed as (
 
     select
         'meta_ads'::text                        as platform,
-        account_id::text                        as account_id,
+        'act_' || account_id::text              as account_id,
         campaign_id::text                       as campaign_id,
         campaign_name::text                     as campaign_name,
         upper(trim(effective_status))           as platform_status,

@@ -1,0 +1,172 @@
+"""``mbo extract``, ``mbo refresh`` and ``mbo push``: first loads, backfills and cron-less operation through Dagster.
+
+Each launches the same jobs and assets as the Dagster UI, on the configured
+Dagster instance (run records and event log included), and returns an
+``Outcome``: whether the run succeeded and a one-line summary or reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from mbo_pipelines import platform_setup, warehouse
+from mbo_pipelines.redaction import redact
+
+#: Keep Dagster's per-step console logs out of the command's output; the run log keeps them.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: success, a one-line message, and the Dagster run id."""
+
+    ok: bool
+    message: str
+    run_id: str | None = None
+    plan_id: str | None = None
+
+
+def _range_tags(start: date, end: date) -> dict[str, str]:
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    return {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
+
+
+def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """The first step failure of a run as one line (its error message's first line), secrets masked."""
+    for event in result.all_events:
+        if event.is_step_failure or event.is_run_failure:
+            data = event.event_specific_data
+            error = getattr(data, "error", None)
+            text = (error.message if error else None) or event.message or "run failed"
+            # A dg.Failure's description is the useful part; the error message repeats it after the class name.
+            line = next((part.strip() for part in text.strip().splitlines() if part.strip()), "run failed")
+            step = f"{event.step_key}: " if event.step_key else ""
+            return redact(step + line)[:500]
+    return "run failed"
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, **kwargs) -> dg.ExecuteInProcessResult:
+    with contextlib.redirect_stdout(log_file):  # dbt prints progress to stdout
+        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
+
+
+def _log_file(instance: dg.DagsterInstance, name: str):
+    root = instance.root_directory or os.getcwd()
+    return open(os.path.join(root, f"{name}.log"), "a")
+
+
+def extract(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end: date,
+            platforms: list[str] | None = None) -> Outcome:
+    """Materialize the extract assets of ``platforms`` (default: every enabled one) for [start, end]."""
+    from mbo_pipelines.defs.ingest.assets import extract_asset_keys
+
+    enabled = enabled_sources()
+    chosen = platforms or enabled
+    unknown = [p for p in chosen if p not in enabled]
+    if unknown:
+        return Outcome(False, f"not enabled: {', '.join(unknown)} (enabled: {', '.join(enabled) or 'none'}); "
+                              "see `mbo platforms`")
+    keys = [key for p in chosen for key in extract_asset_keys(p)]
+    job = defs.resolve_job_def("daily_refresh")
+    with _log_file(instance, "extract") as log:
+        result = _execute(job, instance, log, tags=_range_tags(start, end), asset_selection=keys)
+    if not result.success:
+        return Outcome(False, failure_reason(result), result.run_id)
+    rows = _rows_written(result)
+    return Outcome(True, f"extracted {start}..{end} from {', '.join(chosen)}: {rows:,} rows written", result.run_id)
+
+
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end: date) -> Outcome:
+    """The whole daily refresh over [start, end]: extract, marts, and a plan fitted on the history ending at ``end``."""
+    job = defs.resolve_job_def("daily_refresh")
+    with _log_file(instance, "refresh") as log:
+        result = _execute(job, instance, log, tags=_range_tags(start, end))
+    if not result.success:
+        return Outcome(False, failure_reason(result), result.run_id)
+    plan_id = _plan_id(result)
+    return Outcome(True, f"refreshed {start}..{end}: {_rows_written(result):,} raw rows written; plan {plan_id}",
+                   result.run_id, plan_id)
+
+
+def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, plan_id: str | None = None) -> Outcome:
+    """Launch the push job for ``plan_id`` (default: the latest plan)."""
+    from mbo_pipelines.defs.activate.dagster_defs import run_config_for
+
+    plan_id = plan_id or latest_plan_id(database_url)
+    if plan_id is None:
+        return Outcome(False, "no plan to push yet: run `mbo refresh` first")
+    job = defs.resolve_job_def("push_budget_changes_job")
+    with _log_file(instance, "push") as log:
+        result = _execute(job, instance, log, run_config={**QUIET, **run_config_for(plan_id)},
+                          tags={"mbo/plan_id": plan_id})
+    if not result.success:
+        return Outcome(False, failure_reason(result), result.run_id, plan_id)
+    counts = result.output_for_node("push_budget_changes")
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no changes"
+    return Outcome(True, f"plan {plan_id}: {summary}", result.run_id, plan_id)
+
+
+def latest_plan_id(database_url: str) -> str | None:
+    """The newest plan in ``marts.budget_plans``, or None."""
+    with warehouse.connect(database_url) as conn:
+        if not warehouse.table_exists(conn, "marts.budget_plans"):
+            return None
+        row = conn.execute("select plan_id from marts.budget_plans order by created_at desc, plan_id desc limit 1").fetchone()
+    return row[0] if row else None
+
+
+def enabled_sources() -> list[str]:
+    """What ``mbo extract --platform`` accepts now: the ad platforms, then ``ga4`` and ``csv`` when configured."""
+    names = list(platform_setup.ad_platforms())
+    if platform_setup.ga4_enabled():
+        names.append(platform_setup.GA4)
+    if platform_setup.csv_enabled():
+        names.append(platform_setup.CSV)
+    return names
+
+
+def platforms_report() -> str:
+    """``mbo platforms``: which platforms are enabled, and for the others which variable is missing."""
+    mode = platform_setup.source()
+    lines = [f"MBO_SOURCE={mode}"]
+    if mode == platform_setup.SANDBOX:
+        lines.append("  sandbox: google_ads, meta_ads, tiktok_ads (simulated market; set MBO_SOURCE=live for real accounts)")
+    for setup in platform_setup.live_setups().values():
+        if mode == platform_setup.SANDBOX:
+            state = "not used in sandbox mode" + (f" ({len(setup.accounts)} account(s) configured)" if setup.enabled else "")
+        elif not setup.enabled:
+            state = f"disabled: set {setup.accounts_variable}"
+        elif setup.missing:
+            state = f"ENABLED but missing {', '.join(setup.missing)}: its runs will fail until set"
+        else:
+            state = f"enabled: {len(setup.accounts)} account(s): {', '.join(setup.accounts)}"
+        lines.append(f"  {setup.platform:<11} {state}")
+    csv = platform_setup.csv_setup()
+    lines.append(f"  {'csv':<11} " + (f"enabled: files in {csv.accounts[0]}" if csv.enabled else "disabled: set MBO_IMPORT_DIR"))
+    dry = os.environ.get("MBO_ALLOW_LIVE_BUDGET_CHANGES", "").strip() != "1"
+    lines.append("budget changes on live platforms: " + ("dry-run (validate only; set MBO_ALLOW_LIVE_BUDGET_CHANGES=1 to apply)"
+                                                          if dry else "APPLIED (MBO_ALLOW_LIVE_BUDGET_CHANGES=1)"))
+    return "\n".join(lines)
+
+
+def _rows_written(result: dg.ExecuteInProcessResult) -> int:
+    total = 0
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get("rows_written") or event.materialization.metadata.get("row_count")
+        if value is not None and str(event.materialization.asset_key.path[0]) == "raw":
+            total += int(value.value)
+    return total
+
+
+def _plan_id(result: dg.ExecuteInProcessResult) -> str | None:
+    for event in result.get_asset_materialization_events():
+        if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
+            return event.materialization.metadata["plan_id"].value
+    return None
