@@ -52,9 +52,11 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, **kwargs) -> dg.ExecuteInProcessResult:
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, run_config: dict | None = None,
+             **kwargs) -> dg.ExecuteInProcessResult:
     with contextlib.redirect_stdout(log_file):  # dbt prints progress to stdout
-        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
+        return job.execute_in_process(instance=instance, raise_on_error=False, run_config={**QUIET, **(run_config or {})},
+                                      **kwargs)
 
 
 def _log_file(instance: dg.DagsterInstance, name: str):
@@ -104,7 +106,7 @@ def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, 
         return Outcome(False, "no plan to push yet: run `mbo refresh` first")
     job = defs.resolve_job_def("push_budget_changes_job")
     with _log_file(instance, "push") as log:
-        result = _execute(job, instance, log, run_config={**QUIET, **run_config_for(plan_id)},
+        result = _execute(job, instance, log, run_config=run_config_for(plan_id),
                           tags={"mbo/plan_id": plan_id})
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id, plan_id)

@@ -58,7 +58,7 @@ def call_with_retries(
     """``call()``, tried again on failures ``classify`` calls retryable; ConnectorError when it gives up."""
     attempts = attempts or max_attempts()
     base, cap = backoff_seconds()
-    backoff = tenacity.wait_exponential_jitter(initial=base, max=cap, jitter=base)
+    backoff = tenacity.wait_exponential_jitter(multiplier=base, max=cap, jitter=base)
     decisions: dict[int, Retry | None] = {}
 
     def retryable(exc: BaseException) -> bool:
