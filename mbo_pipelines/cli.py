@@ -69,7 +69,11 @@ def _operate(args: argparse.Namespace) -> int:
     from mbo_pipelines.instance import prepare_environment
 
     url = prepare_environment()
+    import warnings
+
     import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)  # e.g. backfill_policy: not the operator's concern
 
     from mbo_pipelines.definitions import build_definitions
 

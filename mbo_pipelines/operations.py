@@ -18,8 +18,9 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from mbo_pipelines import platform_setup, warehouse
 from mbo_pipelines.redaction import redact
 
-#: Keep Dagster's per-step console logs out of the command's output; the run log keeps them.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: Keep Dagster's per-step console logs out of the command's output; the run's event log keeps them, and
+#: the command prints the one-line outcome.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)
@@ -39,22 +40,25 @@ def _range_tags(start: date, end: date) -> dict[str, str]:
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
-    """The first step failure of a run as one line (its error message's first line), secrets masked."""
+    """The first step failure of a run as one line: the step and the root error's first line, secrets masked."""
     for event in result.all_events:
         if event.is_step_failure or event.is_run_failure:
-            data = event.event_specific_data
-            error = getattr(data, "error", None)
+            error = getattr(event.event_specific_data, "error", None)
+            # Dagster wraps what the asset raised (DagsterExecutionStepExecutionError): report the cause.
+            while error is not None and error.cause is not None:
+                error = error.cause
             text = (error.message if error else None) or event.message or "run failed"
-            # A dg.Failure's description is the useful part; the error message repeats it after the class name.
-            line = next((part.strip() for part in text.strip().splitlines() if part.strip()), "run failed")
+            line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or "run failed"
+            line = line.removeprefix("dagster._core.definitions.events.Failure: ")
             step = f"{event.step_key}: " if event.step_key else ""
-            return redact(step + line)[:500]
+            return redact(step + line)[:1000]
     return "run failed"
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, run_config: dict | None = None,
              **kwargs) -> dg.ExecuteInProcessResult:
-    with contextlib.redirect_stdout(log_file):  # dbt prints progress to stdout
+    # dbt prints progress to stdout, libraries warn on stderr: the command's own output is its outcome line.
+    with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
         return job.execute_in_process(instance=instance, raise_on_error=False, run_config={**QUIET, **(run_config or {})},
                                       **kwargs)
 

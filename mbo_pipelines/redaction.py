@@ -59,3 +59,11 @@ def redact(text: str, extra: tuple[str | None, ...] = ()) -> str:
 def redacted_error(exc: BaseException, extra: tuple[str | None, ...] = ()) -> str:
     """An exception as ``Class: message`` with its secrets masked."""
     return redact(f"{type(exc).__name__}: {exc}", extra)
+
+
+def emit(log, level: int, message: str) -> None:
+    """Send ``message`` to ``log``: a logger (``logging.Logger``, Dagster's ``context.log``) or a plain callable."""
+    if hasattr(log, "log"):
+        log.log(level, message)
+    else:
+        log(message)

@@ -41,7 +41,7 @@ from mbo_pipelines.connectors import ConnectorError
 from mbo_pipelines.defs.ingest.ga4.rows import DIMENSIONS, METRICS, check_headers, traffic_row
 from mbo_pipelines.defs.ingest.retrying import Retry, call_with_retries
 from mbo_pipelines.platform_setup import is_loopback_endpoint, numeric_ids
-from mbo_pipelines.redaction import redact, redacted_error
+from mbo_pipelines.redaction import emit, redact, redacted_error
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,6 @@ class GA4Reader:
 
     def _log(self, message: str, level: int = logging.INFO) -> None:
         if self._log_to:
-            self._log_to(redact(message))
+            emit(self._log_to, level, redact(message))
         else:
             logger.log(level, redact(message))

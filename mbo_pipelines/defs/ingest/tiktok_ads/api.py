@@ -19,7 +19,7 @@ import httpx
 
 from mbo_pipelines.connectors import ConnectorError
 from mbo_pipelines.defs.ingest.retrying import Retry, call_with_retries
-from mbo_pipelines.redaction import redact
+from mbo_pipelines.redaction import emit, redact
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class TikTokApi:
     def log(self, message: str, level: int = logging.INFO) -> None:
         """Log ``message``, secrets masked, to the caller's ``log`` (a Dagster context's) or this module's logger."""
         if self._log_to:
-            self._log_to(self.redact(message))
+            emit(self._log_to, level, self.redact(message))
         else:
             logger.log(level, self.redact(message))
 
