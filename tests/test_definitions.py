@@ -73,3 +73,35 @@ def test_every_singular_dbt_test_is_an_asset_check():
     singular = {path.stem for path in (DBT_PROJECT_DIR / "tests").glob("*.sql")}
     checks = {key.name for key in _graph().asset_check_keys}
     assert singular and singular <= checks
+
+
+def _extract_keys(monkeypatch, **env) -> set[dg.AssetKey]:
+    """The ingest assets ``build_definitions`` makes under ``env`` (every platform variable cleared first)."""
+    from mbo_pipelines.definitions import build_definitions
+    from mbo_pipelines.platform_setup import live_setups
+
+    for setup in live_setups({}).values():
+        monkeypatch.delenv(setup.accounts_variable, raising=False)
+    monkeypatch.delenv("MBO_IMPORT_DIR", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    graph = build_definitions().resolve_asset_graph()
+    return {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "ingest"}
+
+
+def test_live_mode_shows_only_the_enabled_platforms_assets(monkeypatch):
+    keys = _extract_keys(monkeypatch, MBO_SOURCE="live", MBO_META_AD_ACCOUNT_IDS="act_123", MBO_IMPORT_DIR="/tmp/imports")
+    assert keys == {dg.AssetKey(["raw", "meta_ads_campaign_daily"]), dg.AssetKey(["raw", "meta_ads_campaigns"]),
+                    dg.AssetKey(["raw", "csv_campaign_daily"])}
+
+
+def test_live_mode_with_every_platform_and_ga4(monkeypatch):
+    keys = _extract_keys(monkeypatch, MBO_SOURCE="live", MBO_GOOGLE_ADS_CUSTOMER_IDS="123-456-7890",
+                         MBO_META_AD_ACCOUNT_IDS="1", MBO_TIKTOK_ADVERTISER_IDS="2", MBO_GA4_PROPERTY_IDS="3")
+    assert keys == {*RAW_DAILY, *(dg.AssetKey(["raw", f"{p}_campaigns"]) for p in ("google_ads", "meta_ads", "tiktok_ads")),
+                    dg.AssetKey(["raw", "ga4_traffic_daily"])}
+
+
+def test_sandbox_mode_reads_the_three_simulated_platforms_and_never_ga4(monkeypatch):
+    keys = _extract_keys(monkeypatch, MBO_SOURCE="sandbox", MBO_GA4_PROPERTY_IDS="3")
+    assert keys == {*RAW_DAILY, *(dg.AssetKey(["raw", f"{p}_campaigns"]) for p in ("google_ads", "meta_ads", "tiktok_ads"))}

@@ -98,3 +98,33 @@ def test_live_budgets_in_each_platform_vocabulary_are_currency_units(market):
             assert campaign.currency == currencies[campaign_id]
     with pytest.raises(ValueError, match="no budget vocabulary"):
         g.live_campaign("snapchat_ads", {})
+
+
+def _google_row(campaign_id: str, budget_id: str, micros: int, shared: bool, count: int) -> dict:
+    return {"customer_id": "1234567890", "campaign_id": campaign_id, "customer_currency_code": "USD",
+            "campaign_budget_amount_micros": micros, "campaign_budget_id": budget_id,
+            "campaign_budget_explicitly_shared": shared, "campaign_budget_reference_count": count}
+
+
+def test_a_shared_google_budget_counts_each_campaign_once_and_moves_only_with_all_its_campaigns():
+    live = g.live_campaigns("google_ads", [
+        _google_row("1", "900", 300_000_000, True, 3), _google_row("2", "900", 300_000_000, True, 3),
+        _google_row("3", "900", 300_000_000, True, 3), _google_row("4", "901", 50_000_000, False, 1),
+    ])
+    assert live[("1234567890", "1")].daily_budget == Decimal(100)  # an even share of the 300
+    assert live[("1234567890", "4")].daily_budget == Decimal(50) and not live[("1234567890", "4")].shared_budget
+    in_plan = {("1234567890", c) for c in ("1", "2", "4")}
+    problem = g.check_shared_budget(live[("1234567890", "1")], live, in_plan)
+    assert problem.startswith("shared_budget: budget 900 is shared by campaigns 1, 2, 3; 3 is not in this plan")
+    assert g.check_shared_budget(live[("1234567890", "1")], live, in_plan | {("1234567890", "3")}) is None
+    assert g.check_shared_budget(live[("1234567890", "4")], live, set()) is None
+
+
+def test_a_meta_campaign_without_its_own_budget_is_refused():
+    row = {"account_id": "123", "campaign_id": "9", "account_currency": "EUR", "daily_budget": None}
+    campaign = g.live_campaign("meta_ads", row)
+    assert campaign.account_id == "act_123" and campaign.daily_budget is None
+    assert g.change_problems(Decimal(10), Decimal(11), "EUR", campaign) == [
+        "own_budget: the campaign has no daily budget of its own (its ad sets carry the budgets)"]
+    jpy = g.live_campaign("meta_ads", {**row, "account_currency": "JPY", "daily_budget": 1500})
+    assert jpy.daily_budget == Decimal(1500)

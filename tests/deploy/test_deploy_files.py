@@ -127,11 +127,18 @@ def test_dagster_services_environment(compose):
         assert env["MBO_DATABASE_URL"] == expected_url, name
         assert env["DAGSTER_HOME"] == dockerfile_env()["DAGSTER_HOME"], name
         # Compute logs: written where runs execute, read by the webserver.
-        assert services[name]["volumes"] == [f"dagster_storage:{env['DAGSTER_HOME']}/storage"], name
-    # Only the container that executes runs gets the Claude key, passed through (empty when unset).
-    assert services["code_location"]["environment"]["ANTHROPIC_API_KEY"] == "${ANTHROPIC_API_KEY:-}"
-    assert "ANTHROPIC_API_KEY" not in services["webserver"]["environment"]
-    assert "ANTHROPIC_API_KEY" not in services["daemon"]["environment"]
+        assert f"dagster_storage:{env['DAGSTER_HOME']}/storage" in services[name]["volumes"], name
+    # CSV imports are read where runs execute, and only read.
+    assert services["code_location"]["volumes"][1:] == ["./imports:/imports:ro"]
+    # Only the container that executes runs gets the secrets, passed through (empty when unset).
+    secrets = ["ANTHROPIC_API_KEY", "GOOGLE_ADS_DEVELOPER_TOKEN", "GOOGLE_ADS_CLIENT_SECRET", "GOOGLE_ADS_REFRESH_TOKEN",
+               "META_ACCESS_TOKEN", "TIKTOK_ACCESS_TOKEN"]
+    for secret in secrets:
+        assert services["code_location"]["environment"][secret] == f"${{{secret}:-}}", secret
+        assert secret not in services["webserver"]["environment"]
+        assert secret not in services["daemon"]["environment"]
+    # Live budget changes stay off unless the operator turns them on.
+    assert services["code_location"]["environment"]["MBO_ALLOW_LIVE_BUDGET_CHANGES"] == "${MBO_ALLOW_LIVE_BUDGET_CHANGES:-}"
     assert set(compose["volumes"]) == {"pgdata", "dagster_storage"}
 
 

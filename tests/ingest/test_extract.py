@@ -104,3 +104,23 @@ def test_validation_names_the_problem(rows, message):
         validate_rows("meta_ads", META_ADS_CAMPAIGN_DAILY, rows, (date(2026, 2, 1), date(2026, 2, 1)))
     assert "nothing was written" in str(err.value)
     assert "meta_ads" in str(err.value)
+
+
+def test_each_run_rereads_the_lookback_days_so_restated_numbers_win(database_url, loaded_week, monkeypatch):
+    day6 = _rows(database_url, date(2026, 2, 6), date(2026, 2, 6))
+    with psycopg.connect(database_url) as conn:  # what the platform said first, before late conversions
+        conn.execute("update raw.google_ads_campaign_daily set metrics_cost_micros = 1 where segments_date = '2026-02-06'")
+    monkeypatch.setenv("MBO_LOOKBACK_DAYS", "3")
+    result = _materialize(database_url, "2026-02-08")
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["restated_days"].value == 3
+    assert metadata["extracted_window"].value == "2026-02-05..2026-02-08"
+    assert _rows(database_url, date(2026, 2, 6), date(2026, 2, 6)) == day6
+
+
+def test_no_lookback_before_the_first_loaded_day(database_url, monkeypatch):
+    monkeypatch.setenv("MBO_LOOKBACK_DAYS", "7")
+    result = _materialize(database_url, "2026-01-20")  # nothing loaded in the week before
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["restated_days"].value == 0
+    assert metadata["extracted_window"].value == "2026-01-20..2026-01-20"
