@@ -30,6 +30,7 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.loopback_http import LoopbackHTTPServer
 from tests.fakes.ad_world import FakeWorld
 
 _PATH = re.compile(r"^/v1beta/properties/(?P<id>[^/:]+):runReport$")
@@ -96,7 +97,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeGA4:
+class FakeGA4(LoopbackHTTPServer):
     """The server; use as a context manager, or call ``start()`` / ``stop()``.
 
     ``currency`` and ``time_zone`` are the properties' settings: one value for all, or a mapping by property id.
@@ -113,28 +114,25 @@ class FakeGA4:
         self._truncate = False
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeGA4:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGA4:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer one request."""
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        status, payload = self._respond(method, request.path.split("?", 1)[0], body)
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=UTF-8")
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)
 
     @property
     def url(self) -> str:
         """The endpoint to set as ``MBO_GA4_ENDPOINT``."""
-        assert self._server, "start the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, status: int = 429, times: int = 1) -> None:
         """The next ``times`` requests get HTTP ``status`` with a Google error body."""
@@ -208,31 +206,3 @@ class FakeGA4:
 
 def _error(status: int, message: str) -> bytes:
     return json.dumps({"error": {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}}).encode()
-
-
-def _handler(fake: FakeGA4) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = None
-            status, payload = fake._respond(method, self.path.split("?", 1)[0], body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            self._serve("POST")
-
-        def do_GET(self) -> None:  # noqa: N802
-            self._serve("GET")
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler

@@ -54,6 +54,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from tests.fakes.loopback_http import LoopbackHTTPServer
 from tests.fakes.ad_world import ZERO_DECIMAL_CURRENCIES, FakeCampaign, FakeWorld
 
 RATE_LIMIT_MESSAGES = {
@@ -134,7 +135,7 @@ def _offset(cursor: str | None) -> int:
 
 
 @dataclass
-class FakeMeta:
+class FakeMeta(LoopbackHTTPServer):
     """The server; use as a context manager, or call ``start()`` / ``stop()``."""
 
     world: FakeWorld
@@ -154,43 +155,10 @@ class FakeMeta:
         self._next_id = 6_100_000_000
         self._server: ThreadingHTTPServer | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeMeta:
-        """Listen on a free port of 127.0.0.1 in a background thread."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                fake._handle(self, "GET")
-
-            def do_POST(self):  # noqa: N802
-                fake._handle(self, "POST")
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeMeta:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The Graph base URL to give the SDK (``MBO_META_GRAPH_URL``)."""
-        assert self._server, "FakeMeta is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
         """The environment ``MetaConnector.from_env`` needs to read this world through this server."""
@@ -256,7 +224,7 @@ class FakeMeta:
         return None
 
     # -- HTTP --------------------------------------------------------------------------------
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         split = urlsplit(handler.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         form: dict[str, str] = {}

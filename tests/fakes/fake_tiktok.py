@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.loopback_http import LoopbackHTTPServer
 from tests.fakes.ad_world import ZERO_DECIMAL_CURRENCIES, FakeWorld
 
 PREFIX = "/open_api/v1.3/"
@@ -77,7 +78,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeTikTok:
+class FakeTikTok(LoopbackHTTPServer):
     """The server; use as a context manager, or call ``start()`` / ``stop()``."""
 
     world: FakeWorld
@@ -96,28 +97,29 @@ class FakeTikTok:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> FakeTikTok:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeTikTok:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        """Answer one request."""
+        url = urlsplit(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        endpoint = url.path.removeprefix(PREFIX).strip("/") if url.path.startswith(PREFIX) else url.path
+        status, headers, payload = self._respond(
+            method, endpoint, dict(parse_qsl(url.query)), {k.lower(): v for k, v in request.headers.items()}, body)
+        request.send_response(status)
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)
 
     @property
     def url(self) -> str:
         """The base URL to set as ``MBO_TIKTOK_API_URL``."""
-        assert self._server, "start the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/open_api"
+        return f"http://127.0.0.1:{self.port}/open_api"
 
     # --- fault injection ---------------------------------------------------------------------------
 
@@ -295,35 +297,3 @@ def _page(items: list[Any], page: int, size: int) -> dict[str, Any]:
         "list": items[(page - 1) * size: page * size],
         "page_info": {"page": page, "page_size": size, "total_number": len(items), "total_page": math.ceil(len(items) / size)},
     }
-
-
-def _handler(fake: FakeTikTok) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self, method: str) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
-            endpoint = url.path.removeprefix(PREFIX).strip("/") if url.path.startswith(PREFIX) else url.path
-            status, headers, payload = fake._respond(
-                method, endpoint, dict(parse_qsl(url.query)), {k.lower(): v for k, v in self.headers.items()}, body)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self._serve("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._serve("POST")
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    return Handler

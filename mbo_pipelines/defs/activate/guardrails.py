@@ -37,6 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from mbo_pipelines.currencies import minor_units_per_unit
 from mbo_pipelines.settings import DEFAULT_MAX_BUDGET_CHANGE, env_float, max_budget_change
 
 DEFAULT_MAX_CHANGE = DEFAULT_MAX_BUDGET_CHANGE  # the planner's too
@@ -90,10 +91,6 @@ def _fmt(value: Any) -> str:
 
 # --- the platform's own view of a campaign ---------------------------------------------------
 
-#: Meta reports budgets in the currency's minor unit: cents (offset 100) except for the
-#: currencies Meta treats as having none. A wrong offset cannot move money: the budget read
-#: back would then differ from the plan's by 100x and ``stale_plan`` blocks the change.
-_META_OFFSET_1 = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,9 @@ def live_campaign(platform: str, row: Mapping[str, Any]) -> LiveCampaign:
         return LiveCampaign(str(row["customer_id"]), str(row["campaign_id"]), row["customer_currency_code"],
                             amount, budget_id=str(row.get("campaign_budget_id") or "") or None, shared_budget=shared)
     if platform == "meta_ads":
-        offset = 1 if row["account_currency"] in _META_OFFSET_1 else 100
+        # Meta budgets are in minor units. A wrong offset cannot move money: the budget read back
+        # would then differ from the plan's by 100x and ``stale_plan`` blocks the change.
+        offset = minor_units_per_unit(row["account_currency"])
         budget = row.get("daily_budget")
         return LiveCampaign(meta_account_id(row["account_id"]), str(row["campaign_id"]), row["account_currency"],
                             None if budget is None else Decimal(int(budget)) / Decimal(offset))

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from mbo_pipelines.connectors import BudgetChange
+from mbo_pipelines.currencies import minor_units_per_unit
 
 MICROS = Decimal(1_000_000)
-#: Currencies without minor units on Google Ads (budgets are whole units: micros of a whole yen).
-ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
 
 
 def minimum_unit_micros(currency: str) -> int:
     """The smallest budget step Google Ads accepts, in micros: a whole unit or a hundredth."""
-    return 1_000_000 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 10_000
+    return 1_000_000 // minor_units_per_unit(currency)
 
 
 def to_micros(amount: Decimal, currency: str) -> int:

@@ -2,7 +2,7 @@
 
 The Insights API sends every number as a string; the Marketing API sends
 budgets as strings of minor units (cents; whole units for the currencies
-Meta gives no offset, ``_META_OFFSET_1``). A value we cannot trust stops the
+Meta gives no offset, ``currencies.ZERO_DECIMAL_CURRENCIES``). A value we cannot trust stops the
 load with a ``ConnectorError`` naming the account, the campaign and the field.
 """
 
@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from mbo_pipelines.connectors import ConnectorError
-from mbo_pipelines.defs.activate.guardrails import _META_OFFSET_1
+from mbo_pipelines.currencies import minor_units_per_unit
 
 PLATFORM = "meta_ads"
 INSIGHT_FIELDS = ("account_id", "account_currency", "campaign_id", "campaign_name", "date_start", "date_stop",
@@ -24,7 +24,7 @@ CAMPAIGN_FIELDS = ("id", "name", "effective_status", "daily_budget", "account_id
 
 def budget_offset(currency: str) -> int:
     """Minor units per currency unit in Meta's budgets: 1 for JPY, KRW and the like, else 100."""
-    return 1 if currency.upper() in _META_OFFSET_1 else 100
+    return minor_units_per_unit(currency)
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:

@@ -18,10 +18,11 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mbo_pipelines.connectors import BudgetChange, ConnectorError
+from mbo_pipelines.currencies import round_to_step, smallest_step
 from mbo_pipelines.defs.ingest.tiktok_ads.api import DEFAULT_BASE_URL, TikTokApi
 from mbo_pipelines.defs.ingest.tiktok_ads.rows import (
     CAMPAIGN_FIELDS,
@@ -41,8 +42,6 @@ UPDATE_PATH = "v1.3/campaign/update/"
 MAX_REPORT_DAYS = 30
 #: Largest page TikTok serves.
 MAX_PAGE_SIZE = 1000
-#: Currencies without minor units: budgets are written in whole units.
-ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"})
 #: Budget modes whose ``budget`` is a daily amount; a lifetime (``BUDGET_MODE_TOTAL``) or no
 #: campaign budget (``BUDGET_MODE_INFINITE``, set on the ad groups) must not be written as one.
 DAILY_BUDGET_MODES = frozenset({"BUDGET_MODE_DAY", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"})
@@ -66,10 +65,9 @@ def budget_amount(amount: Decimal | float | str, currency: str) -> Decimal:
         value = Decimal(str(amount))
     except InvalidOperation:
         raise ValueError(f"daily budget {amount!r} is not a number") from None
-    step = Decimal("1") if currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-    if not value.is_finite() or value.quantize(step, rounding=ROUND_HALF_UP) <= 0:
-        raise ValueError(f"daily budget {amount} {currency} is not a finite amount of at least {step}")
-    return value.quantize(step, rounding=ROUND_HALF_UP)
+    if not value.is_finite() or round_to_step(value, currency) <= 0:
+        raise ValueError(f"daily budget {amount} {currency} is not a finite amount of at least {smallest_step(currency)}")
+    return round_to_step(value, currency)
 
 
 class TikTokConnector:
