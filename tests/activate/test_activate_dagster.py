@@ -7,6 +7,7 @@ import pytest
 from activate_helpers import TODAY, cents, insert_plan, ledger_rows, market_rows, scale
 from dagster import DagsterInstance
 
+from mbo_pipelines.connectors import ConnectorError
 from mbo_pipelines.defs.activate import (
     ActivationResource,
     budget_recommendations_sensor,
@@ -103,3 +104,13 @@ def test_live_source_pushes_only_to_enabled_platforms(monkeypatch):
     for name in ("MBO_GOOGLE_ADS_CUSTOMER_IDS", "MBO_META_AD_ACCOUNT_IDS", "MBO_TIKTOK_ADVERTISER_IDS"):
         monkeypatch.delenv(name, raising=False)
     assert ActivationResource(database_url="postgresql://x/y", source="live").connectors() == {}
+
+
+def test_a_live_platform_missing_its_token_fails_only_its_own_changes(monkeypatch):
+    for name in ("MBO_GOOGLE_ADS_CUSTOMER_IDS", "MBO_TIKTOK_ADVERTISER_IDS", "META_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MBO_META_AD_ACCOUNT_IDS", "act_123")
+    [(platform, connector)] = ActivationResource(database_url="postgresql://x/y", source="live").connectors().items()
+    assert platform == "meta_ads" and connector.is_live
+    with pytest.raises(ConnectorError, match="meta_ads is enabled but META_ACCESS_TOKEN is not set"):
+        connector.fetch_campaigns()

@@ -25,8 +25,13 @@ class ActivationResource(MboResource):
     """None: live platforms rehearse unless MBO_ALLOW_LIVE_BUDGET_CHANGES=1; True: only rehearse; False: apply."""
 
     def connectors(self, log=None) -> dict[str, PlatformConnector]:
-        """One connector per enabled platform (all three on the sandbox)."""
-        return {platform: self.connector(platform, log=log) for platform in self.platforms()}
+        """One connector per enabled platform (all three on the sandbox). A live platform whose connector
+        cannot be built (a missing token) gets a stand-in that fails its changes with the reason."""
+        if not self.is_live():
+            return {platform: self.connector(platform, log=log) for platform in self.platforms()}
+        from mbo_pipelines.defs.ingest.live_connectors import live_connector_or_reason
+
+        return {platform: live_connector_or_reason(platform, log=log) for platform in self.platforms()}
 
 
 class PushBudgetChangesConfig(dg.Config):

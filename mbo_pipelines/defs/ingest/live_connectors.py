@@ -30,6 +30,32 @@ def live_connector(platform: str, env: Mapping[str, str] | None = None, log=None
     return getattr(importlib.import_module(module), name).from_env(env, log=log)
 
 
+class UnavailableConnector:
+    """Stands in for a connector that could not be built (e.g. a missing token): every call fails with why.
+
+    The push then records that platform's changes as failed, with the reason, and goes on with the others.
+    """
+
+    is_live = True
+
+    def __init__(self, platform: str, reason: str):
+        self.platform = platform
+        self.reason = reason
+
+    def _fail(self, *args, **kwargs):
+        raise ConnectorError(self.reason)
+
+    fetch_campaign_daily = fetch_campaigns = set_daily_budget = _fail
+
+
+def live_connector_or_reason(platform: str, env: Mapping[str, str] | None = None, log=None) -> PlatformConnector:
+    """``live_connector``, or an ``UnavailableConnector`` carrying the reason it could not be built."""
+    try:
+        return live_connector(platform, env, log=log)
+    except ConnectorError as error:
+        return UnavailableConnector(platform, str(error))
+
+
 def ga4_reader(env: Mapping[str, str] | None = None, log=None):
     """The GA4 reader, configured from ``MBO_GA4_PROPERTY_IDS`` and ``MBO_GA4_ENDPOINT``."""
     from mbo_pipelines.defs.ingest.ga4.client import GA4Reader
