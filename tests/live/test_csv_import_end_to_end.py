@@ -54,6 +54,9 @@ def test_a_plan_covers_the_active_imported_campaigns(imported):
     planned = {tuple(r) for r in query(imported["url"],
                "select platform, account_id, campaign_id from marts.budget_recommendations where plan_id = %s", (plan_id,))}
     assert planned == active
+    # The plan is fitted on the MBO_HISTORY_DAYS (90) days ending at --end.
+    assert query(imported["url"], "select history_start, history_end from marts.budget_plans where plan_id = %s",
+                 (plan_id,)) == [(START, END)]
     current = dict(query(imported["url"],
                          "select platform || '/' || account_id || '/' || campaign_id, current_daily_budget "
                          "from marts.budget_recommendations where plan_id = %s", (plan_id,)))
