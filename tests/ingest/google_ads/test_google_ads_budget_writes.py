@@ -20,13 +20,6 @@ EUR, JPY = "1234567890", "9876543210"
 TOKEN = "dev-token-for-tests"
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setenv("MBO_API_MAX_ATTEMPTS", "3")
-    monkeypatch.setenv("MBO_API_BACKOFF_SECONDS", "0.001")
-    monkeypatch.setenv("MBO_API_MAX_BACKOFF_SECONDS", "1")
-
-
 @pytest.fixture
 def world():
     world = make_world([FakeAccount(EUR, "EUR", "Europe/Berlin"), FakeAccount(JPY, "JPY", "Asia/Tokyo")],

@@ -26,22 +26,6 @@ latest as (
     from source
     order by platform, account_id, campaign_id, date desc
 
-),
-
-final as (
-
-    select
-        platform,
-        account_id,
-        campaign_id,
-        campaign_name,
-        status,
-        currency,
-        account_timezone,
-        daily_budget
-
-    from latest
-
 )
 
-select * from final
+select * from latest
