@@ -118,6 +118,9 @@ def test_a_truncated_page_fails_the_extract_and_loads_nothing_half(live):
 def test_refresh_loads_exactly_what_the_fakes_serve(live):
     refresh = live["runs"]["refresh"]
     assert refresh.returncode == 0, refresh.stderr
+    # It ran through Dagster: the run is in the instance's run storage, as the UI would list it.
+    run_id = refresh.stdout.rsplit("(run ", 1)[1].split(")")[0]
+    assert query(live["url"], "select status from runs where run_id = %s", (run_id,)) == [("SUCCESS",)]
     google, meta, tiktok = live["worlds"]
     url = live["url"]
     raw_google = {(a, c, d): (Decimal(cost) / 1_000_000, i, k, conv, value) for a, c, d, cost, i, k, conv, value in query(
