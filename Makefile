@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test dev bench lint install clean db-stop
+.PHONY: demo test dev bench lint mutants install clean db-stop
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MBO needs Python 3.11 or newer: run `make PYTHON=python3.11 ...`")'
@@ -29,6 +29,10 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Plant each known-plausible bug in a scratch copy and check the suite catches it (tests/mutation/).
+mutants: $(STAMP)
+	$(BIN)/python -m tests.mutation
 
 lint: $(STAMP)
 	$(BIN)/ruff check mbo_pipelines optimizer bench tests

@@ -134,16 +134,38 @@ def test_changes_applied_and_sandbox_budgets_equal_recommended(db, loop):
 def test_second_run_duplicates_nothing(loop, db):
     first, second = loop["counts"]
     assert first == second
-    dupes = db.execute(
-        "select count(*) from (select 1 from marts.fct_campaign_daily "
-        "group by date_day, platform, account_id, campaign_id having count(*) > 1) d"
-    ).fetchone()[0]
-    assert dupes == 0
-    applied_per_change = db.execute(
-        "select max(n) from (select count(*) n from activation.budget_changes "
-        "group by plan_id, platform, account_id, campaign_id) t"
-    ).fetchone()[0]
-    assert applied_per_change == 1
+
+
+def test_the_platform_received_each_applied_change_once_with_the_ledgers_amount(db, loop):
+    """Counted at the platform (the sandbox's write log), not in the ledger, whose unique key allows one row."""
+    ledger = db.execute(
+        "select platform, account_id, campaign_id, new_daily_budget from activation.budget_changes "
+        "where status = 'applied' order by applied_at, change_id"
+    ).fetchall()
+    writes = db.execute(
+        "select platform, account_id, campaign_id, daily_budget from sandbox.budget_changes where seed = 7 "
+        "order by change_id"
+    ).fetchall()
+    assert len(ledger) > 0 and {p for p, *_ in ledger} == {"google_ads", "meta_ads", "tiktok_ads"}
+    assert writes == ledger
+
+
+def test_pushed_budgets_convert_to_the_reporting_recommendation_at_the_seed_rate(db, loop):
+    """The account-currency budget sent to the platform, times the rate, is the reporting-currency plan (±1 cent)."""
+    import csv
+
+    from mbo_pipelines.defs.transform.project import DBT_PROJECT_DIR
+
+    with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open() as handle:
+        to_usd = {row["currency"]: float(row["rate_to_usd"]) for row in csv.DictReader(handle)}
+    rows = db.execute(
+        "select currency, current_daily_budget, recommended_daily_budget, current_daily_budget_reporting, "
+        "recommended_daily_budget_reporting from marts.budget_recommendations where plan_id = %s", (loop["plans"][1],)
+    ).fetchall()
+    assert {c for c, *_ in rows} == {"USD", "EUR", "PLN"}
+    for currency, current, recommended, current_rep, recommended_rep in rows:
+        assert float(current) * to_usd[currency] == pytest.approx(float(current_rep), abs=0.01)
+        assert float(recommended) * to_usd[currency] == pytest.approx(float(recommended_rep), abs=0.01)
 
 
 def test_pushing_the_same_plan_again_applies_nothing(loop):

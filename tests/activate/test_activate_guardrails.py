@@ -54,9 +54,10 @@ def test_change_problems_name_each_rule():
 def test_plan_rules():
     plan = {"plan_id": "p", "solver_success": True, "solver_message": "ok", "created_at": NOW - timedelta(hours=1),
             "total_daily_budget_reporting": 300.0, "optimality_gap": None}
-    recs = [{"platform": "google_ads", "account_id": "a", "campaign_id": str(i),
-             "recommended_daily_budget_reporting": 100.0, "current_daily_budget": Decimal("90.00")}
-            for i in range(3)]
+    recs = [{"platform": "google_ads", "account_id": "a", "campaign_id": str(i), "currency": "EUR",
+             "recommended_daily_budget_reporting": 100.0, "current_daily_budget": Decimal("90.00"),
+             "current_daily_budget_reporting": 81.0, "recommended_daily_budget": Decimal("111.11")}
+            for i in range(3)]  # EUR at 0.9 reporting units
     assert g.plan_problems(plan, recs, NOW, None) == []
     assert g.plan_problems(plan, recs, NOW, "newer")[0].startswith("latest_plan: plan p is superseded by")
     assert g.plan_problems({**plan, "created_at": NOW - timedelta(hours=37)}, recs, NOW, None)[0].startswith(
@@ -71,6 +72,13 @@ def test_plan_rules():
     inf_recs = [*recs[:2], {**recs[2], "recommended_daily_budget_reporting": math.inf}]
     rules = {p.split(":")[0] for p in g.plan_problems(plan, inf_recs, NOW, None)}
     assert rules == {"finite_numbers", "plan_total"}
+    # 100.00 sent as EUR where the plan allocated 100.00 reporting units: the conversion back was forgotten.
+    unconverted = [*recs[:2], {**recs[2], "recommended_daily_budget": Decimal("100.00")}]
+    assert g.plan_problems(plan, unconverted, NOW, None) == [
+        "currency_conversion: recommendation google_ads/a/2 of 100.00 EUR is 90.00  at the plan's rate 0.9, "
+        "not the 100.00 the plan allocated"]
+    off_by_rounding = [*recs[:2], {**recs[2], "recommended_daily_budget": Decimal("111.12")}]
+    assert g.plan_problems(plan, off_by_rounding, NOW, None) == []
 
 
 def test_limits_from_env(monkeypatch):

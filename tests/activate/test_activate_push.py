@@ -374,3 +374,71 @@ def test_an_unknown_plan_is_an_error(database_url, connectors):
         conn.commit()
     with pytest.raises(LookupError, match="no plan 'nope'"):
         push_plan(database_url, "nope", connectors)
+
+
+def test_a_plan_that_forgot_to_convert_back_to_the_account_currency_is_refused(database_url, market, connectors):
+    rows = scale(market_rows(market), MIXED)
+    # The reporting-currency plan is 1.08 x the account-currency budgets sent: the conversion back was skipped.
+    reporting = {i: float(r.recommended) * 1.08 for i, r in enumerate(rows)}
+    total = sum(reporting.values())
+    writes_before = sandbox_change_count(database_url, market.seed)
+    summary = push_plan(database_url, insert_plan(database_url, rows, total=total, reporting_override=reporting),
+                        connectors)
+    assert summary.counts["applied"] == 0 and summary.counts["blocked"] == 3
+    assert any(p.startswith("currency_conversion: recommendation ") for p in summary.plan_problems)
+    assert sandbox_change_count(database_url, market.seed) == writes_before
+
+
+class SupersedingConnector(FlakyConnector):
+    """The sandbox connector, except that its first write is followed by a newer plan appearing."""
+
+    def __init__(self, inner, database_url: str, rows: list[PlanRow]):
+        super().__init__(inner, bad_campaign="", exc=RuntimeError())
+        self.database_url, self.rows, self.newer = database_url, rows, None
+
+    def set_daily_budget(self, account_id, campaign_id, amount):
+        self.inner.set_daily_budget(account_id, campaign_id, amount)
+        if self.newer is None:
+            self.newer = insert_plan(self.database_url, self.rows)
+
+
+def test_a_plan_superseded_mid_push_sends_nothing_more(database_url, market, connectors):
+    rows = market_rows(market)
+    first = _first_of_each_platform(rows)  # google_ads is pushed first: two changes there, one on each other
+    scale(rows, {first[0]: 1.1, first[0] + 1: 0.9, first[1]: 1.2, first[2]: 0.8})
+    plan_id = insert_plan(database_url, rows)
+    connectors = {**connectors, "google_ads": SupersedingConnector(connectors["google_ads"], database_url, rows)}
+    before = {p: _budgets_now(market, p) for p in ("meta_ads", "tiktok_ads")}
+
+    summary = push_plan(database_url, plan_id, connectors)
+
+    ledger = ledger_rows(database_url, plan_id)
+    assert ledger[_key(rows[first[0]])]["status"] == "applied"
+    newer = connectors["google_ads"].newer
+    for row in (rows[first[0] + 1], rows[first[1]], rows[first[2]]):
+        assert ledger[_key(row)]["status"] == "blocked"
+        assert ledger[_key(row)]["error"] == f"latest_plan: plan {plan_id} is superseded by the newer plan {newer}"
+    assert {p: _budgets_now(market, p) for p in ("meta_ads", "tiktok_ads")} == before
+    assert summary.counts == {**summary.counts, "applied": 1, "blocked": 3}
+
+
+def test_the_maximum_change_is_also_checked_against_the_budget_in_force(database_url, market, connectors):
+    rows = market_rows(market)
+    first = rows[0]
+    first.recommended = cents(first.current * Decimal("1.30"))  # +30% of the plan's current budget: allowed
+    # The budget in force drifted down 0.5% since the plan (within the stale tolerance): +30.65% from it.
+    in_force = cents(first.current * Decimal("0.995"))
+    connectors[first.platform].set_daily_budget(first.account_id, first.campaign_id, in_force)
+    summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
+    row = ledger_rows(database_url, summary.plan_id)[_key(first)]
+    assert row["status"] == "blocked"
+    assert row["error"].startswith("max_change: ") and "of the budget in force on the platform" in row["error"]
+    assert _budgets_now(market, first.platform)[first.campaign_id] == in_force
+
+
+@pytest.mark.parametrize("value", ["0", "true", "yes", " ", "01"])
+def test_only_exactly_1_allows_live_changes(database_url, monkeypatch, value):
+    plan_id, live, rows = _live_plan(database_url)
+    monkeypatch.setenv("MBO_ALLOW_LIVE_BUDGET_CHANGES", value)
+    summary = push_plan(database_url, plan_id, {"google_ads": live})
+    assert live.calls == [] and summary.counts["dry_run"] == 2 and summary.counts["applied"] == 0

@@ -39,11 +39,14 @@ def test_rows_use_each_platforms_units(database_url):
     market = SandboxMarket(database_url, seed=11, today=TODAY)
     assert isinstance(market.connector("google_ads"), PlatformConnector)
     google = market.connector("google_ads").fetch_campaign_daily(date(2026, 2, 1), date(2026, 2, 1))
+    assert google
     assert all(isinstance(r["metrics_cost_micros"], int) for r in google)
     assert all(r["metrics_cost_micros"] % 10_000 == 0 for r in google)  # whole cents in micros
     meta = market.connector("meta_ads").fetch_campaigns()
+    assert meta
     assert all(isinstance(r["daily_budget"], int) for r in meta)  # minor units
     tiktok = market.connector("tiktok_ads").fetch_campaigns()
+    assert tiktok
     assert all(isinstance(r["budget"], Decimal) for r in tiktok)
 
 

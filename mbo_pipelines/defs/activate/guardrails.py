@@ -11,7 +11,11 @@ Rules on a whole plan (one failure refuses every change of the plan):
 - ``solver_success``: the optimizer reported success;
 - ``plan_age``: the plan is at most ``MBO_PLAN_MAX_AGE_HOURS`` (default 36) hours old;
 - ``plan_total``: the recommended reporting budgets sum to the plan's total within 0.01;
-- ``latest_plan``: no newer plan exists (a superseded plan is never pushed).
+- ``latest_plan``: no newer plan exists (a superseded plan is never pushed);
+- ``currency_conversion``: every recommended budget in the account's currency, at the rate the plan
+  converted the campaign's current budget with, is its reporting-currency recommendation (within a
+  cent and the rounding of the account-currency cents): a plan that forgot to convert back (reporting
+  amounts sent as EUR or PLN) is refused.
 
 Rules on one change:
 
@@ -281,6 +285,25 @@ def check_latest(plan_id: str, newer_plan_id: str | None) -> str | None:
     return None
 
 
+def check_currency_conversion(rec: Mapping[str, Any]) -> str | None:
+    """The account-currency recommendation must convert, at the plan's own rate, to the reporting one."""
+    values = [rec["current_daily_budget"], rec["current_daily_budget_reporting"],
+              rec["recommended_daily_budget"], rec["recommended_daily_budget_reporting"]]
+    if not all(is_finite_number(v) for v in values) or not float(values[0]) > 0:
+        return None  # finite_numbers / positive_budget speak for these
+    current, current_rep, recommended, recommended_rep = (float(v) for v in values)
+    rate = current_rep / current
+    # Account budgets carry whole cents: their rounding moves the reporting amount by half a cent x rate.
+    if abs(recommended * rate - recommended_rep) > 0.01 + 0.005 * rate:
+        where = f"{rec['platform']}/{rec['account_id']}/{rec['campaign_id']}"
+        return (
+            f"currency_conversion: recommendation {where} of {recommended:.2f} {rec.get('currency', '')} is "
+            f"{recommended * rate:.2f} {rec.get('reporting_currency', '')} at the plan's rate {rate:.6g}, "
+            f"not the {recommended_rep:.2f} the plan allocated"
+        )
+    return None
+
+
 def plan_problems(
     plan: Mapping[str, Any],
     recommendations: list[Mapping[str, Any]],
@@ -300,5 +323,6 @@ def plan_problems(
         check_plan_total((rec["recommended_daily_budget_reporting"] for rec in recommendations),
                          plan["total_daily_budget_reporting"], limits.total_tolerance),
         check_latest(plan["plan_id"], newer_plan_id),
+        *(check_currency_conversion(rec) for rec in recommendations),
     ]
     return [p for p in problems if p]

@@ -36,7 +36,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.connectors import BudgetChange, PlatformConnector, send_budget_changes
+from mbo_pipelines.connectors import BatchBudgetWriter, BudgetChange, PlatformConnector, send_budget_changes
 from mbo_pipelines.defs.activate import guardrails, ledger
 from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, MANUAL, PENDING, LedgerRow
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
@@ -288,24 +288,41 @@ def _push_platform(
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
             sendable.append((row, campaign))
-    if not sendable:
-        return done
+    # A platform that takes many changes per request gets them in one; the others one at a time.
+    size = len(sendable) if isinstance(connector, BatchBudgetWriter) else 1
+    for start in range(0, len(sendable), size):
+        done += _send(conn, plan_id, platform, sendable[start:start + size], connector, dry, secrets, log)
+    return done
+
+
+def _send(
+    conn: psycopg.Connection,
+    plan_id: str,
+    platform: str,
+    batch: list[tuple[LedgerRow, guardrails.LiveCampaign]],
+    connector: PlatformConnector,
+    dry: bool,
+    secrets: tuple[str, ...],
+    log: Any,
+) -> int:
+    """Send one request's changes (or validate them, in a dry run) and record each outcome."""
+    done = 0
     if not dry:
-        # Checked again just before the write: a plan superseded mid-push sends nothing more.
+        # Checked again just before each write: a plan superseded mid-push sends nothing more.
         if problem := guardrails.check_latest(plan_id, _newer_plan(conn, plan_id)):
             log.warning(f"plan {plan_id}: {problem}")
-            return done + sum(ledger.finish(conn, r.change_id, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
-                              for r, c in sendable)
+            return sum(ledger.finish(conn, r.change_id, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
+                       for r, c in batch)
         # The attempt is durable before the call: a crash after it leaves the rows pending, and the
         # next run sets the same absolute amounts again, which is idempotent.
-        for row, campaign in sendable:
+        for row, campaign in batch:
             ledger.note_attempt(conn, row.change_id, campaign.daily_budget)
-    changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in sendable]
+    changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in batch]
     try:
         results = send_budget_changes(connector, changes, validate_only=dry)
     except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
         results = [error_text(exc, secrets)] * len(changes)
-    for (row, campaign), error in zip(sendable, results, strict=True):
+    for (row, campaign), error in zip(batch, results, strict=True):
         error = redact(error, secrets) if error else None
         if error:
             log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
