@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 # Plant each known-plausible bug in a scratch copy and check the suite catches it (tests/mutation/).
 mutants: $(STAMP)
-	$(BIN)/python -m tests.mutation
+	$(BIN)/python -m tests.mutation $(MUTANTS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mbo_pipelines optimizer bench tests

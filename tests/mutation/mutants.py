@@ -134,9 +134,10 @@ MUTANTS = (
            'allow_live = bool(os.environ.get(ALLOW_LIVE_ENV, "").strip())',
            "MBO_ALLOW_LIVE_BUDGET_CHANGES=0 read as 'allowed' (any non-empty value counts).", (ACTIVATE,)),
     Mutant("validate-only-sent-as-write", "mbo_pipelines/connectors.py",
-           "        if validate_only and not connector.supports_validate_only:\n            return [None] * len(changes)\n",
-           "",
-           "A platform without validate-only requests (TikTok) gets real writes in a dry run.", (LIVE,)),
+           "    if validate_only:\n        return [None] * len(changes)\n    results: list",
+           "    results: list",
+           "A platform that can only write one budget at a time, and cannot validate, gets real writes in a "
+           "dry run.", (ACTIVATE,)),
     Mutant("tiny-changes-only", "mbo_pipelines/defs/activate/push.py",
            "return abs(recommended - current) >= MIN_CHANGE", "return abs(recommended - current) <= MIN_CHANGE",
            "The 'is this a change' test inverted: only non-changes reach the ledger.", (ACTIVATE,)),
