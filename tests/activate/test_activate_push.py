@@ -316,7 +316,7 @@ class Crash(BaseException):
     """The process dying between the platform call and the ledger update."""
 
 
-def test_a_change_left_pending_by_a_crash_is_retried_once_and_safely(database_url, market, connectors):
+def test_a_change_left_pending_by_a_crash_is_reconciled_not_sent_again(database_url, market, connectors):
     rows = scale(market_rows(market), {0: 1.2})
     plan_id = insert_plan(database_url, rows)
 
@@ -332,10 +332,13 @@ def test_a_change_left_pending_by_a_crash_is_retried_once_and_safely(database_ur
     assert left["status"] == "pending" and left["attempts"] == 1
     assert _budgets_now(market, platform)[rows[0].campaign_id] == rows[0].recommended
 
-    # The platform already has the new budget; setting the same absolute amount again is harmless.
+    # The platform already has the new budget: the resumed push reads it and records it, without a second write.
+    writes = sandbox_change_count(database_url, market.seed)
     summary = push_plan(database_url, plan_id, connectors)
     row = ledger_rows(database_url, plan_id)[_key(rows[0])]
-    assert row["status"] == "applied" and row["attempts"] == 2 and summary.counts["applied"] == 1
+    assert row["status"] == "applied" and row["reconciled"] is True and row["attempts"] == 1
+    assert summary.counts["applied"] == 1
+    assert sandbox_change_count(database_url, market.seed) == writes
     assert _budgets_now(market, platform)[rows[0].campaign_id] == rows[0].recommended
 
 
@@ -442,3 +445,91 @@ def test_only_exactly_1_allows_live_changes(database_url, monkeypatch, value):
     monkeypatch.setenv("MBO_ALLOW_LIVE_BUDGET_CHANGES", value)
     summary = push_plan(database_url, plan_id, {"google_ads": live})
     assert live.calls == [] and summary.counts["dry_run"] == 2 and summary.counts["applied"] == 0
+
+
+def test_a_crashed_push_resumed_after_the_plan_was_superseded_records_what_reached_the_platform(
+        database_url, market, connectors):
+    rows = scale(market_rows(market), {0: 1.2, 1: 0.9})
+    plan_id = insert_plan(database_url, rows)
+
+    class DiesAfterFirstWrite(FlakyConnector):
+        def set_daily_budget(self, account_id, campaign_id, amount):
+            self.inner.set_daily_budget(account_id, campaign_id, amount)
+            raise Crash()
+
+    platform = rows[0].platform
+    with pytest.raises(Crash):
+        push_plan(database_url, plan_id, {**connectors, platform: DiesAfterFirstWrite(connectors[platform], "", Crash())})
+    insert_plan(database_url, rows)  # a newer plan arrives before the resume
+
+    summary = push_plan(database_url, plan_id, connectors)
+
+    ledger = ledger_rows(database_url, plan_id)
+    reached, not_sent = ledger[_key(rows[0])], ledger[_key(rows[1])]
+    assert reached["status"] == "applied" and reached["reconciled"] is True
+    assert not_sent["status"] == "blocked" and not_sent["error"].startswith("latest_plan: ")
+    assert summary.plan_problems and summary.counts["applied"] == 1
+
+
+class HalvesAnotherBudgetWhenWriting(FlakyConnector):
+    """The sandbox connector; after its first write, someone halves another campaign's budget by hand."""
+
+    def __init__(self, inner, victim: PlanRow):
+        super().__init__(inner, bad_campaign="", exc=RuntimeError())
+        self.victim, self.done = victim, False
+
+    def set_daily_budget(self, account_id, campaign_id, amount):
+        self.inner.set_daily_budget(account_id, campaign_id, amount)
+        if not self.done:
+            self.done = True
+            self.inner.set_daily_budget(self.victim.account_id, self.victim.campaign_id, cents(self.victim.current / 2))
+
+
+def test_a_budget_changed_on_the_platform_during_the_push_is_not_overwritten(database_url, market, connectors):
+    rows = scale(market_rows(market), {0: 1.2, 1: 1.3})
+    platform = rows[0].platform
+    connectors = {**connectors, platform: HalvesAnotherBudgetWhenWriting(connectors[platform], rows[1])}
+
+    summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
+
+    victim = ledger_rows(database_url, summary.plan_id)[_key(rows[1])]
+    halved = cents(rows[1].current / 2)
+    assert victim["status"] == "blocked" and victim["error"].startswith("stale_plan: ")
+    assert victim["live_daily_budget"] == halved
+    assert _budgets_now(market, platform)[rows[1].campaign_id] == halved
+
+
+class AppliesThenTimesOut(FlakyConnector):
+    """The platform takes the write, then the call times out (the answer is lost)."""
+
+    def set_daily_budget(self, account_id, campaign_id, amount):
+        self.inner.set_daily_budget(account_id, campaign_id, amount)
+        if campaign_id == self.bad_campaign:
+            raise TimeoutError("read timed out")
+
+
+def test_a_write_that_timed_out_after_the_platform_took_it_is_applied_and_reconciled(database_url, market, connectors):
+    rows = scale(market_rows(market), {0: 1.2, 1: 0.8})
+    platform = rows[0].platform
+    connectors = {**connectors, platform: AppliesThenTimesOut(connectors[platform], rows[0].campaign_id, None)}
+
+    summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
+
+    ledger = ledger_rows(database_url, summary.plan_id)
+    timed_out = ledger[_key(rows[0])]
+    assert timed_out["status"] == "applied" and timed_out["reconciled"] is True
+    assert timed_out["error"] == "reconciled after: TimeoutError: read timed out"
+    assert ledger[_key(rows[1])]["status"] == "applied" and ledger[_key(rows[1])]["reconciled"] is False
+    assert summary.ok
+
+
+def test_a_campaign_paused_on_the_platform_after_planning_keeps_its_budget(database_url, market, connectors):
+    rows = scale(market_rows(market), {0: 1.2})
+    with warehouse.connect(database_url) as conn:  # paused in the platform's own UI
+        conn.execute("update sandbox.campaigns set status = 'paused' where seed = %s and campaign_id = %s",
+                     (market.seed, rows[0].campaign_id))
+        conn.commit()
+    summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
+    row = ledger_rows(database_url, summary.plan_id)[_key(rows[0])]
+    assert row["status"] == "blocked" and row["error"].startswith("campaign_status: the campaign is paused")
+    assert _budgets_now(market, rows[0].platform)[rows[0].campaign_id] == rows[0].current

@@ -31,7 +31,7 @@ def google():
     world = make_world([FakeAccount(CUSTOMER, "USD", "America/New_York")], DAY, DAY, seed=4, campaigns_per_account=4)
     for campaign in world.campaigns[:3]:  # 1000, 1001, 1002 share one budget of 300 (100 each, as the marts count)
         campaign.shared_budget_id, campaign.daily_budget, campaign.status = "777", Decimal("300.00"), "active"
-    world.campaigns[3].daily_budget = Decimal("80.00")
+    world.campaigns[3].daily_budget, world.campaigns[3].status = Decimal("80.00"), "active"
     with FakeGoogleAds(world, developer_token="dev-token") as fake:
         env = {"MBO_GOOGLE_ADS_ENDPOINT": fake.endpoint, "GOOGLE_ADS_DEVELOPER_TOKEN": "dev-token",
                "MBO_GOOGLE_ADS_CUSTOMER_IDS": CUSTOMER}

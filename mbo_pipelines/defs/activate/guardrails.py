@@ -26,8 +26,10 @@ Rules on one change:
   plan's current budget (or already of the new one, as after an interrupted push);
 - ``max_change``: the new budget is within ``MBO_MAX_BUDGET_CHANGE`` (default
   0.30) of both the plan's current budget and the budget in force now;
+- ``campaign_status``: the campaign is active on the platform (one paused or
+  removed since the plan keeps its budget);
 - ``own_budget``: the campaign has a daily budget of its own (a Meta campaign
-  budgeted on its ad sets has none to change);
+  budgeted on its ad sets, or a TikTok lifetime budget, has none to change);
 - ``shared_budget``: a budget shared by several campaigns (Google Ads'
   explicitly shared budgets) moves only when every campaign on it is in the plan.
 """
@@ -112,6 +114,28 @@ class LiveCampaign:
     daily_budget: Decimal | None
     budget_id: str | None = None
     shared_budget: bool = False
+    #: ``active``, ``paused`` or ``removed`` (the platform's own word, lower-cased, for anything else).
+    status: str = "active"
+
+
+#: Each platform's campaign states in MBO's words; a state not listed here is not ``active``.
+_STATUSES = {
+    "google_ads": {"ENABLED": "active", "PAUSED": "paused", "REMOVED": "removed"},
+    # Meta: a campaign with issues or in review still spends.
+    "meta_ads": {"ACTIVE": "active", "IN_PROCESS": "active", "WITH_ISSUES": "active", "PAUSED": "paused",
+                 "CAMPAIGN_PAUSED": "paused", "DELETED": "removed", "ARCHIVED": "removed"},
+    "tiktok_ads": {"ENABLE": "active", "DISABLE": "paused", "DELETE": "removed"},
+}
+_STATUS_FIELDS = {"google_ads": "campaign_status", "meta_ads": "effective_status", "tiktok_ads": "operation_status"}
+#: TikTok budget modes whose ``budget`` is a daily amount.
+_TIKTOK_DAILY_MODES = frozenset({"BUDGET_MODE_DAY", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"})
+
+
+def _status(platform: str, row: Mapping[str, Any]) -> str:
+    raw = str(row.get(_STATUS_FIELDS[platform]) or "").strip().upper()
+    if not raw:  # a connector that does not report states
+        return "active"
+    return _STATUSES[platform].get(raw, raw.lower())
 
 
 def meta_account_id(account_id: str) -> str:
@@ -128,17 +152,20 @@ def live_campaign(platform: str, row: Mapping[str, Any]) -> LiveCampaign:
         if shared:
             amount = amount / int(row["campaign_budget_reference_count"])
         return LiveCampaign(str(row["customer_id"]), str(row["campaign_id"]), row["customer_currency_code"],
-                            amount, budget_id=str(row.get("campaign_budget_id") or "") or None, shared_budget=shared)
+                            amount, budget_id=str(row.get("campaign_budget_id") or "") or None, shared_budget=shared,
+                            status=_status(platform, row))
     if platform == "meta_ads":
         # Meta budgets are in minor units. A wrong offset cannot move money: the budget read back
         # would then differ from the plan's by 100x and ``stale_plan`` blocks the change.
         offset = minor_units_per_unit(row["account_currency"])
         budget = row.get("daily_budget")
         return LiveCampaign(meta_account_id(row["account_id"]), str(row["campaign_id"]), row["account_currency"],
-                            None if budget is None else Decimal(int(budget)) / Decimal(offset))
+                            None if budget is None else Decimal(int(budget)) / Decimal(offset),
+                            status=_status(platform, row))
     if platform == "tiktok_ads":
+        daily = str(row.get("budget_mode") or "BUDGET_MODE_DAY") in _TIKTOK_DAILY_MODES
         return LiveCampaign(str(row["advertiser_id"]), str(row["campaign_id"]), row["currency"],
-                            Decimal(str(row["budget"])))
+                            Decimal(str(row["budget"])) if daily else None, status=_status(platform, row))
     raise ValueError(f"no budget vocabulary known for platform {platform!r}")
 
 
@@ -209,6 +236,8 @@ def change_problems(
         return [problem]
     if live is None:
         return ["campaign_exists: the platform no longer reports this campaign"]
+    if live.status != "active":
+        return [f"campaign_status: the campaign is {live.status} on the platform; its budget is left alone"]
     if live.daily_budget is None:
         return ["own_budget: the campaign has no daily budget of its own (its ad sets carry the budgets)"]
     checks = (

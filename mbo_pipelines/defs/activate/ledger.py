@@ -49,6 +49,7 @@ create table if not exists activation.budget_changes (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   applied_at timestamptz,
+  reconciled boolean not null default false,
   unique (plan_id, platform, account_id, campaign_id),
   check ((status = 'applied') = (applied_at is not null))
 )
@@ -56,7 +57,7 @@ create table if not exists activation.budget_changes (
 
 _COLUMNS = (
     "change_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,"
-    " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at"
+    " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at, reconciled"
 )
 
 
@@ -80,6 +81,7 @@ class LedgerRow:
     created_at: datetime
     updated_at: datetime
     applied_at: datetime | None
+    reconciled: bool = False
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
@@ -89,6 +91,7 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
+        conn.execute("alter table activation.budget_changes add column if not exists reconciled boolean not null default false")
         # A ledger created before a status existed: widen its check (the old rows all still pass it).
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")
         conn.execute(f"alter table activation.budget_changes add constraint budget_changes_status_check check ({_STATUS_CHECK})")
@@ -154,8 +157,12 @@ def finish(
     error: str | None = None,
     dry_run: bool = False,
     live_daily_budget: Decimal | None = None,
+    reconciled: bool = False,
 ) -> bool:
-    """Move a pending row to its final ``status``; False when it was no longer pending."""
+    """Move a pending row to its final ``status``; False when it was no longer pending.
+
+    ``reconciled``: the outcome was read back from the platform, not taken from a write's answer.
+    """
     if status not in STATUSES or status == PENDING:
         raise ValueError(f"not a final ledger status: {status!r}")
     with conn.transaction():
@@ -165,10 +172,11 @@ def finish(
             set status = %s, error = %s, dry_run = %s,
                 live_daily_budget = coalesce(%s, live_daily_budget),
                 applied_at = case when %s = 'applied' then now() end,
+                reconciled = %s,
                 updated_at = now()
             where change_id = %s and status = 'pending'
             """,
-            (status, error, dry_run, live_daily_budget, status, change_id),
+            (status, error, dry_run, live_daily_budget, status, reconciled, change_id),
         )
         return cur.rowcount == 1
 

@@ -224,6 +224,8 @@ def push_plan(
             if problems:
                 reason = "; ".join(problems)
                 log.error(f"plan {plan_id} refused: {reason}")
+                # A change a crashed push may have sent is read back, never just marked blocked.
+                processed += _reconcile_attempted(conn, [r for r in pending if r.attempts > 0], connectors, log)
                 for row in pending:
                     processed += ledger.finish(conn, row.change_id, BLOCKED, error=reason,
                                                dry_run=dry_by_platform.get(row.platform, False))
@@ -266,17 +268,54 @@ def _push_platform(
         reason = f"no connector configured for platform {platform} (see `mbo platforms`)"
         log.error(f"plan {plan_id}: {reason}")
         return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
-    try:
-        live = guardrails.live_campaigns(platform, connector.fetch_campaigns())
-    except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails its changes
-        reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
-        log.error(f"plan {plan_id}: {reason}")
-        return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
+    batch = isinstance(connector, BatchBudgetWriter)
+    # A platform that takes many changes per request gets them in one; the others one at a time. A dry run
+    # is one read and one validation request, whatever the platform.
+    chunks = [rows] if dry or batch else [[row] for row in rows]
+    done = 0
+    for chunk in chunks:
+        # Read right before each write, and check every guardrail against that read: a budget changed on
+        # the platform during the push is never overwritten from a stale view.
+        try:
+            live = guardrails.live_campaigns(platform, connector.fetch_campaigns())
+        except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails these changes
+            reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
+            log.error(f"plan {plan_id}: {reason}")
+            done += sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in chunk)
+            continue
+        settled, sendable = _check(conn, platform, chunk, live, dry, limits, log, plan_campaigns)
+        done += settled
+        if sendable:
+            done += _send(conn, plan_id, platform, sendable, connector, dry, secrets, log)
+    return done
 
+
+def _reached(campaign: guardrails.LiveCampaign | None, row: LedgerRow) -> bool:
+    """True when the platform already runs the change's new budget (to the cent)."""
+    return (campaign is not None and campaign.daily_budget is not None
+            and abs(campaign.daily_budget - row.new_daily_budget) < Decimal("0.005"))
+
+
+def _check(
+    conn: psycopg.Connection,
+    platform: str,
+    rows: list[LedgerRow],
+    live: dict[tuple[str, str], guardrails.LiveCampaign],
+    dry: bool,
+    limits: guardrails.Limits,
+    log: Any,
+    plan_campaigns: set[tuple[str, str]],
+) -> tuple[int, list[tuple[LedgerRow, guardrails.LiveCampaign]]]:
+    """Settle what the fresh read decides (blocked; already applied by a crashed push); return the rest to send."""
     done = 0
     sendable: list[tuple[LedgerRow, guardrails.LiveCampaign]] = []
     for row in rows:
         campaign = live.get((row.account_id, row.campaign_id))
+        if row.attempts > 0 and not dry and _reached(campaign, row):
+            # A push that died after the platform took the change: record it, do not send it again.
+            log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
+            done += ledger.finish(conn, row.change_id, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
+            continue
         problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
                                               campaign, limits)
         if not problems and campaign is not None:
@@ -288,11 +327,7 @@ def _push_platform(
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
             sendable.append((row, campaign))
-    # A platform that takes many changes per request gets them in one; the others one at a time.
-    size = len(sendable) if isinstance(connector, BatchBudgetWriter) else 1
-    for start in range(0, len(sendable), size):
-        done += _send(conn, plan_id, platform, sendable[start:start + size], connector, dry, secrets, log)
-    return done
+    return done, sendable
 
 
 def _send(
@@ -313,8 +348,8 @@ def _send(
             log.warning(f"plan {plan_id}: {problem}")
             return sum(ledger.finish(conn, r.change_id, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
                        for r, c in batch)
-        # The attempt is durable before the call: a crash after it leaves the rows pending, and the
-        # next run sets the same absolute amounts again, which is idempotent.
+        # The attempt is durable before the call: a crash after it leaves the rows pending with
+        # attempts > 0, and the next run reads the platform before deciding to send again.
         for row, campaign in batch:
             ledger.note_attempt(conn, row.change_id, campaign.daily_budget)
     changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in batch]
@@ -322,9 +357,15 @@ def _send(
         results = send_budget_changes(connector, changes, validate_only=dry)
     except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
         results = [error_text(exc, secrets)] * len(changes)
-    for (row, campaign), error in zip(batch, results, strict=True):
-        error = redact(error, secrets) if error else None
-        if error:
+    errors = [redact(error, secrets) if error else None for error in results]
+    read_back = _read_back(connector, platform) if any(errors) and not dry else {}
+    for (row, campaign), error in zip(batch, errors, strict=True):
+        if error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
+            # The call failed but the platform runs the new budget (a timeout after it took the write).
+            log.warning(f"{_what(platform, row)}: the call failed ({error}) but the platform runs the new budget")
+            done += ledger.finish(conn, row.change_id, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
+                                  reconciled=True)
+        elif error:
             log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
             done += ledger.finish(conn, row.change_id, FAILED, error=error[:MAX_ERROR_CHARS], dry_run=dry,
                                   live_daily_budget=campaign.daily_budget)
@@ -334,6 +375,30 @@ def _send(
         else:
             log.info(f"applied {_what(platform, row)}")
             done += ledger.finish(conn, row.change_id, APPLIED)
+    return done
+
+
+def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, str], guardrails.LiveCampaign]:
+    """The platform's budgets after a failed write, to tell a refused change from one that went through."""
+    try:
+        return guardrails.live_campaigns(platform, connector.fetch_campaigns())
+    except Exception:  # noqa: BLE001 - unreadable: the failures stand as failures
+        return {}
+
+
+def _reconcile_attempted(conn: psycopg.Connection, rows: list[LedgerRow],
+                         connectors: Mapping[str, PlatformConnector], log: Any) -> int:
+    """Rows whose write was attempted: applied (reconciled) where the platform runs the new budget."""
+    done = 0
+    for platform in sorted({r.platform for r in rows}):
+        connector = connectors.get(platform)
+        live = _read_back(connector, platform) if connector else {}
+        for row in (r for r in rows if r.platform == platform):
+            campaign = live.get((row.account_id, row.campaign_id))
+            if _reached(campaign, row):
+                log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
+                done += ledger.finish(conn, row.change_id, APPLIED, live_daily_budget=campaign.daily_budget,
+                                      reconciled=True)
     return done
 
 
