@@ -111,15 +111,20 @@ def test_latest_plan_covers_active_campaigns_keeps_total_and_bounds(db, loop):
     assert n == active > 0
     assert abs(summed - total) <= 0.01
     assert float(worst) <= 0.30 + 1e-9
-    assert float(worst) > 0.01  # the plan really moves money
+    first_moves = db.execute(
+        "select max(abs(recommended_daily_budget / current_daily_budget - 1)) from marts.budget_recommendations "
+        "where plan_id = %s", (loop["plans"][0],)).fetchone()[0]
+    assert float(first_moves) > 0.01  # the first plan really moves money
 
 
 def test_changes_applied_and_sandbox_budgets_equal_recommended(db, loop):
-    latest = loop["plans"][1]
+    first, latest = loop["plans"]
     statuses = dict(db.execute(
-        "select status, count(*) from activation.budget_changes where plan_id = %s group by 1", (latest,)
+        "select status, count(*) from activation.budget_changes where plan_id = %s group by 1", (first,)
     ).fetchall())
     assert set(statuses) == {"applied"}
+    # The second run plans on the same history within the same day's limits: it asks for nothing more.
+    assert db.execute("select count(*) from activation.budget_changes where plan_id = %s", (latest,)).fetchone()[0] == 0
     recommended = {
         (p, c): float(b) for p, c, b in db.execute(
             "select platform, campaign_id, recommended_daily_budget from marts.budget_recommendations where plan_id = %s",
@@ -129,6 +134,19 @@ def test_changes_applied_and_sandbox_budgets_equal_recommended(db, loop):
     market = SandboxMarket(loop["url"], seed=7, today=TODAY)
     current = {(p, c): b for p in ("google_ads", "meta_ads", "tiktok_ads") for c, b in market.current_budgets(p).items()}
     assert current == pytest.approx(recommended, abs=0.005)
+
+
+def test_a_second_plan_the_same_day_stays_within_the_maximum_change_of_the_morning_budgets(db, loop):
+    """Re-runs cannot stack: the second plan is within ±30% of the budgets before the first push, too."""
+    first, second = loop["plans"]
+    rows = db.execute(
+        "select a.current_daily_budget, b.recommended_daily_budget from marts.budget_recommendations a "
+        "join marts.budget_recommendations b using (platform, account_id, campaign_id) "
+        "where a.plan_id = %s and b.plan_id = %s", (first, second),
+    ).fetchall()
+    assert len(rows) > 0
+    worst = max(abs(float(new) / float(morning) - 1) for morning, new in rows)
+    assert worst <= 0.30 + 0.005
 
 
 def test_second_run_duplicates_nothing(loop, db):
@@ -225,7 +243,7 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
     """The report `make demo` prints, built from the same database."""
     from mbo_pipelines.demo import report
 
-    latest = loop["plans"][1]
+    latest = loop["plans"][0]  # the plan that moved money (the second asks for nothing more the same day)
     text = report(db, latest)
     assert "marts.fct_campaign_daily" in text and "marts.budget_recommendations" in text
     assert f"Plan {latest}" in text and "90% interval" in text

@@ -136,3 +136,14 @@ def test_a_meta_campaign_without_its_own_budget_is_refused():
         "own_budget: the campaign has no daily budget of its own (its ad sets carry the budgets)"]
     jpy = g.live_campaign("meta_ads", {**row, "account_currency": "JPY", "daily_budget": 1500})
     assert jpy.daily_budget == Decimal(1500)
+
+
+def test_the_rolling_limit_measures_against_the_budget_a_day_ago():
+    live = g.LiveCampaign("a", "c", "USD", Decimal("130.00"))
+    # MBO already moved 100 -> 130 today: another +30% is +69% on the day.
+    problems = g.change_problems(Decimal("130.00"), Decimal("169.00"), "USD", live, day_ago=Decimal("100.00"))
+    assert problems == ["max_change_24h: 100.00 -> 169.00 is a +69.0% change of the budget in force 24 hours ago, "
+                        "beyond the allowed ±30%"]
+    # Undoing today's change is always allowed, and so is any move inside both bands.
+    assert g.change_problems(Decimal("130.00"), Decimal("100.00"), "USD", live, day_ago=Decimal("100.00")) == []
+    assert g.change_problems(Decimal("130.00"), Decimal("125.00"), "USD", live, day_ago=Decimal("100.00")) == []

@@ -533,3 +533,25 @@ def test_a_campaign_paused_on_the_platform_after_planning_keeps_its_budget(datab
     row = ledger_rows(database_url, summary.plan_id)[_key(rows[0])]
     assert row["status"] == "blocked" and row["error"].startswith("campaign_status: the campaign is paused")
     assert _budgets_now(market, rows[0].platform)[rows[0].campaign_id] == rows[0].current
+
+
+def test_plans_pushed_the_same_day_cannot_stack_their_changes(database_url, market, connectors):
+    rows = market_rows(market)
+    first = rows[0]
+    original = first.current
+    first.recommended = cents(original * Decimal("1.30"))
+    assert push_plan(database_url, insert_plan(database_url, rows), connectors).counts["applied"] == 1
+
+    # A re-run plans another +30% from the new budget: +69% on the day.
+    again = market_rows(market)
+    again[0].recommended = cents(again[0].current * Decimal("1.30"))
+    summary = push_plan(database_url, insert_plan(database_url, again), connectors)
+    row = ledger_rows(database_url, summary.plan_id)[_key(again[0])]
+    assert row["status"] == "blocked" and row["error"].startswith(f"max_change_24h: {original:.2f} -> ")
+    assert _budgets_now(market, first.platform)[first.campaign_id] == cents(original * Decimal("1.30"))
+
+    # Going back to the morning's budget is always allowed.
+    undo = market_rows(market)
+    undo[0].recommended = original
+    assert push_plan(database_url, insert_plan(database_url, undo), connectors).counts["applied"] == 1
+    assert _budgets_now(market, first.platform)[first.campaign_id] == original

@@ -65,3 +65,23 @@ def test_a_total_beyond_what_unheld_campaigns_can_absorb_is_clipped_and_said(pla
     assert cut.rows["recommended_daily_budget_reporting"].sum() == pytest.approx(fixed + 0.7 * free)
     assert cut.solver_message.startswith("Total ")
     assert "clipped to" in cut.solver_message and "held at their budgets" in cut.solver_message
+
+
+def test_the_plan_stays_within_the_maximum_change_of_the_budget_24_hours_ago():
+    from mbo_pipelines.defs.optimize.planning import HELD_24H_LIMIT, build_plan
+
+    history, campaigns = synthetic_marts()
+    # MBO raised the first campaign by 30% today and cut the second by 30%; the third was moved by hand far away.
+    campaigns["budget_24h_ago"] = float("nan")
+    campaigns.loc[0, "budget_24h_ago"] = campaigns.loc[0, "daily_budget"] / 1.3
+    campaigns.loc[1, "budget_24h_ago"] = campaigns.loc[1, "daily_budget"] / 0.7
+    campaigns.loc[2, "budget_24h_ago"] = campaigns.loc[2, "daily_budget"] * 3
+    plan = build_plan(history, campaigns, "USD", max_change=0.3)
+    rows = plan.rows.set_index("campaign_id")
+    for i in (0, 1):
+        cid, base = campaigns.loc[i, "campaign_id"], campaigns.loc[i, "budget_24h_ago"]
+        assert base * 0.7 - 0.01 <= rows.loc[cid, "recommended_daily_budget"] <= base * 1.3 + 0.01
+    third = rows.loc[campaigns.loc[2, "campaign_id"]]
+    assert third["held_reason"] == HELD_24H_LIMIT
+    assert third["recommended_daily_budget"] == round(campaigns.loc[2, "daily_budget"], 2)
+    assert abs(plan.rows["recommended_daily_budget_reporting"].sum() - plan.total_daily_budget_reporting) <= 0.01

@@ -26,6 +26,8 @@ Rules on one change:
   plan's current budget (or already of the new one, as after an interrupted push);
 - ``max_change``: the new budget is within ``MBO_MAX_BUDGET_CHANGE`` (default
   0.30) of both the plan's current budget and the budget in force now;
+- ``max_change_24h``: and within it of the budget in force 24 hours earlier, before
+  any change MBO applied since (so re-runs of the plan cannot stack their changes);
 - ``campaign_status``: the campaign is active on the platform (one paused or
   removed since the plan keeps its budget);
 - ``own_budget``: the campaign has a daily budget of its own (a Meta campaign
@@ -230,8 +232,10 @@ def change_problems(
     currency: str,
     live: LiveCampaign | None,
     limits: Limits = Limits(),
+    day_ago: Number | None = None,
 ) -> list[str]:
-    """Every rule one change breaks (empty when it may be sent), given the platform's view of its campaign."""
+    """Every rule one change breaks (empty when it may be sent), given the platform's view of its campaign
+    and ``day_ago``, the budget in force 24 hours earlier when MBO changed it since (else None)."""
     if problem := check_positive_budget(new):
         return [problem]
     if live is None:
@@ -245,8 +249,14 @@ def change_problems(
         check_stale(current, new, live.daily_budget, limits.stale_tolerance),
         check_max_change(current, new, limits.max_change, "plan's current budget"),
         check_max_change(live.daily_budget, new, limits.max_change, "budget in force on the platform"),
+        _rolling(check_max_change(day_ago, new, limits.max_change, "budget in force 24 hours ago"))
+        if day_ago is not None else None,
     )
     return [p for p in checks if p]
+
+
+def _rolling(problem: str | None) -> str | None:
+    return problem.replace("max_change:", "max_change_24h:", 1) if problem else None
 
 
 def check_shared_budget(

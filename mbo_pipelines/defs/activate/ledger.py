@@ -189,3 +189,24 @@ def status_counts(conn: psycopg.Connection, plan_id: str) -> dict[str, int]:
     ).fetchall()
     counts.update({status: int(n) for status, n in rows})
     return counts
+
+
+def budgets_in_force_before(conn: psycopg.Connection, hours: float = 24.0) -> dict[tuple[str, str, str], Decimal]:
+    """For each campaign MBO changed in the last ``hours``, the budget in force before the first of those changes.
+
+    Keyed by (platform, account_id, campaign_id). This is the base of the rolling limit: measured against
+    it, re-runs within a day cannot stack their changes, and undoing a change is always allowed.
+    """
+    if not warehouse.table_exists(conn, "activation.budget_changes"):
+        return {}
+    rows = conn.execute(
+        """
+        select distinct on (platform, account_id, campaign_id)
+               platform, account_id, campaign_id, coalesce(live_daily_budget, old_daily_budget)
+        from activation.budget_changes
+        where status = 'applied' and applied_at > now() - make_interval(secs => %s)
+        order by platform, account_id, campaign_id, applied_at, change_id
+        """,
+        (hours * 3600,),
+    ).fetchall()
+    return {(p, a, c): Decimal(b) for p, a, c, b in rows}

@@ -234,10 +234,11 @@ def push_plan(
                 for row in pending:
                     by_platform.setdefault(row.platform, []).append(row)
                 plan_campaigns = {(r["account_id"], r["campaign_id"]) for r in recommendations}
+                day_ago = ledger.budgets_in_force_before(conn, hours=24)
                 for platform, rows in by_platform.items():
                     processed += _push_platform(conn, plan_id, platform, rows, connectors.get(platform),
                                                 dry_by_platform.get(platform, False), limits, secrets, log,
-                                                plan_campaigns)
+                                                plan_campaigns, day_ago)
 
             counts = ledger.status_counts(conn, plan_id)
             changes = ledger.plan_rows(conn, plan_id)
@@ -260,6 +261,7 @@ def _push_platform(
     secrets: tuple[str, ...],
     log: Any,
     plan_campaigns: set[tuple[str, str]],
+    day_ago: Mapping[tuple[str, str, str], Decimal],
 ) -> int:
     """Check and send one platform's pending changes; returns how many left ``pending``."""
     if connector is None and platform not in NATIVE_PLATFORMS:
@@ -283,7 +285,7 @@ def _push_platform(
             log.error(f"plan {plan_id}: {reason}")
             done += sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in chunk)
             continue
-        settled, sendable = _check(conn, platform, chunk, live, dry, limits, log, plan_campaigns)
+        settled, sendable = _check(conn, platform, chunk, live, dry, limits, log, plan_campaigns, day_ago)
         done += settled
         if sendable:
             done += _send(conn, plan_id, platform, sendable, connector, dry, secrets, log)
@@ -305,6 +307,7 @@ def _check(
     limits: guardrails.Limits,
     log: Any,
     plan_campaigns: set[tuple[str, str]],
+    day_ago: Mapping[tuple[str, str, str], Decimal],
 ) -> tuple[int, list[tuple[LedgerRow, guardrails.LiveCampaign]]]:
     """Settle what the fresh read decides (blocked; already applied by a crashed push); return the rest to send."""
     done = 0
@@ -317,7 +320,7 @@ def _check(
             done += ledger.finish(conn, row.change_id, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
             continue
         problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
-                                              campaign, limits)
+                                              campaign, limits, day_ago.get((platform, row.account_id, row.campaign_id)))
         if not problems and campaign is not None:
             problems = [p for p in [guardrails.check_shared_budget(campaign, live, plan_campaigns)] if p]
         if problems:

@@ -24,6 +24,7 @@ KEY = ["platform", "account_id", "campaign_id"]
 
 #: Why a campaign keeps its budget regardless of the others (``Plan.rows["held_reason"]``).
 HELD_NO_SPEND = "no spend in the history window"
+HELD_24H_LIMIT = "the budget in force now and the one 24 hours ago leave no room within the maximum change"
 
 
 class PlanError(ValueError):
@@ -104,17 +105,32 @@ def budget_for_marginal_roas(plan: Plan, target: float, max_change: float) -> fl
     return float(np.sum(spend_for_marginal_roas(plan.curves, target, upper=upper, lower=lower)))
 
 
-def _within_room(total: float, current: np.ndarray, held: np.ndarray, max_change: float) -> tuple[float, str]:
-    """``total`` clipped to what held budgets plus ±``max_change`` on the others allow, and a note if it was."""
-    fixed, free = float(current[held].sum()), float(current[~held].sum())
-    low, high = fixed + (1 - max_change) * free, fixed + (1 + max_change) * free
+def _within_room(total: float, lower: np.ndarray, upper: np.ndarray, held: np.ndarray,
+                 max_change: float) -> tuple[float, str]:
+    """``total`` clipped to what the campaigns' bands allow (held ones at their budgets), and a note if it was."""
+    fixed = float(lower[held].sum())
+    low, high = float(lower.sum()), float(upper.sum())
     if low - 1e-9 <= total <= high + 1e-9:
         return total, ""
     clipped = min(max(total, low), high)
     return clipped, (
-        f"Total {total:,.2f} clipped to {clipped:,.2f}: campaigns held at their budgets ({fixed:,.2f}) leave "
-        f"only ±{max_change:.0%} of the others' {free:,.2f} to move."
+        f"Total {total:,.2f} clipped to {clipped:,.2f}: campaigns held at their budgets ({fixed:,.2f}) and the "
+        f"others' ±{max_change:.0%} (of today's budget and of the budget 24 hours ago) leave {low:,.2f} to "
+        f"{high:,.2f}."
     )
+
+
+def budget_band(current: np.ndarray, day_ago: np.ndarray, max_change: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each campaign's allowed [low, high]: within ±``max_change`` of its budget now and, where MBO changed
+    it in the last 24 hours (``day_ago`` not NaN), of the budget in force before, so re-runs cannot stack.
+
+    A campaign whose two bands do not overlap (its budget was moved by hand far from the one a day ago)
+    gets ``low > high``: the caller holds it.
+    """
+    base = np.where(np.isfinite(day_ago), day_ago, current)
+    low = np.maximum(current * (1 - max_change), base * (1 - max_change))
+    high = np.minimum(current * (1 + max_change), base * (1 + max_change))
+    return low, high
 
 
 def _with_unspent(fit_input: pd.DataFrame, campaigns: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -133,10 +149,10 @@ def _with_unspent(fit_input: pd.DataFrame, campaigns: pd.DataFrame, now: datetim
     return pd.concat([fit_input, zero], ignore_index=True)
 
 
-def _round_inside(local: np.ndarray, current: np.ndarray, max_change: float) -> np.ndarray:
-    """Round to cents without leaving the ±max_change band around the current budget."""
-    low = np.ceil(current * (1 - max_change) * 100 - 1e-6) / 100
-    high = np.floor(current * (1 + max_change) * 100 + 1e-6) / 100
+def _round_inside(local: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Round to cents without leaving the campaigns' [low, high] bands."""
+    low = np.ceil(low * 100 - 1e-6) / 100
+    high = np.floor(high * 100 + 1e-6) / 100
     return np.clip(np.round(local, 2), low, high)
 
 
@@ -186,11 +202,26 @@ def build_plan(
     current_local = campaigns["daily_budget"].to_numpy(float)
     fx = current_rep / current_local  # reporting units per local unit
     total = float(current_rep.sum()) if total_budget is None else float(total_budget)
+    day_ago = (campaigns["budget_24h_ago"].to_numpy(float) if "budget_24h_ago" in campaigns
+               else np.full(len(campaigns), np.nan))
+    low_local, high_local = budget_band(current_local, day_ago, max_change)
+    # The 24-hour limit leaves no room (a budget moved by hand far from yesterday's): keep the budget.
+    no_room = np.zeros(len(curves), dtype=bool)
+    no_room[order] = low_local > high_local + 1e-9
+    held |= no_room
+    low_local, high_local = np.where(no_room[order], current_local, low_local), np.where(no_room[order], current_local, high_local)
 
-    current_in_curve_order = np.empty(len(curves))
-    current_in_curve_order[order] = current_rep
-    total, room_note = _within_room(total, current_in_curve_order, held, max_change)
-    result = allocate(curves, total, current=current_in_curve_order, max_change=max_change, locked=held)
+    def curve_order(values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(curves))
+        out[order] = values
+        return out
+
+    current_in_curve_order = curve_order(current_rep)
+    lower, upper = curve_order(low_local * fx), curve_order(high_local * fx)
+    lower, upper = np.where(held, current_in_curve_order, lower), np.where(held, current_in_curve_order, upper)
+    total, room_note = _within_room(total, lower, upper, held, max_change)
+    result = allocate(curves, total, lower=lower, upper=upper, current=current_in_curve_order, max_change=max_change,
+                      locked=held)
     if not result.success:
         raise PlanError(f"the allocator did not converge: {result.message}")
     spend_rep = np.asarray(result.spend)[order]
@@ -199,7 +230,8 @@ def build_plan(
     marginal = np.asarray(result.marginal)[order]
     uplift_low, uplift_high = curves.uplift_interval(current_in_curve_order, np.asarray(result.spend), level=0.9)
 
-    recommended_local = _round_inside(spend_rep / fx, current_local, max_change)
+    recommended_local = _round_inside(spend_rep / fx, np.where(held[order], current_local, low_local),
+                                      np.where(held[order], current_local, high_local))
     rows = campaigns[[*KEY, "campaign_name", "currency"]].copy()
     rows["current_daily_budget"] = np.round(current_local, 2)
     rows["recommended_daily_budget"] = recommended_local
@@ -211,7 +243,7 @@ def build_plan(
     rows["recommended_daily_budget_reporting"] = spend_rep
     rows["expected_value_current_reporting"] = value_cur
     rows["expected_value_recommended_reporting"] = value_rec
-    rows["held_reason"] = np.where(held[order], HELD_NO_SPEND, None)
+    rows["held_reason"] = np.where(no_room[order], HELD_24H_LIMIT, np.where(held[order], HELD_NO_SPEND, None))
 
     plan = Plan(
         plan_id=new_plan_id(now),

@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import psycopg
 
+from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.optimize.planning import Plan
 from mbo_pipelines.defs.optimize.tables import ensure_plan_tables
 
@@ -43,7 +44,8 @@ def read_history(conn: psycopg.Connection, days: int, end: date | None = None) -
 
 
 def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
-    """Active campaigns from ``marts.dim_campaign`` with their current budgets."""
+    """Active campaigns from ``marts.dim_campaign`` with their current budgets, and ``budget_24h_ago``: the
+    budget in force before MBO's changes of the last 24 hours (NaN for a campaign it did not change)."""
     frame = _frame(
         conn,
         """
@@ -55,6 +57,11 @@ def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
     )
     for column in ("daily_budget", "daily_budget_reporting"):
         frame[column] = frame[column].astype(float)
+    day_ago = ledger.budgets_in_force_before(conn, hours=24)
+    frame["budget_24h_ago"] = [
+        float(day_ago[key]) if key in day_ago else float("nan")
+        for key in frame[["platform", "account_id", "campaign_id"]].itertuples(index=False, name=None)
+    ]
     return frame
 
 
