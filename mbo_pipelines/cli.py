@@ -82,6 +82,11 @@ def _operate(args: argparse.Namespace) -> int:
         outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
     elif args.command == "refresh":
         outcome = operations.refresh(defs, instance, args.start, args.end)
+    elif args.resume:
+        if args.plan_id:
+            print("mbo push: --resume finishes every interrupted plan; give no PLAN_ID with it", file=sys.stderr)
+            return 2
+        outcome = operations.resume(defs, instance, url)
     else:
         outcome = operations.push(defs, instance, url, args.plan_id)
     run = f" (run {outcome.run_id})" if outcome.run_id else ""
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_range(refresh)
     push = sub.add_parser("push", help="launch the push job for the latest plan, or the given one")
     push.add_argument("plan_id", nargs="?", default=None)
+    push.add_argument("--resume", action="store_true",
+                      help="finish every plan an interrupted push left with pending changes (reading the platform first)")
     args, extra = parser.parse_known_args(argv)
     from mbo_pipelines.embedded_db import EmbeddedDatabaseError
 

@@ -6,6 +6,7 @@ from mbo_pipelines.defs.activate import (
     ActivationResource,
     budget_recommendations_sensor,
     push_budget_changes_job,
+    resume_interrupted_pushes_sensor,
 )
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
@@ -43,7 +44,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
         assets=[*extract_assets_for_environment(), mbo_dbt_models, budget_recommendations],
         jobs=[daily_refresh_job, push_budget_changes_job],
         schedules=[daily_refresh_schedule],
-        sensors=[budget_recommendations_sensor],
+        sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor],
         resources=resources,
     )
 

@@ -12,6 +12,11 @@ storage:
   postgres:
     postgres_url:
       env: MBO_DATABASE_URL
+# A run whose process died is marked failed by the daemon (dagster dev runs one), not left STARTED.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 60
 telemetry:
   enabled: false
 """

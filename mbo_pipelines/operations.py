@@ -119,6 +119,20 @@ def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, 
     return Outcome(True, f"plan {plan_id}: {summary}", result.run_id, plan_id)
 
 
+def resume(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str) -> Outcome:
+    """Push again every plan whose ledger still has pending rows (an interrupted push), oldest first."""
+    from mbo_pipelines.defs.activate import ledger
+
+    with warehouse.connect(database_url) as conn:
+        plans = [plan_id for plan_id, _ in ledger.unfinished_plans(conn)]
+    if not plans:
+        return Outcome(True, "no interrupted push: every plan's changes are settled")
+    outcomes = [push(defs, instance, database_url, plan_id) for plan_id in plans]
+    failed = [o for o in outcomes if not o.ok]
+    message = "; ".join(o.message for o in outcomes)
+    return Outcome(not failed, f"resumed {len(plans)} plan(s): {message}", outcomes[-1].run_id)
+
+
 def latest_plan_id(database_url: str) -> str | None:
     """The newest plan in ``marts.budget_plans``, or None."""
     with warehouse.connect(database_url) as conn:

@@ -212,6 +212,18 @@ def test_dagster_yaml_passes_dagster_validation(tmp_path):
     assert config["storage"] == {"postgres": {"postgres_url": {"env": "MBO_DATABASE_URL"}}}
     assert config["run_launcher"]["class"] == "DefaultRunLauncher"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    # A run whose process died is marked failed, so the resume sensor can finish its plan.
+    assert config["run_monitoring"]["enabled"] is True
+
+
+def test_the_local_instance_monitors_runs_too(tmp_path):
+    from dagster._core.instance.config import dagster_instance_config
+
+    from mbo_pipelines.instance import DAGSTER_YAML
+
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["run_monitoring"]["enabled"] is True
 
 
 @pytest.fixture

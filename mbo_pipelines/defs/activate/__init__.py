@@ -7,6 +7,7 @@ from mbo_pipelines.defs.activate.dagster_defs import (
     ActivationResource,
     budget_recommendations_sensor,
     push_budget_changes_job,
+    resume_interrupted_pushes_sensor,
 )
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 
@@ -16,4 +17,5 @@ __all__ = [
     "budget_recommendations_sensor",
     "push_budget_changes_job",
     "push_plan",
+    "resume_interrupted_pushes_sensor",
 ]

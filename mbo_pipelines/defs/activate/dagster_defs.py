@@ -9,7 +9,9 @@ the connectors of the ``activation`` resource (an ``ActivationResource``).
 
 import dagster as dg
 
+from mbo_pipelines import settings, warehouse
 from mbo_pipelines.connectors import PlatformConnector
+from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.resources import MboResource
@@ -94,6 +96,33 @@ def push_budget_changes(
 @dg.job(description="Push one budget plan's changes to the ad platforms (run config: the plan_id).")
 def push_budget_changes_job():
     push_budget_changes()
+
+
+def resume_after_minutes() -> float:
+    """How long a plan's ``pending`` rows must sit untouched before a push counts as interrupted
+    (``MBO_RESUME_AFTER_MINUTES``, default 15: longer than a push waits for another push's lock)."""
+    return settings.env_float("MBO_RESUME_AFTER_MINUTES", 15.0)
+
+
+@dg.sensor(
+    job=push_budget_changes_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Resume interrupted pushes: a plan whose ledger still has pending rows, untouched for "
+        "MBO_RESUME_AFTER_MINUTES, is pushed again (attempted changes are read back from the platform first)."
+    ),
+)
+def resume_interrupted_pushes_sensor(context: dg.SensorEvaluationContext, activation: ActivationResource):
+    with warehouse.connect(activation.url()) as conn:
+        unfinished = ledger.unfinished_plans(conn, resume_after_minutes())
+    if not unfinished:
+        yield dg.SkipReason("no plan has pending budget changes left by an interrupted push")
+        return
+    for plan_id, last_change in unfinished:
+        # One resume per stuck state: a resume that itself dies changes updated_at, and gets its own.
+        yield dg.RunRequest(run_key=f"resume:{plan_id}:{last_change.isoformat()}", run_config=run_config_for(plan_id),
+                            tags={"mbo/plan_id": plan_id, "mbo/resume": "true"})
 
 
 @dg.asset_sensor(

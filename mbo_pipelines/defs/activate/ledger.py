@@ -210,3 +210,20 @@ def budgets_in_force_before(conn: psycopg.Connection, hours: float = 24.0) -> di
         (hours * 3600,),
     ).fetchall()
     return {(p, a, c): Decimal(b) for p, a, c, b in rows}
+
+
+def unfinished_plans(conn: psycopg.Connection, idle_minutes: float = 0.0) -> list[tuple[str, datetime]]:
+    """Plans with ``pending`` rows untouched for at least ``idle_minutes`` (a push that died), oldest first,
+    each with the time its ledger rows last changed."""
+    if not warehouse.table_exists(conn, "activation.budget_changes"):
+        return []
+    return [tuple(row) for row in conn.execute(
+        """
+        select plan_id, max(updated_at) from activation.budget_changes
+        where status = 'pending'
+        group by plan_id
+        having max(updated_at) <= now() - make_interval(secs => %s)
+        order by min(created_at), plan_id
+        """,
+        (idle_minutes * 60,),
+    ).fetchall()]
