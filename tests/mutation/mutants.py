@@ -90,8 +90,7 @@ MUTANTS = (
            "A shared Google budget counted once per campaign on it: the marts double its money.", (LIVE,)),
     # --- planning -----------------------------------------------------------------------------------
     Mutant("plan-not-converted-back", "mbo_pipelines/defs/optimize/planning.py",
-           "recommended_local = _round_inside(spend_rep / fx, current_local, max_change)",
-           "recommended_local = _round_inside(spend_rep, current_local, max_change)",
+           "recommended_local = _round_inside(spend_rep / fx,", "recommended_local = _round_inside(spend_rep,",
            "The reporting-currency plan is not converted back: EUR and PLN campaigns get USD amounts pushed.",
            (E2E,)),
     # --- guardrails ---------------------------------------------------------------------------------
