@@ -115,7 +115,8 @@ def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, 
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id, plan_id)
     counts = result.output_for_node("push_budget_changes")
-    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no changes"
+    summary = ", ".join(f"{n} {status.replace('rehearsed_', 'rehearsed ')}" for status, n in counts.items() if n)
+    summary = summary or "no changes"
     return Outcome(True, f"plan {plan_id}: {summary}", result.run_id, plan_id)
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
 from activate_helpers import (
     PlanRow,
@@ -145,20 +146,34 @@ def _live_plan(database_url: str) -> tuple[str, FakeLivePlatform, list[PlanRow]]
     return insert_plan(database_url, rows), live, rows
 
 
-def test_a_live_platform_defaults_to_dry_run_and_writes_nothing(database_url):
+def _rehearsals(database_url: str, plan_id: str) -> list[dict]:
+    with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("select * from activation.budget_rehearsals where plan_id = %s order by rehearsal_id",
+                            (plan_id,)).fetchall()
+
+
+def test_a_live_platform_defaults_to_a_rehearsal_that_writes_nothing_and_never_blocks_the_real_push(
+        database_url, monkeypatch):
     plan_id, live, rows = _live_plan(database_url)
 
     summary = push_plan(database_url, plan_id, {"google_ads": live})
 
     assert live.calls == []
-    assert summary.dry_run_platforms == ["google_ads"]
-    assert summary.counts["dry_run"] == 2 and summary.counts["applied"] == 0 and summary.ok
-    for row in ledger_rows(database_url, plan_id).values():
-        assert row["status"] == "dry_run" and row["dry_run"] is True and row["applied_at"] is None
-        assert row["attempts"] == 0
-    # A dry-run row is final: pushing again still writes nothing.
+    assert summary.dry_run_platforms == ["google_ads"] and summary.ok
+    assert summary.rehearsal_counts == {"would_apply": 2, "blocked": 0, "failed": 0}
+    assert ledger_rows(database_url, plan_id) == {}  # the ledger is left for the real push
+    rehearsed = _rehearsals(database_url, plan_id)
+    assert [(r["campaign_id"], r["new_daily_budget"], r["outcome"]) for r in rehearsed] == [
+        ("c0", Decimal("110.00"), "would_apply"), ("c1", Decimal("90.00"), "would_apply")]
+    assert all(r["validated"] is False and r["live_daily_budget"] == Decimal("100.00") for r in rehearsed)
+
+    # Rehearsing again still writes nothing; then the real push of the same plan applies it.
     push_plan(database_url, plan_id, {"google_ads": live})
-    assert live.calls == []
+    assert live.calls == [] and len(_rehearsals(database_url, plan_id)) == 4
+    monkeypatch.setenv("MBO_ALLOW_LIVE_BUDGET_CHANGES", "1")
+    applied = push_plan(database_url, plan_id, {"google_ads": live})
+    assert applied.counts["applied"] == 2 and applied.ok
+    assert sorted(live.calls) == [("111", "c0", Decimal("110.00")), ("111", "c1", Decimal("90.00"))]
 
 
 def test_a_live_platform_applies_only_when_allowed(database_url, monkeypatch):
@@ -178,7 +193,8 @@ def test_dry_run_true_rehearses_even_the_sandbox(database_url, market, connector
     rows = scale(market_rows(market), MIXED)
     writes_before = sandbox_change_count(database_url, market.seed)
     summary = push_plan(database_url, insert_plan(database_url, rows), connectors, dry_run=True)
-    assert summary.counts["dry_run"] == 3 and summary.dry_run_platforms == ["google_ads", "meta_ads", "tiktok_ads"]
+    assert summary.rehearsal_counts["would_apply"] == 3
+    assert summary.dry_run_platforms == ["google_ads", "meta_ads", "tiktok_ads"]
     assert sandbox_change_count(database_url, market.seed) == writes_before
 
 
@@ -444,7 +460,7 @@ def test_only_exactly_1_allows_live_changes(database_url, monkeypatch, value):
     plan_id, live, rows = _live_plan(database_url)
     monkeypatch.setenv("MBO_ALLOW_LIVE_BUDGET_CHANGES", value)
     summary = push_plan(database_url, plan_id, {"google_ads": live})
-    assert live.calls == [] and summary.counts["dry_run"] == 2 and summary.counts["applied"] == 0
+    assert live.calls == [] and summary.rehearsal_counts["would_apply"] == 2 and summary.counts["applied"] == 0
 
 
 def test_a_crashed_push_resumed_after_the_plan_was_superseded_records_what_reached_the_platform(

@@ -6,9 +6,9 @@ Through the `mbo` command, as an operator runs it:
    half; then `mbo refresh` over 16 days, with rate limits and a broken stream injected, loads exactly
    what the fakes serve into `raw`, and `marts.fct_campaign_daily` matches it per platform, account,
    campaign and day.
-2. `mbo push` in dry-run changes no budget and sends only validate-only requests; after a second refresh,
-   `mbo push` with MBO_ALLOW_LIVE_BUDGET_CHANGES=1 leaves every fake's budgets equal to the recommended
-   ones, in the right units.
+2. `mbo push` in dry-run changes no budget and sends only validate-only requests (a rehearsal, recorded apart
+   from the ledger); then `mbo push` of the same plan with MBO_ALLOW_LIVE_BUDGET_CHANGES=1 leaves every
+   fake's budgets equal to the recommended ones, in the right units.
 3. No token appears in the command output, the Dagster event log or any table.
 """
 
@@ -87,8 +87,8 @@ def live(new_database, tmp_path_factory):
         dry_requests = {"google": google.requests[marks["google"]:], "meta": meta.requests[marks["meta"]:],
                         "tiktok": tiktok.requests[marks["tiktok"]:]}
         budgets_after_dry = {"google": google.budgets(), "meta": meta.budgets(), "tiktok": tiktok.budgets()}
+        runs["ledger_rows_after_dry"] = query(url, "select count(*) from activation.budget_changes")[0][0]
 
-        runs["refresh_again"] = run_mbo("refresh", "--start", START.isoformat(), "--end", END.isoformat(), env=env)
         runs["push"] = run_mbo("push", env={**env, "MBO_ALLOW_LIVE_BUDGET_CHANGES": "1"})
         yield {
             "url": url, "runs": runs, "worlds": (google_world, meta_world, tiktok_world), "ga4_rows": ga4_rows,
@@ -172,9 +172,13 @@ def test_dry_run_push_sends_only_validate_only_requests_and_changes_nothing(live
     assert google_writes and all(r.validate_only for r in google_writes)
     assert meta_writes and all(r.validate_only for r in meta_writes)
     assert not [r for r in requests["tiktok"] if r.endpoint.startswith("campaign/update")]
-    statuses = dict(query(live["url"], "select status, count(*) from activation.budget_changes "
-                                       "where dry_run group by status"))
-    assert statuses.get("dry_run", 0) > 0 and "applied" not in statuses
+    plan_id = live["runs"]["refresh"].stdout.split("plan ")[1].split()[0]
+    outcomes = dict(query(live["url"], "select platform || ':' || validated::text || ':' || outcome, count(*) "
+                                       "from activation.budget_rehearsals where plan_id = %s group by 1", (plan_id,)))
+    # Google and Meta validated every change; TikTok has no validate-only request and was sent nothing.
+    assert set(outcomes) == {"google_ads:true:would_apply", "meta_ads:true:would_apply", "tiktok_ads:false:would_apply"}
+    assert f"{sum(outcomes.values())} rehearsed would_apply" in push.stdout
+    assert live["runs"]["ledger_rows_after_dry"] == 0  # the rehearsal left the ledger to the real push
 
 
 def _minimum_unit(amount: Decimal, currency: str) -> Decimal:
@@ -185,7 +189,7 @@ def _minimum_unit(amount: Decimal, currency: str) -> Decimal:
 def test_push_with_writes_allowed_leaves_the_recommended_budgets_on_every_platform(live):
     push = live["runs"]["push"]
     assert push.returncode == 0, push.stderr
-    plan_id = live["runs"]["refresh_again"].stdout.split("plan ")[1].split()[0]
+    plan_id = live["runs"]["refresh"].stdout.split("plan ")[1].split()[0]  # the plan rehearsed above
     rows = query(live["url"], "select platform, account_id, campaign_id, currency, status, old_daily_budget, "
                               "new_daily_budget from activation.budget_changes where plan_id = %s", (plan_id,))
     assert rows and {r[4] for r in rows} == {"applied"}, rows

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from mbo_pipelines.defs.activate.ledger import LEDGER_DDL
+from mbo_pipelines.defs.activate.rehearsals import REHEARSALS_DDL
 from mbo_pipelines.defs.optimize.tables import PLANS_ADDED_COLUMNS, PLANS_DDL, RECOMMENDATIONS_DDL
 
 DOCS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_plan_tables.yml"
@@ -35,6 +36,7 @@ def documented() -> dict[str, list[dict]]:
         ("marts.budget_plans", ddl_columns(PLANS_DDL) + list(PLANS_ADDED_COLUMNS)),
         ("marts.budget_recommendations", ddl_columns(RECOMMENDATIONS_DDL)),
         ("activation.budget_changes", ddl_columns(LEDGER_DDL)),
+        ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL)),
     ],
 )
 def test_docs_list_exactly_the_tables_columns_with_a_description(table, columns):

@@ -56,6 +56,18 @@ def _changes_table(summary: PushSummary) -> str:
     return "\n".join(lines)
 
 
+def _rehearsal_table(summary: PushSummary, limit: int = 200) -> str:
+    lines = ["| platform | account | campaign | old | new | budget now | outcome | validated | error |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (_run, _plan, platform, account, campaign, _cur, old, new, live, outcome, error, validated) in summary.rehearsals[:limit]:
+        error = (error or "").replace("|", "/").replace("\n", " ")
+        lines.append(f"| {platform} | {account} | {campaign} | {old} | {new} | {live if live is not None else ''} "
+                     f"| {outcome} | {'yes' if validated else 'no'} | {error} |")
+    if len(summary.rehearsals) > limit:
+        lines.append(f"\n*{len(summary.rehearsals) - limit} more in activation.budget_rehearsals.*")
+    return "\n".join(lines)
+
+
 def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
         "plan_id": dg.MetadataValue.text(summary.plan_id),
@@ -66,6 +78,10 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
         "changes": dg.MetadataValue.md(_changes_table(summary)),
     }
     metadata.update({f"{status}_count": dg.MetadataValue.int(n) for status, n in summary.counts.items()})
+    if summary.rehearsals:
+        metadata.update({f"rehearsed_{outcome}_count": dg.MetadataValue.int(n)
+                         for outcome, n in summary.rehearsal_counts.items()})
+        metadata["rehearsal"] = dg.MetadataValue.md(_rehearsal_table(summary))
     if summary.plan_problems:
         metadata["plan_problems"] = dg.MetadataValue.text("; ".join(summary.plan_problems))
     return metadata
@@ -76,21 +92,23 @@ def push_budget_changes(
     context: dg.OpExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
 ) -> dg.Output[dict]:
     summary = push_plan(activation.url(), config.plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
-                        log=context.log)
+                        log=context.log, run_id=context.run.run_id)
     metadata = _metadata(summary)
     if not summary.ok:
         # Everything is in the ledger by now; the run fails so that someone looks at it.
         bad = {s: summary.counts[s] for s in (FAILED, BLOCKED, PENDING) if summary.counts[s]}
+        bad |= {f"rehearsed {s}": n for s, n in summary.rehearsal_counts.items() if s in (FAILED, BLOCKED) and n}
         raise dg.Failure(
             description=(
                 f"plan {config.plan_id}: not every budget change went through ("
                 + ", ".join(f"{n} {s}" for s, n in bad.items())
-                + "); see activation.budget_changes for the reasons"
+                + "); see activation.budget_changes (and activation.budget_rehearsals) for the reasons"
             ),
             metadata=metadata,
             allow_retries=False,
         )
-    return dg.Output(dict(summary.counts), metadata=metadata)
+    rehearsed = {f"rehearsed_{outcome}": n for outcome, n in summary.rehearsal_counts.items()}
+    return dg.Output({**summary.counts, **rehearsed}, metadata=metadata)
 
 
 @dg.job(description="Push one budget plan's changes to the ad platforms (run config: the plan_id).")

@@ -6,7 +6,8 @@ applies) the same change twice. A row starts ``pending`` and ends in exactly
 one of:
 
 - ``applied``  -- the platform accepted the new budget (``applied_at`` set);
-- ``dry_run``  -- it passed every guardrail, but this push only rehearsed it;
+- ``dry_run``  -- only in ledgers written before rehearsals had a table of their own: dry runs now
+  go to ``activation.budget_rehearsals`` and leave the ledger to the real push;
 - ``failed``   -- the platform call (or reading the platform) raised; ``error`` says what;
 - ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule;
 - ``manual``   -- a platform MBO has no connector for (CSV imports): it passed the guardrails MBO can

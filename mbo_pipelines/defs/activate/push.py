@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
@@ -39,6 +40,9 @@ from mbo_pipelines import warehouse
 from mbo_pipelines.connectors import BatchBudgetWriter, BudgetChange, PlatformConnector, send_budget_changes
 from mbo_pipelines.defs.activate import guardrails, ledger
 from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, MANUAL, PENDING, LedgerRow
+from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
+
+Recorder = LedgerRecorder | RehearsalRecorder
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 from mbo_pipelines.redaction import redact
 
@@ -76,11 +80,16 @@ class PushSummary:
     plan_problems: list[str] = field(default_factory=list)
     #: Platforms this run only rehearsed.
     dry_run_platforms: list[str] = field(default_factory=list)
+    #: Rehearsed changes per outcome (``activation.budget_rehearsals``): would_apply, blocked, failed.
+    rehearsal_counts: dict[str, int] = field(default_factory=dict)
+    #: This run's rehearsal rows, as written to ``activation.budget_rehearsals``.
+    rehearsals: list[tuple] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no change of the plan is failed, blocked or still pending."""
-        return self.counts[FAILED] == 0 and self.counts[BLOCKED] == 0 and self.counts[PENDING] == 0
+        """True when no change of the plan is failed, blocked or still pending, and no rehearsed one would be."""
+        rehearsed_bad = self.rehearsal_counts.get(BLOCKED, 0) + self.rehearsal_counts.get(FAILED, 0)
+        return self.counts[FAILED] == 0 and self.counts[BLOCKED] == 0 and self.counts[PENDING] == 0 and not rehearsed_bad
 
 
 def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, bool]:
@@ -184,6 +193,7 @@ def push_plan(
     *,
     max_plan_age_hours: float | None = None,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    run_id: str | None = None,
 ) -> PushSummary:
     """Record, check and apply the budget changes of plan ``plan_id``; return what became of them.
 
@@ -208,49 +218,91 @@ def push_plan(
         ledger.ensure_ledger(conn)
         with _plan_lock(conn, plan_id, lock_wait_seconds):
             plan, recommendations = _load_plan(conn, plan_id)
-            recorded = ledger.record_pending(conn, plan_id, [
-                (r["platform"], r["account_id"], r["campaign_id"], r["currency"],
-                 r["current_daily_budget"], r["recommended_daily_budget"])
-                for r in recommendations
-                if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])
-            ])
+            changes = [(r["platform"], r["account_id"], r["campaign_id"], r["currency"],
+                        r["current_daily_budget"], r["recommended_daily_budget"])
+                       for r in recommendations
+                       if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])]
+            # Rehearsed platforms leave the ledger alone: a rehearsal never blocks the real push of the plan.
+            rehearsed = [c for c in changes if dry_by_platform.get(c[0], False)]
+            recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)])
             now = conn.execute("select now()").fetchone()[0]
             problems = guardrails.plan_problems(plan, recommendations, now, _newer_plan(conn, plan_id), limits)
             pending = ledger.plan_rows(conn, plan_id, PENDING)
             log.info(f"plan {plan_id}: {len(recommendations)} campaigns, {recorded} changes recorded now, "
-                     f"{len(pending)} pending")
+                     f"{len(pending)} pending, {len(rehearsed)} rehearsed")
 
-            processed = 0
-            if problems:
-                reason = "; ".join(problems)
-                log.error(f"plan {plan_id} refused: {reason}")
-                # A change a crashed push may have sent is read back, never just marked blocked.
-                processed += _reconcile_attempted(conn, [r for r in pending if r.attempts > 0], connectors, log)
-                for row in pending:
-                    processed += ledger.finish(conn, row.change_id, BLOCKED, error=reason,
-                                               dry_run=dry_by_platform.get(row.platform, False))
-            else:
-                by_platform: dict[str, list[LedgerRow]] = {}
-                for row in pending:
-                    by_platform.setdefault(row.platform, []).append(row)
-                plan_campaigns = {(r["account_id"], r["campaign_id"]) for r in recommendations}
-                day_ago = ledger.budgets_in_force_before(conn, hours=24)
-                for platform, rows in by_platform.items():
-                    processed += _push_platform(conn, plan_id, platform, rows, connectors.get(platform),
-                                                dry_by_platform.get(platform, False), limits, secrets, log,
-                                                plan_campaigns, day_ago)
+            context = _Context(conn, plan_id, connectors, limits, secrets, log, problems,
+                               plan_campaigns={(r["account_id"], r["campaign_id"]) for r in recommendations},
+                               day_ago=ledger.budgets_in_force_before(conn, hours=24))
+            processed = _process(context, LedgerRecorder(conn), pending, dry=False)
+            rehearsal = RehearsalRecorder(conn, run_id or f"push-{now.isoformat()}",
+                                          {p for p, c in connectors.items() if _validates(c)})
+            _process(context, rehearsal, _rehearsal_rows(plan_id, rehearsed, now), dry=True)
+            rehearsal.write()
 
             counts = ledger.status_counts(conn, plan_id)
-            changes = ledger.plan_rows(conn, plan_id)
-    log.info(f"plan {plan_id}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+            changes_after = ledger.plan_rows(conn, plan_id)
+    log.info(f"plan {plan_id}: " + ", ".join(f"{s} {n}" for s, n in counts.items())
+             + (f"; rehearsed: {rehearsal.counts()}" if rehearsal.rows else ""))
     return PushSummary(
-        plan_id=plan_id, counts=counts, changes=changes, recorded=recorded, processed=processed,
+        plan_id=plan_id, counts=counts, changes=changes_after, recorded=recorded, processed=processed,
         plan_problems=problems,
         dry_run_platforms=sorted(p for p, dry in dry_by_platform.items() if dry),
+        rehearsal_counts=rehearsal.counts(), rehearsals=rehearsal.rows,
     )
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every step of one push needs."""
+
+    conn: psycopg.Connection
+    plan_id: str
+    connectors: Mapping[str, PlatformConnector]
+    limits: guardrails.Limits
+    secrets: tuple[str, ...]
+    log: Any
+    problems: list[str]
+    plan_campaigns: set[tuple[str, str]]
+    day_ago: Mapping[tuple[str, str, str], Decimal]
+
+
+def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) -> int:
+    """Settle ``rows`` (real changes, or rehearsed ones when ``dry``): refused whole, or platform by platform."""
+    if not rows:
+        return 0
+    if ctx.problems:
+        reason = "; ".join(ctx.problems)
+        ctx.log.error(f"plan {ctx.plan_id} refused: {reason}")
+        done = 0
+        if not dry:
+            # A change a crashed push may have sent is read back, never just marked blocked.
+            done += _reconcile_attempted(record, [r for r in rows if r.attempts > 0], ctx.connectors, ctx.log)
+        return done + sum(record.finish(row, BLOCKED, error=reason, dry_run=dry) for row in rows)
+    by_platform: dict[str, list[LedgerRow]] = {}
+    for row in rows:
+        by_platform.setdefault(row.platform, []).append(row)
+    return sum(
+        _push_platform(record, ctx.conn, ctx.plan_id, platform, platform_rows, ctx.connectors.get(platform), dry,
+                       ctx.limits, ctx.secrets, ctx.log, ctx.plan_campaigns, ctx.day_ago)
+        for platform, platform_rows in by_platform.items()
+    )
+
+
+def _validates(connector: PlatformConnector) -> bool:
+    return isinstance(connector, BatchBudgetWriter) and connector.supports_validate_only
+
+
+def _rehearsal_rows(plan_id: str, changes: list[tuple], now: datetime) -> list[LedgerRow]:
+    """The rehearsed changes in the ledger's shape (never stored in the ledger)."""
+    return [LedgerRow(change_id=0, plan_id=plan_id, platform=p, account_id=a, campaign_id=c, currency=cur,
+                      old_daily_budget=old, new_daily_budget=new, status=PENDING, error=None, dry_run=True,
+                      live_daily_budget=None, attempts=0, created_at=now, updated_at=now, applied_at=None)
+            for p, a, c, cur, old, new in changes]
+
+
 def _push_platform(
+    record: Recorder,
     conn: psycopg.Connection,
     plan_id: str,
     platform: str,
@@ -265,11 +317,11 @@ def _push_platform(
 ) -> int:
     """Check and send one platform's pending changes; returns how many left ``pending``."""
     if connector is None and platform not in NATIVE_PLATFORMS:
-        return _record_manual(conn, plan_id, platform, rows, limits, log)
+        return _record_manual(record, plan_id, platform, rows, limits, log)
     if connector is None:
         reason = f"no connector configured for platform {platform} (see `mbo platforms`)"
         log.error(f"plan {plan_id}: {reason}")
-        return sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in rows)
+        return sum(record.finish(r, FAILED, error=reason, dry_run=dry) for r in rows)
     batch = isinstance(connector, BatchBudgetWriter)
     # A platform that takes many changes per request gets them in one; the others one at a time. A dry run
     # is one read and one validation request, whatever the platform.
@@ -283,12 +335,12 @@ def _push_platform(
         except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails these changes
             reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
             log.error(f"plan {plan_id}: {reason}")
-            done += sum(ledger.finish(conn, r.change_id, FAILED, error=reason, dry_run=dry) for r in chunk)
+            done += sum(record.finish(r, FAILED, error=reason, dry_run=dry) for r in chunk)
             continue
-        settled, sendable = _check(conn, platform, chunk, live, dry, limits, log, plan_campaigns, day_ago)
+        settled, sendable = _check(record, platform, chunk, live, dry, limits, log, plan_campaigns, day_ago)
         done += settled
         if sendable:
-            done += _send(conn, plan_id, platform, sendable, connector, dry, secrets, log)
+            done += _send(record, conn, plan_id, platform, sendable, connector, dry, secrets, log)
     return done
 
 
@@ -299,7 +351,7 @@ def _reached(campaign: guardrails.LiveCampaign | None, row: LedgerRow) -> bool:
 
 
 def _check(
-    conn: psycopg.Connection,
+    record: Recorder,
     platform: str,
     rows: list[LedgerRow],
     live: dict[tuple[str, str], guardrails.LiveCampaign],
@@ -317,7 +369,7 @@ def _check(
         if row.attempts > 0 and not dry and _reached(campaign, row):
             # A push that died after the platform took the change: record it, do not send it again.
             log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
-            done += ledger.finish(conn, row.change_id, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
+            done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
             continue
         problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
                                               campaign, limits, day_ago.get((platform, row.account_id, row.campaign_id)))
@@ -326,7 +378,7 @@ def _check(
         if problems:
             reason = "; ".join(problems)
             log.warning(f"blocked {_what(platform, row)}: {reason}")
-            done += ledger.finish(conn, row.change_id, BLOCKED, error=reason, dry_run=dry,
+            done += record.finish(row, BLOCKED, error=reason, dry_run=dry,
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
             sendable.append((row, campaign))
@@ -334,6 +386,7 @@ def _check(
 
 
 def _send(
+    record: Recorder,
     conn: psycopg.Connection,
     plan_id: str,
     platform: str,
@@ -349,12 +402,12 @@ def _send(
         # Checked again just before each write: a plan superseded mid-push sends nothing more.
         if problem := guardrails.check_latest(plan_id, _newer_plan(conn, plan_id)):
             log.warning(f"plan {plan_id}: {problem}")
-            return sum(ledger.finish(conn, r.change_id, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
+            return sum(record.finish(r, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
                        for r, c in batch)
         # The attempt is durable before the call: a crash after it leaves the rows pending with
         # attempts > 0, and the next run reads the platform before deciding to send again.
         for row, campaign in batch:
-            ledger.note_attempt(conn, row.change_id, campaign.daily_budget)
+            record.note_attempt(row, campaign.daily_budget)
     changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in batch]
     try:
         results = send_budget_changes(connector, changes, validate_only=dry)
@@ -366,18 +419,18 @@ def _send(
         if error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
             # The call failed but the platform runs the new budget (a timeout after it took the write).
             log.warning(f"{_what(platform, row)}: the call failed ({error}) but the platform runs the new budget")
-            done += ledger.finish(conn, row.change_id, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
+            done += record.finish(row, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
                                   reconciled=True)
         elif error:
             log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
-            done += ledger.finish(conn, row.change_id, FAILED, error=error[:MAX_ERROR_CHARS], dry_run=dry,
+            done += record.finish(row, FAILED, error=error[:MAX_ERROR_CHARS], dry_run=dry,
                                   live_daily_budget=campaign.daily_budget)
         elif dry:
             log.info(f"dry run {_what(platform, row)}")
-            done += ledger.finish(conn, row.change_id, DRY_RUN, dry_run=True, live_daily_budget=campaign.daily_budget)
+            done += record.finish(row, DRY_RUN, dry_run=True, live_daily_budget=campaign.daily_budget)
         else:
             log.info(f"applied {_what(platform, row)}")
-            done += ledger.finish(conn, row.change_id, APPLIED)
+            done += record.finish(row, APPLIED)
     return done
 
 
@@ -389,7 +442,7 @@ def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, s
         return {}
 
 
-def _reconcile_attempted(conn: psycopg.Connection, rows: list[LedgerRow],
+def _reconcile_attempted(record: Recorder, rows: list[LedgerRow],
                          connectors: Mapping[str, PlatformConnector], log: Any) -> int:
     """Rows whose write was attempted: applied (reconciled) where the platform runs the new budget."""
     done = 0
@@ -400,7 +453,7 @@ def _reconcile_attempted(conn: psycopg.Connection, rows: list[LedgerRow],
             campaign = live.get((row.account_id, row.campaign_id))
             if _reached(campaign, row):
                 log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
-                done += ledger.finish(conn, row.change_id, APPLIED, live_daily_budget=campaign.daily_budget,
+                done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget,
                                       reconciled=True)
     return done
 
@@ -410,7 +463,7 @@ def _what(platform: str, row: LedgerRow) -> str:
 
 
 def _record_manual(
-    conn: psycopg.Connection, plan_id: str, platform: str, rows: list[LedgerRow], limits: guardrails.Limits, log: Any
+    record: Recorder, plan_id: str, platform: str, rows: list[LedgerRow], limits: guardrails.Limits, log: Any
 ) -> int:
     """Changes for a platform without a connector (CSV imports): checked as far as MBO can, left to a person."""
     done = 0
@@ -423,9 +476,9 @@ def _record_manual(
         if problems:
             reason = "; ".join(problems)
             log.warning(f"blocked {_what(platform, row)}: {reason}")
-            done += ledger.finish(conn, row.change_id, BLOCKED, error=reason)
+            done += record.finish(row, BLOCKED, error=reason)
         else:
-            done += ledger.finish(conn, row.change_id, MANUAL,
+            done += record.finish(row, MANUAL,
                                   error=f"{platform} has no connector: set this budget by hand in {platform}")
     log.info(f"plan {plan_id}: {len(rows)} {platform} change(s) recorded as manual")
     return done
