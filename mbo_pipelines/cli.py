@@ -82,6 +82,8 @@ def _operate(args: argparse.Namespace) -> int:
         outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
     elif args.command == "refresh":
         outcome = operations.refresh(defs, instance, args.start, args.end)
+    elif args.command in ("approve", "reject"):
+        outcome = operations.decide(defs, instance, url, args.plan_id, args.command == "approve", args.campaign)
     elif args.resume:
         if args.plan_id:
             print("mbo push: --resume finishes every interrupted plan; give no PLAN_ID with it", file=sys.stderr)
@@ -116,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     _add_range(refresh)
     push = sub.add_parser("push", help="launch the push job for the latest plan, or the given one")
     push.add_argument("plan_id", nargs="?", default=None)
+    changes = sub.add_parser("changes", help="a plan's budget changes (the latest plan's by default), waiting ones first")
+    changes.add_argument("plan_id", nargs="?", default=None)
+    for verb, what in (("approve", "approve (and push)"), ("reject", "reject")):
+        decision = sub.add_parser(verb, help=f"{what} a plan's changes waiting for approval")
+        decision.add_argument("plan_id")
+        decision.add_argument("--campaign", action="append", default=None, metavar="ID",
+                              help="only this campaign (repeatable); default: every waiting change of the plan")
     push.add_argument("--resume", action="store_true",
                       help="finish every plan an interrupted push left with pending changes (reading the platform first)")
     args, extra = parser.parse_known_args(argv)
@@ -140,7 +149,13 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
         print(platforms_report())
         return 0
-    if args.command in ("extract", "refresh", "push"):
+    if args.command == "changes":
+        from mbo_pipelines import operations
+        from mbo_pipelines.instance import prepare_environment
+
+        print(operations.changes_report(prepare_environment(), args.plan_id))
+        return 0
+    if args.command in ("extract", "refresh", "push", "approve", "reject"):
         return _operate(args)
     if args.command == "demo":
         from mbo_pipelines.demo import run_demo

@@ -4,6 +4,7 @@ import dagster as dg
 
 from mbo_pipelines.defs.activate import (
     ActivationResource,
+    decide_budget_changes_job,
     budget_recommendations_sensor,
     push_budget_changes_job,
     resume_interrupted_pushes_sensor,
@@ -42,7 +43,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     resources.update(resource_overrides)
     return dg.Definitions(
         assets=[*extract_assets_for_environment(), mbo_dbt_models, budget_recommendations],
-        jobs=[daily_refresh_job, push_budget_changes_job],
+        jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
         schedules=[daily_refresh_schedule],
         sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor],
         resources=resources,

@@ -134,6 +134,54 @@ def resume(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str
     return Outcome(not failed, f"resumed {len(plans)} plan(s): {message}", outcomes[-1].run_id)
 
 
+def decide(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, plan_id: str, approve: bool,
+           campaign_ids: list[str] | None = None) -> Outcome:
+    """Approve (then push) or reject the plan's changes waiting for approval, all or those of ``campaign_ids``."""
+    import getpass
+
+    from mbo_pipelines.defs.activate import ledger
+
+    who = f"{getpass.getuser()} (mbo {'approve' if approve else 'reject'})"
+    with warehouse.connect(database_url) as conn:
+        ledger.ensure_ledger(conn)
+        decided = ledger.decide(conn, plan_id, approve, who, campaign_ids)
+        conn.commit()
+    if not decided:
+        which = f" for campaign(s) {', '.join(campaign_ids)}" if campaign_ids else ""
+        return Outcome(False, f"plan {plan_id} has no change waiting for approval{which}: see `mbo changes {plan_id}`")
+    if not approve:
+        return Outcome(True, f"plan {plan_id}: {decided} change(s) rejected")
+    pushed = push(defs, instance, database_url, plan_id)
+    return Outcome(pushed.ok, f"plan {plan_id}: {decided} change(s) approved; {pushed.message}", pushed.run_id, plan_id)
+
+
+def changes_report(database_url: str, plan_id: str | None = None) -> str:
+    """``mbo changes``: a plan's ledger rows (the latest plan by default), those waiting for approval first."""
+    plan_id = plan_id or latest_plan_id(database_url)
+    if plan_id is None:
+        return "no plan yet: run `mbo refresh` first"
+    with warehouse.connect(database_url) as conn:
+        if not warehouse.table_exists(conn, "activation.budget_changes"):
+            return f"plan {plan_id}: not pushed yet"
+        rows = conn.execute(
+            "select status, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget, "
+            "coalesce(error, '') from activation.budget_changes where plan_id = %s "
+            "order by status <> 'pending_approval', status, platform, account_id, campaign_id", (plan_id,)
+        ).fetchall()
+    if not rows:
+        return f"plan {plan_id}: no budget change recorded (not pushed yet, rehearsed only, or nothing to change)"
+    lines = [f"plan {plan_id}:", f"  {'status':<17} {'platform':<12} {'account':<14} {'campaign':<14} {'currency':<8} "
+             f"{'old':>12} {'new':>12}  note"]
+    for status, platform, account, campaign, currency, old, new, note in rows:
+        lines.append(f"  {status:<17} {platform:<12} {account:<14} {campaign:<14} {currency:<8} {old:>12,.2f} "
+                     f"{new:>12,.2f}  {note[:120]}")
+    waiting = sum(1 for r in rows if r[0] == "pending_approval")
+    if waiting:
+        lines.append(f"{waiting} change(s) wait for approval: `mbo approve {plan_id} [--campaign ID ...]` "
+                     f"or `mbo reject {plan_id} [--campaign ID ...]`")
+    return "\n".join(lines)
+
+
 def latest_plan_id(database_url: str) -> str | None:
     """The newest plan in ``marts.budget_plans``, or None."""
     with warehouse.connect(database_url) as conn:

@@ -30,7 +30,8 @@ def connectors(market: SandboxMarket) -> dict:
 @pytest.fixture(autouse=True)
 def _clean_activation_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start without the operator's activation settings."""
-    for name in ("MBO_ALLOW_LIVE_BUDGET_CHANGES", "MBO_MAX_BUDGET_CHANGE", "MBO_PLAN_MAX_AGE_HOURS"):
+    for name in ("MBO_ALLOW_LIVE_BUDGET_CHANGES", "MBO_MAX_BUDGET_CHANGE", "MBO_PLAN_MAX_AGE_HOURS", "MBO_ACTIVATION",
+                 "MBO_APPROVAL_ABOVE_CHANGE", "MBO_APPROVAL_ABOVE_AMOUNT"):
         monkeypatch.delenv(name, raising=False)
 
 

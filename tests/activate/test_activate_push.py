@@ -55,7 +55,8 @@ def test_plan_applies_and_sandbox_budgets_equal_the_recommended(database_url, ma
     summary = push_plan(database_url, plan_id, connectors)
 
     assert summary.ok and summary.recorded == len(changed) == 5 and summary.processed == 5
-    assert summary.counts == {"pending": 0, "applied": 5, "dry_run": 0, "failed": 0, "blocked": 0, "manual": 0}
+    assert summary.counts == {"pending": 0, "applied": 5, "dry_run": 0, "failed": 0, "blocked": 0, "manual": 0,
+                              "pending_approval": 0, "rejected": 0}
     assert summary.dry_run_platforms == []
     for platform in {r.platform for r in rows}:
         now = _budgets_now(market, platform)

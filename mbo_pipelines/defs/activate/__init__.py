@@ -5,6 +5,7 @@ The Dagster job needs a resource under the key ``activation`` (an ``ActivationRe
 
 from mbo_pipelines.defs.activate.dagster_defs import (
     ActivationResource,
+    decide_budget_changes_job,
     budget_recommendations_sensor,
     push_budget_changes_job,
     resume_interrupted_pushes_sensor,
@@ -13,6 +14,7 @@ from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 
 __all__ = [
     "ActivationResource",
+    "decide_budget_changes_job",
     "PushSummary",
     "budget_recommendations_sensor",
     "push_budget_changes_job",

@@ -12,7 +12,7 @@ import dagster as dg
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate import ledger
-from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING
+from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING, PENDING_APPROVAL
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.resources import MboResource
 
@@ -91,7 +91,12 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
 def push_budget_changes(
     context: dg.OpExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
 ) -> dg.Output[dict]:
-    summary = push_plan(activation.url(), config.plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
+    return _push(context, activation, config.plan_id)
+
+
+def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_id: str) -> dg.Output[dict]:
+    """Push the plan; its outcome in the metadata; a Failure (after everything is in the ledger) when not all went through."""
+    summary = push_plan(activation.url(), plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
                         log=context.log, run_id=context.run.run_id)
     metadata = _metadata(summary)
     if not summary.ok:
@@ -100,15 +105,52 @@ def push_budget_changes(
         bad |= {f"rehearsed {s}": n for s, n in summary.rehearsal_counts.items() if s in (FAILED, BLOCKED) and n}
         raise dg.Failure(
             description=(
-                f"plan {config.plan_id}: not every budget change went through ("
+                f"plan {plan_id}: not every budget change went through ("
                 + ", ".join(f"{n} {s}" for s, n in bad.items())
                 + "); see activation.budget_changes (and activation.budget_rehearsals) for the reasons"
             ),
             metadata=metadata,
             allow_retries=False,
         )
+    if summary.counts[PENDING_APPROVAL]:
+        context.log.warning(f"plan {plan_id}: {summary.counts[PENDING_APPROVAL]} change(s) wait for approval: "
+                            f"`mbo approve {plan_id}` or the decide_budget_changes_job")
     rehearsed = {f"rehearsed_{outcome}": n for outcome, n in summary.rehearsal_counts.items()}
     return dg.Output({**summary.counts, **rehearsed}, metadata=metadata)
+
+
+class DecideBudgetChangesConfig(dg.Config):
+    """A decision on a plan's changes waiting for approval."""
+
+    plan_id: str
+    approve: bool = True
+    #: Only these campaigns; empty: every waiting change of the plan.
+    campaign_ids: list[str] = []
+
+
+@dg.op(name="decide_budget_changes",
+       description="Approve (and push) or reject a plan's budget changes that wait for approval.")
+def decide_budget_changes(
+    context: dg.OpExecutionContext, config: DecideBudgetChangesConfig, activation: ActivationResource
+) -> dg.Output[dict]:
+    with warehouse.connect(activation.url()) as conn:
+        ledger.ensure_ledger(conn)
+        decided = ledger.decide(conn, config.plan_id, config.approve, f"dagster run {context.run.run_id}",
+                                config.campaign_ids or None)
+        conn.commit()
+    if not decided:
+        raise dg.Failure(f"plan {config.plan_id} has no change waiting for approval"
+                         + (f" for campaigns {', '.join(config.campaign_ids)}" if config.campaign_ids else ""),
+                         allow_retries=False)
+    context.log.info(f"plan {config.plan_id}: {decided} change(s) {'approved' if config.approve else 'rejected'}")
+    if not config.approve:
+        return dg.Output({"rejected": decided}, metadata={"rejected": dg.MetadataValue.int(decided)})
+    return _push(context, activation, config.plan_id)
+
+
+@dg.job(description="Approve (and push) or reject a plan's waiting budget changes (run config: plan_id, approve, campaign_ids).")
+def decide_budget_changes_job():
+    decide_budget_changes()
 
 
 @dg.job(description="Push one budget plan's changes to the ad platforms (run config: the plan_id).")

@@ -11,7 +11,12 @@ one of:
 - ``failed``   -- the platform call (or reading the platform) raised; ``error`` says what;
 - ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule;
 - ``manual``   -- a platform MBO has no connector for (CSV imports): it passed the guardrails MBO can
-  check without the platform, and a person applies it.
+  check without the platform, and a person applies it;
+- ``rejected`` -- a person rejected it (``mbo reject``) while it waited.
+
+A change may also wait, before ``pending``: ``pending_approval`` (``MBO_ACTIVATION=approve``, or above an
+approval threshold) until ``mbo approve`` makes it ``pending`` or ``mbo reject`` makes it ``rejected``;
+``decided_by`` and ``decided_at`` say who and when.
 
 Only ``pending`` rows are ever processed. The columns ``plan_id`` through
 ``applied_at`` are a contract other steps read; the others are bookkeeping.
@@ -19,6 +24,7 @@ Only ``pending`` rows are ever processed. The columns ``plan_id`` through
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +34,8 @@ import psycopg
 from mbo_pipelines import warehouse
 
 PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL = "pending", "applied", "dry_run", "failed", "blocked", "manual"
-STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL)
+PENDING_APPROVAL, REJECTED = "pending_approval", "rejected"
+STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL, PENDING_APPROVAL, REJECTED)
 _STATUS_CHECK = "status in (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
 
 LEDGER_DDL = """
@@ -51,6 +58,8 @@ create table if not exists activation.budget_changes (
   updated_at timestamptz not null default now(),
   applied_at timestamptz,
   reconciled boolean not null default false,
+  decided_by text,
+  decided_at timestamptz,
   unique (plan_id, platform, account_id, campaign_id),
   check ((status = 'applied') = (applied_at is not null))
 )
@@ -58,7 +67,8 @@ create table if not exists activation.budget_changes (
 
 _COLUMNS = (
     "change_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,"
-    " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at, reconciled"
+    " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at, reconciled,"
+    " decided_by, decided_at"
 )
 
 
@@ -83,6 +93,8 @@ class LedgerRow:
     updated_at: datetime
     applied_at: datetime | None
     reconciled: bool = False
+    decided_by: str | None = None
+    decided_at: datetime | None = None
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
@@ -93,6 +105,8 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
         conn.execute("alter table activation.budget_changes add column if not exists reconciled boolean not null default false")
+        conn.execute("alter table activation.budget_changes add column if not exists decided_by text")
+        conn.execute("alter table activation.budget_changes add column if not exists decided_at timestamptz")
         # A ledger created before a status existed: widen its check (the old rows all still pass it).
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")
         conn.execute(f"alter table activation.budget_changes add constraint budget_changes_status_check check ({_STATUS_CHECK})")
@@ -102,26 +116,51 @@ def record_pending(
     conn: psycopg.Connection,
     plan_id: str,
     changes: list[tuple[str, str, str, str, Decimal, Decimal]],
+    held: Mapping[tuple[str, str, str], str] | None = None,
 ) -> int:
-    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``pending``.
+    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``pending``, or as
+    ``pending_approval`` (with the reason in ``error``) for those in ``held``.
 
     A change already in the ledger for this plan, whatever its status, is left
     as it is. Returns how many rows were new.
     """
+    held = held or {}
     inserted = 0
     with conn.transaction(), conn.cursor() as cur:
         for platform, account_id, campaign_id, currency, old, new in changes:
+            why = held.get((platform, account_id, campaign_id))
             cur.execute(
                 """
                 insert into activation.budget_changes
-                  (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget)
-                values (%s, %s, %s, %s, %s, %s, %s)
+                  (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget, status,
+                   error)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                 on conflict (plan_id, platform, account_id, campaign_id) do nothing
                 """,
-                (plan_id, platform, account_id, campaign_id, currency, old, new),
+                (plan_id, platform, account_id, campaign_id, currency, old, new,
+                 PENDING_APPROVAL if why else PENDING, f"waiting for approval: {why}" if why else None),
             )
             inserted += cur.rowcount
     return inserted
+
+
+def decide(conn: psycopg.Connection, plan_id: str, approve: bool, by: str,
+           campaign_ids: Collection[str] | None = None) -> int:
+    """Approve (``pending``) or reject (``rejected``) a plan's changes waiting for approval, all or those of
+    ``campaign_ids``; returns how many were decided. Changes in any other state are left alone."""
+    with conn.transaction():
+        cur = conn.execute(
+            """
+            update activation.budget_changes
+            set status = %s, decided_by = %s, decided_at = now(), updated_at = now(),
+                error = case when %s then null else 'rejected by ' || %s end
+            where plan_id = %s and status = 'pending_approval'
+              and (%s::text[] is null or campaign_id = any(%s::text[]))
+            """,
+            (PENDING if approve else REJECTED, by, approve, by, plan_id,
+             None if campaign_ids is None else list(campaign_ids), None if campaign_ids is None else list(campaign_ids)),
+        )
+        return cur.rowcount
 
 
 def plan_rows(conn: psycopg.Connection, plan_id: str, status: str | None = None) -> list[LedgerRow]:

@@ -24,7 +24,6 @@ Safety properties:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from psycopg.rows import dict_row
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.connectors import BatchBudgetWriter, BudgetChange, PlatformConnector, send_budget_changes
-from mbo_pipelines.defs.activate import guardrails, ledger
+from mbo_pipelines.defs.activate import guardrails, ledger, modes
 from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, MANUAL, PENDING, LedgerRow
 from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
 
@@ -48,7 +47,7 @@ from mbo_pipelines.redaction import redact
 
 logger = logging.getLogger(__name__)
 
-ALLOW_LIVE_ENV = "MBO_ALLOW_LIVE_BUDGET_CHANGES"
+ALLOW_LIVE_ENV = modes.ALLOW_LIVE_ENV
 #: A recommendation closer than this to the current budget is not a change.
 MIN_CHANGE = Decimal("0.01")
 #: How long a push waits for another push of the same plan to finish.
@@ -92,28 +91,32 @@ class PushSummary:
         return self.counts[FAILED] == 0 and self.counts[BLOCKED] == 0 and self.counts[PENDING] == 0 and not rehearsed_bad
 
 
-def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, bool]:
-    """Whether each platform is only rehearsed.
+def resolve_modes(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, str]:
+    """Each platform's activation mode (``modes``: off, dry_run, approve, auto).
 
-    ``None``: sandbox connectors apply; live connectors rehearse unless
-    ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``. ``True``: everything rehearses.
-    ``False``: everything applies, and a live connector still needs the
-    variable (two keys for real money): without it this raises.
+    ``None``: from ``MBO_ACTIVATION``, else auto for the sandbox and dry_run for live platforms (auto with
+    ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``). ``True``: everything rehearses. ``False``: everything applies,
+    and a live connector still needs ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1`` or an ``MBO_ACTIVATION`` that
+    writes (two keys for real money): without it this raises.
     """
-    allow_live = os.environ.get(ALLOW_LIVE_ENV, "").strip() == "1"
     resolved = {}
     for platform, connector in connectors.items():
-        if dry_run is True or not connector.is_live:
-            resolved[platform] = bool(dry_run)
-        elif allow_live:
-            resolved[platform] = False
-        elif dry_run is False:
-            raise LiveChangesNotAllowed(
-                f"dry_run=False asks to change live budgets on {platform}, but {ALLOW_LIVE_ENV} is not 1"
-            )
-        else:
-            resolved[platform] = True
+        mode = modes.platform_mode(connector.is_live)
+        if dry_run is True:
+            mode = modes.DRY_RUN
+        elif dry_run is False and mode in (modes.DRY_RUN, modes.OFF):
+            if connector.is_live and not modes.live_changes_allowed():
+                raise LiveChangesNotAllowed(
+                    f"dry_run=False asks to change live budgets on {platform}, but {ALLOW_LIVE_ENV} is not 1"
+                )
+            mode = modes.AUTO
+        resolved[platform] = mode
     return resolved
+
+
+def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, bool]:
+    """Whether each platform is only rehearsed (see ``resolve_modes``)."""
+    return {platform: mode == modes.DRY_RUN for platform, mode in resolve_modes(connectors, dry_run).items()}
 
 
 def error_text(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -210,7 +213,10 @@ def push_plan(
     for platform, connector in connectors.items():
         if connector.platform != platform:
             raise ValueError(f"connector for {platform!r} says it is for {connector.platform!r}")
-    dry_by_platform = resolve_dry_run(connectors, dry_run)
+    mode_by_platform = resolve_modes(connectors, dry_run)
+    dry_by_platform = {platform: mode == modes.DRY_RUN for platform, mode in mode_by_platform.items()}
+    switched_off = sorted(p for p, mode in mode_by_platform.items() if mode == modes.OFF)
+    thresholds = modes.approval_thresholds()
     secrets = _url_secrets(database_url)
 
     # Autocommit: every ledger transition is durable the moment it is made, before the next platform call.
@@ -218,13 +224,21 @@ def push_plan(
         ledger.ensure_ledger(conn)
         with _plan_lock(conn, plan_id, lock_wait_seconds):
             plan, recommendations = _load_plan(conn, plan_id)
+            moves = [r for r in recommendations if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])
+                     and r["platform"] not in switched_off]
             changes = [(r["platform"], r["account_id"], r["campaign_id"], r["currency"],
-                        r["current_daily_budget"], r["recommended_daily_budget"])
-                       for r in recommendations
-                       if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])]
+                        r["current_daily_budget"], r["recommended_daily_budget"]) for r in moves]
             # Rehearsed platforms leave the ledger alone: a rehearsal never blocks the real push of the plan.
             rehearsed = [c for c in changes if dry_by_platform.get(c[0], False)]
-            recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)])
+            held = _held_for_approval([r for r in moves if not dry_by_platform.get(r["platform"], False)],
+                                      mode_by_platform, thresholds)
+            recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)],
+                                             held)
+            if switched_off:
+                log.warning(f"plan {plan_id}: MBO_ACTIVATION=off: nothing recorded or sent for {', '.join(switched_off)}")
+            if held:
+                log.warning(f"plan {plan_id}: {len(held)} change(s) wait for approval: `mbo changes {plan_id}`, "
+                            f"then `mbo approve {plan_id}` or `mbo reject {plan_id}`")
             now = conn.execute("select now()").fetchone()[0]
             problems = guardrails.plan_problems(plan, recommendations, now, _newer_plan(conn, plan_id), limits)
             pending = ledger.plan_rows(conn, plan_id, PENDING)
@@ -287,6 +301,23 @@ def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) 
                        ctx.limits, ctx.secrets, ctx.log, ctx.plan_campaigns, ctx.day_ago)
         for platform, platform_rows in by_platform.items()
     )
+
+
+def _held_for_approval(moves: list[Mapping[str, Any]], mode_by_platform: Mapping[str, str],
+                       thresholds: modes.ApprovalThresholds) -> dict[tuple[str, str, str], str]:
+    """The changes that must wait for a person: all of a platform in approve mode, those above a threshold in auto."""
+    held = {}
+    for r in moves:
+        mode = mode_by_platform.get(r["platform"])
+        key = (r["platform"], r["account_id"], r["campaign_id"])
+        if mode == modes.APPROVE:
+            held[key] = "MBO_ACTIVATION=approve"
+        elif mode == modes.AUTO and guardrails.is_finite_number(r["recommended_daily_budget_reporting"]):
+            why = thresholds.holds(r["current_daily_budget"], r["recommended_daily_budget"],
+                                   float(r["current_daily_budget_reporting"]), float(r["recommended_daily_budget_reporting"]))
+            if why:
+                held[key] = why
+    return held
 
 
 def _validates(connector: PlatformConnector) -> bool:
