@@ -45,6 +45,10 @@ def run_demo(days: int = 90) -> int:
         for m in refresh.get_asset_materialization_events()
         if m.materialization.asset_key == dg.AssetKey("budget_recommendations")
     )
+    threshold = _demo_approval_threshold(url, plan_id)
+    if threshold is not None:
+        # Show approvals: the plan's largest move waits for a person, the rest is applied.
+        os.environ["MBO_APPROVAL_ABOVE_AMOUNT"] = f"{threshold:.2f}"
     defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=instance, run_config={**QUIET, **run_config_for(plan_id)}
     )
@@ -54,6 +58,21 @@ def run_demo(days: int = 90) -> int:
     print("Explore it: `make dev` (Dagster UI on http://127.0.0.1:3000), "
           "`psql \"$(.venv/bin/mbo db url)\"`; stop the database with `.venv/bin/mbo db stop`.")
     return 0
+
+
+def _demo_approval_threshold(url: str, plan_id: str) -> float | None:
+    """An approval threshold just below the plan's largest move (so that one change waits for approval), unless
+    the user configured activation or approvals themselves, or the plan has no single largest move."""
+    if any(os.environ.get(name, "").strip() for name in
+           ("MBO_ACTIVATION", "MBO_APPROVAL_ABOVE_CHANGE", "MBO_APPROVAL_ABOVE_AMOUNT")):
+        return None
+    with warehouse.connect(url) as conn:
+        moves = sorted((abs(float(new) - float(old)) for old, new in conn.execute(
+            "select current_daily_budget_reporting, recommended_daily_budget_reporting "
+            "from marts.budget_recommendations where plan_id = %s", (plan_id,))), reverse=True)
+    if len(moves) < 2 or moves[0] - moves[1] < 0.02:
+        return None
+    return (moves[0] + moves[1]) / 2
 
 
 def report(conn, plan_id: str) -> str:
@@ -101,5 +120,15 @@ def report(conn, plan_id: str) -> str:
         "select status, count(*) from activation.budget_changes where plan_id = %s group by status order by status",
         (plan_id,),
     ):
-        lines.append(f"  {status:<10} {count}")
+        lines.append(f"  {status:<17} {count}")
+    waiting = conn.execute(
+        "select platform, campaign_id, currency, old_daily_budget, new_daily_budget, error "
+        "from activation.budget_changes where plan_id = %s and status = 'pending_approval' "
+        "order by platform, campaign_id", (plan_id,),
+    ).fetchall()
+    if waiting:
+        lines += ["", "Waiting for approval:"]
+        for platform, campaign, currency, old, new, why in waiting:
+            lines.append(f"  {platform} {campaign} {old:,.2f} → {new:,.2f} {currency}: {why}")
+        lines.append(f"  Approve with `.venv/bin/mbo approve {plan_id}` (or reject with `.venv/bin/mbo reject {plan_id}`).")
     return "\n".join(lines)

@@ -99,3 +99,26 @@ def test_a_bad_mode_is_refused_with_its_variable_named(database_url, market, con
     monkeypatch.setenv("MBO_ACTIVATION", "yolo")
     with pytest.raises(ValueError, match="MBO_ACTIVATION must be one of off, dry_run, approve, auto, got 'yolo'"):
         push_plan(database_url, insert_plan(database_url, market_rows(market)), connectors)
+
+
+def test_the_demo_holds_its_largest_move_for_approval_and_says_how_to_approve_it(
+        database_url, market, connectors, monkeypatch):
+    from mbo_pipelines import warehouse
+    from mbo_pipelines.demo import _demo_approval_threshold, report
+
+    rows = scale(market_rows(market), {0: 1.05, 1: 0.9, 2: 1.29})
+    plan_id = insert_plan(database_url, rows)
+    threshold = _demo_approval_threshold(database_url, plan_id)
+    moves = sorted(abs(float(r.recommended - r.current)) for r in rows if r.recommended != r.current)
+    assert moves[-2] < threshold < moves[-1]
+    monkeypatch.setenv("MBO_APPROVAL_ABOVE_AMOUNT", f"{threshold:.2f}")
+    push_plan(database_url, plan_id, connectors)
+    ledger = ledger_rows(database_url, plan_id)
+    largest = max(rows[:3], key=lambda r: abs(r.recommended - r.current))
+    assert {_key(r): ledger[_key(r)]["status"] for r in rows[:3]} == {
+        _key(r): "pending_approval" if r is largest else "applied" for r in rows[:3]}
+    with warehouse.connect(database_url) as conn:
+        text = report(conn, plan_id)
+    assert "Waiting for approval:" in text and f"`.venv/bin/mbo approve {plan_id}`" in text
+    # A user who set approvals up themselves keeps their own settings.
+    assert _demo_approval_threshold(database_url, plan_id) is None
