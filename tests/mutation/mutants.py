@@ -163,8 +163,8 @@ MUTANTS = (
            "The resume looks for failed rows instead of pending ones: a crashed push is never finished.",
            (ACTIVATE,)),
     Mutant("rehearsed-changes-in-the-ledger", "mbo_pipelines/defs/activate/push.py",
-           "recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)])",
-           "recorded = ledger.record_pending(conn, plan_id, changes)",
+           "recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)],",
+           "recorded = ledger.record_pending(conn, plan_id, changes,",
            "Rehearsed changes claimed in the ledger as well: the real push treats them as its own and writes them "
            "to a platform that was meant to be rehearsed.",
            (ACTIVATE,)),
