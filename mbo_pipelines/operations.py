@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,6 +19,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from mbo_pipelines import platform_setup, warehouse
 from mbo_pipelines.redaction import redact
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Keep Dagster's per-step console logs out of the command's output; the run's event log keeps them, and
 #: the command prints the one-line outcome.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -48,6 +50,7 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
             while error is not None and error.cause is not None:
                 error = error.cause
             text = (error.message if error else None) or event.message or "run failed"
+            text = _ANSI.sub("", text)  # dbt colours its log lines
             line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or "run failed"
             line = line.removeprefix("dagster._core.definitions.events.Failure: ")
             step = f"{event.step_key}: " if event.step_key else ""

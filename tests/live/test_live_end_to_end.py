@@ -87,7 +87,9 @@ def live(new_database, tmp_path_factory):
         dry_requests = {"google": google.requests[marks["google"]:], "meta": meta.requests[marks["meta"]:],
                         "tiktok": tiktok.requests[marks["tiktok"]:]}
         budgets_after_dry = {"google": google.budgets(), "meta": meta.budgets(), "tiktok": tiktok.budgets()}
-        runs["ledger_rows_after_dry"] = query(url, "select count(*) from activation.budget_changes")[0][0]
+        ledger_exists = query(url, "select to_regclass('activation.budget_changes') is not null")[0][0]
+        runs["ledger_rows_after_dry"] = (
+            query(url, "select count(*) from activation.budget_changes")[0][0] if ledger_exists else None)
 
         runs["push"] = run_mbo("push", env={**env, "MBO_ALLOW_LIVE_BUDGET_CHANGES": "1"})
         yield {

@@ -83,7 +83,7 @@ MUTANTS = (
            "Meta's conversion count read from action_values (the money) instead of actions.", (E2E,)),
     Mutant("meta-jpy-budget-in-cents", "dbt_project/macros/currency.sql",
            "        ) then 0", "        ) then 2",
-           "Staging reads Meta's JPY budgets as cents: the plan starts from 1/100 of the real budget.", (LIVE,)),
+           "Staging reads Meta's JPY budgets as cents: the plan starts from 1/100 of the real budget.", (E2E, LIVE)),
     Mutant("shared-budget-counted-per-campaign", "dbt_project/models/staging/google_ads/stg_google_ads__campaigns.sql",
            "then greatest(campaign_budget_reference_count, 1) else 1 end",
            "then 1 else 1 end",
