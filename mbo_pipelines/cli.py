@@ -82,6 +82,8 @@ def _operate(args: argparse.Namespace) -> int:
         outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
     elif args.command == "refresh":
         outcome = operations.refresh(defs, instance, args.start, args.end)
+    elif args.command == "rollback":
+        outcome = operations.rollback(defs, instance, url, args.plan_id)
     elif args.command in ("approve", "reject"):
         outcome = operations.decide(defs, instance, url, args.plan_id, args.command == "approve", args.campaign)
     elif args.resume:
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         decision.add_argument("plan_id")
         decision.add_argument("--campaign", action="append", default=None, metavar="ID",
                               help="only this campaign (repeatable); default: every waiting change of the plan")
+    rollback = sub.add_parser("rollback", help="restore the budgets in force before a plan, as a new plan pushed "
+                                               "through the same guardrails, approvals and ledger")
+    rollback.add_argument("plan_id")
     push.add_argument("--resume", action="store_true",
                       help="finish every plan an interrupted push left with pending changes (reading the platform first)")
     args, extra = parser.parse_known_args(argv)
@@ -155,7 +160,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
         print(operations.changes_report(prepare_environment(), args.plan_id))
         return 0
-    if args.command in ("extract", "refresh", "push", "approve", "reject"):
+    if args.command in ("extract", "refresh", "push", "approve", "reject", "rollback"):
         return _operate(args)
     if args.command == "demo":
         from mbo_pipelines.demo import run_demo

@@ -158,6 +158,20 @@ def decide(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str
     return Outcome(pushed.ok, f"plan {plan_id}: {decided} change(s) approved; {pushed.message}", pushed.run_id, plan_id)
 
 
+def rollback(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, plan_id: str) -> Outcome:
+    """Make the rollback plan of ``plan_id`` (its applied changes undone) and push it like any plan."""
+    from mbo_pipelines.defs.activate.rollback import create_rollback_plan
+
+    with warehouse.connect(database_url) as conn:
+        try:
+            rollback_id = create_rollback_plan(conn, plan_id)
+        except LookupError as error:
+            return Outcome(False, str(error))
+        conn.commit()
+    pushed = push(defs, instance, database_url, rollback_id)
+    return Outcome(pushed.ok, f"rollback of {plan_id}: {pushed.message}", pushed.run_id, rollback_id)
+
+
 def changes_report(database_url: str, plan_id: str | None = None) -> str:
     """``mbo changes``: a plan's ledger rows (the latest plan by default), those waiting for approval first."""
     plan_id = plan_id or latest_plan_id(database_url)

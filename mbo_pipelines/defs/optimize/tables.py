@@ -59,6 +59,8 @@ PLANS_ADDED_COLUMNS = {
     "expected_uplift_high_reporting": "double precision",
     "target_marginal_roas": "double precision",
     "budget_at_target_marginal_roas_reporting": "double precision",
+    # A rollback plan (``mbo rollback``): the plan whose applied changes it undoes.
+    "rollback_of": "text",
 }
 
 
