@@ -77,6 +77,11 @@ def test_the_job_pushes_a_plan_and_records_metadata(database_url, market):
     metadata = output.step_output_data.metadata
     assert metadata["applied_count"].value == 2 and metadata["blocked_count"].value == 0
     assert metadata["dry_run"].value is False and metadata["plan_id"].value == plan_id
+    # Totals per account: the two changes are in one Google Ads account.
+    before, after = sum(r.current for r in rows[:2]), sum(r.recommended for r in rows[:2])
+    account_line = next(line for line in metadata["per_account"].value.splitlines() if f"| {rows[0].account_id} |" in line)
+    assert account_line == (f"| {rows[0].platform} | {rows[0].account_id} | {rows[0].currency} | 2 applied "
+                            f"| {before:,.2f} | {after:,.2f} |")
 
 
 def test_the_job_fails_when_a_change_is_blocked_after_recording_it(database_url, market):

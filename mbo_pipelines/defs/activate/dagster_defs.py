@@ -68,6 +68,23 @@ def _rehearsal_table(summary: PushSummary, limit: int = 200) -> str:
     return "\n".join(lines)
 
 
+def _per_account_table(summary: PushSummary) -> str:
+    """Per platform and account: changes in each status, and the daily budget before and after the applied ones."""
+    totals: dict[tuple[str, str, str], dict] = {}
+    for c in summary.changes:
+        row = totals.setdefault((c.platform, c.account_id, c.currency), {"statuses": {}, "old": 0, "new": 0})
+        row["statuses"][c.status] = row["statuses"].get(c.status, 0) + 1
+        if c.status == "applied":
+            row["old"] += c.old_daily_budget
+            row["new"] += c.new_daily_budget
+    lines = ["| platform | account | currency | changes | applied: budget before | applied: budget after |",
+             "|---|---|---|---|---:|---:|"]
+    for (platform, account, currency), row in sorted(totals.items()):
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(row["statuses"].items()))
+        lines.append(f"| {platform} | {account} | {currency} | {statuses} | {row['old']:,.2f} | {row['new']:,.2f} |")
+    return "\n".join(lines)
+
+
 def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
         "plan_id": dg.MetadataValue.text(summary.plan_id),
@@ -76,6 +93,7 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
         "recorded": dg.MetadataValue.int(summary.recorded),
         "processed": dg.MetadataValue.int(summary.processed),
         "changes": dg.MetadataValue.md(_changes_table(summary)),
+        "per_account": dg.MetadataValue.md(_per_account_table(summary)),
     }
     metadata.update({f"{status}_count": dg.MetadataValue.int(n) for status, n in summary.counts.items()})
     if summary.rehearsals:
