@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.optimize.planning import new_plan_id
+from mbo_pipelines.defs.optimize.store import RECOMMENDATION_COLUMNS
 from mbo_pipelines.defs.optimize.tables import ensure_plan_tables
 
 
@@ -67,15 +68,10 @@ def create_rollback_plan(conn: psycopg.Connection, plan_id: str, now: datetime |
              plan_id),
         )
         with conn.cursor() as cur:
+            # The tuples above follow the optimizer's column list, the one definition of a recommendation row.
             cur.executemany(
-                """
-                insert into marts.budget_recommendations
-                  (plan_id, platform, account_id, campaign_id, campaign_name, currency, current_daily_budget,
-                   recommended_daily_budget, expected_value_current, expected_value_recommended, marginal_roas,
-                   reporting_currency, current_daily_budget_reporting, recommended_daily_budget_reporting,
-                   explanation, explanation_source, created_at)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                """,
+                f"insert into marts.budget_recommendations ({', '.join(RECOMMENDATION_COLUMNS)}) "
+                f"values ({', '.join(['%s'] * len(RECOMMENDATION_COLUMNS))})",
                 recommendations,
             )
     return rollback_id
