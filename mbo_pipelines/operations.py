@@ -124,7 +124,7 @@ def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, 
 
 
 def resume(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str) -> Outcome:
-    """Push again every plan whose ledger still has pending rows (an interrupted push), oldest first."""
+    """Push again every plan whose ledger still has open rows (an interrupted push), oldest first."""
     from mbo_pipelines.defs.activate import ledger
 
     with warehouse.connect(database_url) as conn:
@@ -182,7 +182,7 @@ def changes_report(database_url: str, plan_id: str | None = None) -> str:
             return f"plan {plan_id}: not pushed yet"
         rows = conn.execute(
             "select status, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget, "
-            "coalesce(error, '') from activation.budget_changes where plan_id = %s "
+            "concat_ws('; ', error, guardrail_notes) from activation.budget_changes where plan_id = %s "
             "order by status <> 'pending_approval', status, platform, account_id, campaign_id", (plan_id,)
         ).fetchall()
     if not rows:

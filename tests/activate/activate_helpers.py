@@ -126,7 +126,8 @@ def sandbox_change_count(database_url: str, seed: int) -> int:
 def remove_test_plans(database_url: str) -> None:
     """Delete the plans the tests wrote, and their ledger rows, so other tests never see them."""
     with warehouse.connect(database_url) as conn:
-        for table in ("marts.budget_recommendations", "marts.budget_plans", "activation.budget_changes",
+        for table in ("marts.budget_recommendations", "marts.budget_plans", "activation.budget_change_events",
+                      "activation.budget_changes",
                       "activation.budget_rehearsals"):
             if warehouse.table_exists(conn, table):
                 conn.execute(f"delete from {table} where plan_id = any(%s)", (CREATED_PLANS,))

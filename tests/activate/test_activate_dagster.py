@@ -75,7 +75,7 @@ def test_the_job_pushes_a_plan_and_records_metadata(database_url, market):
     assert cents(market.current_budgets(rows[0].platform)[rows[0].campaign_id]) == rows[0].recommended
     [output] = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = output.step_output_data.metadata
-    assert metadata["applied_count"].value == 2 and metadata["blocked_count"].value == 0
+    assert metadata["applied_count"].value == 2 and metadata["refused_count"].value == 0
     assert metadata["dry_run"].value is False and metadata["plan_id"].value == plan_id
     # Totals per account: the two changes are in one Google Ads account.
     before, after = sum(r.current for r in rows[:2]), sum(r.recommended for r in rows[:2])
@@ -95,9 +95,9 @@ def test_the_job_fails_when_a_change_is_blocked_after_recording_it(database_url,
 
     assert not result.success
     failure = result.failure_data_for_node("push_budget_changes").error
-    assert "1 blocked" in failure.message and "activation.budget_changes" in failure.message
+    assert "1 refused" in failure.message and "activation.budget_changes" in failure.message
     statuses = sorted(r["status"] for r in ledger_rows(database_url, plan_id).values())
-    assert statuses == ["applied", "blocked"]
+    assert statuses == ["applied", "refused"]
 
 
 def test_an_unknown_source_is_refused_with_its_variable_named():

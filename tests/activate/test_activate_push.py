@@ -55,8 +55,7 @@ def test_plan_applies_and_sandbox_budgets_equal_the_recommended(database_url, ma
     summary = push_plan(database_url, plan_id, connectors)
 
     assert summary.ok and summary.recorded == len(changed) == 5 and summary.processed == 5
-    assert summary.counts == {"pending": 0, "applied": 5, "dry_run": 0, "failed": 0, "blocked": 0, "manual": 0,
-                              "pending_approval": 0, "rejected": 0}
+    assert summary.counts == {**dict.fromkeys(summary.counts, 0), "applied": 5}
     assert summary.dry_run_platforms == []
     for platform in {r.platform for r in rows}:
         now = _budgets_now(market, platform)
@@ -98,7 +97,7 @@ def test_a_change_beyond_the_maximum_is_blocked_and_never_sent(database_url, mar
     ledger = ledger_rows(database_url, plan_id)
     for blocked in rows[:2]:
         row = ledger[_key(blocked)]
-        assert row["status"] == "blocked" and row["applied_at"] is None
+        assert row["status"] == "refused" and row["applied_at"] is None
         assert row["error"].startswith("max_change: ") and "beyond the allowed ±30%" in row["error"]
     assert f"{rows[0].current:.2f} -> {rows[0].recommended:.2f} is a +50.0% change" in ledger[_key(rows[0])]["error"]
     assert ledger[_key(rows[2])]["status"] == "applied"
@@ -107,7 +106,7 @@ def test_a_change_beyond_the_maximum_is_blocked_and_never_sent(database_url, mar
     assert now[rows[1].campaign_id] == before[rows[1].campaign_id]
     assert now[rows[2].campaign_id] == rows[2].recommended
     assert sandbox_change_count(database_url, market.seed) == writes_before + 1
-    assert not summary.ok and summary.counts["blocked"] == 2
+    assert not summary.ok and summary.counts["refused"] == 2
 
 
 def test_the_maximum_change_comes_from_the_environment(database_url, market, connectors, monkeypatch):
@@ -161,11 +160,11 @@ def test_a_live_platform_defaults_to_a_rehearsal_that_writes_nothing_and_never_b
 
     assert live.calls == []
     assert summary.dry_run_platforms == ["google_ads"] and summary.ok
-    assert summary.rehearsal_counts == {"would_apply": 2, "blocked": 0, "failed": 0}
+    assert summary.rehearsal_counts == {"rehearsed": 2, "refused": 0, "skipped": 0, "superseded": 0, "failed": 0}
     assert ledger_rows(database_url, plan_id) == {}  # the ledger is left for the real push
     rehearsed = _rehearsals(database_url, plan_id)
     assert [(r["campaign_id"], r["new_daily_budget"], r["outcome"]) for r in rehearsed] == [
-        ("c0", Decimal("110.00"), "would_apply"), ("c1", Decimal("90.00"), "would_apply")]
+        ("c0", Decimal("110.00"), "rehearsed"), ("c1", Decimal("90.00"), "rehearsed")]
     assert all(r["validated"] is False and r["live_daily_budget"] == Decimal("100.00") for r in rehearsed)
 
     # Rehearsing again still writes nothing; then the real push of the same plan applies it.
@@ -194,7 +193,7 @@ def test_dry_run_true_rehearses_even_the_sandbox(database_url, market, connector
     rows = scale(market_rows(market), MIXED)
     writes_before = sandbox_change_count(database_url, market.seed)
     summary = push_plan(database_url, insert_plan(database_url, rows), connectors, dry_run=True)
-    assert summary.rehearsal_counts["would_apply"] == 3
+    assert summary.rehearsal_counts["rehearsed"] == 3
     assert summary.dry_run_platforms == ["google_ads", "meta_ads", "tiktok_ads"]
     assert sandbox_change_count(database_url, market.seed) == writes_before
 
@@ -210,12 +209,12 @@ def test_a_stale_plan_is_blocked_where_the_budget_changed_since(database_url, ma
 
     ledger = ledger_rows(database_url, plan_id)
     stale = ledger[_key(rows[0])]
-    assert stale["status"] == "blocked" and stale["error"].startswith("stale_plan: ")
+    assert stale["status"] == "refused" and stale["error"].startswith("stale_plan: ")
     assert f"now {manual:.2f}, the plan assumed {rows[0].current:.2f}" in stale["error"]
     assert stale["live_daily_budget"] == manual
     assert _budgets_now(market, rows[0].platform)[rows[0].campaign_id] == manual  # the hand-set budget stays
     assert [ledger[_key(r)]["status"] for r in rows[1:3]] == ["applied", "applied"]
-    assert summary.counts["blocked"] == 1
+    assert summary.counts["refused"] == 1
 
 
 def test_a_superseded_plan_is_blocked(database_url, market, connectors):
@@ -226,7 +225,7 @@ def test_a_superseded_plan_is_blocked(database_url, market, connectors):
 
     refused = push_plan(database_url, old_plan, connectors)
 
-    assert refused.counts["blocked"] == 3 and refused.plan_problems == [
+    assert refused.counts["superseded"] == 3 and refused.plan_problems == [
         f"latest_plan: plan {old_plan} is superseded by the newer plan {new_plan}"]
     assert all(r["error"] == refused.plan_problems[0] for r in ledger_rows(database_url, old_plan).values())
     assert sandbox_change_count(database_url, market.seed) == writes_before
@@ -248,7 +247,7 @@ def test_a_plan_breaking_a_plan_rule_is_refused_whole(database_url, market, conn
 
     summary = push_plan(database_url, insert_plan(database_url, rows, **kwargs), connectors)
 
-    assert summary.counts["blocked"] == 3 and summary.counts["applied"] == 0
+    assert summary.counts["refused"] == 3 and summary.counts["applied"] == 0
     assert summary.plan_problems[0].startswith(rule)
     assert all(c.error.startswith(rule) for c in summary.changes)
     assert sandbox_change_count(database_url, market.seed) == writes_before
@@ -259,7 +258,7 @@ def test_a_nan_recommendation_is_recorded_and_blocked(database_url, market, conn
     rows[4].recommended = Decimal("NaN")
     summary = push_plan(database_url, insert_plan(database_url, rows, reporting_override={4: 0.0}), connectors)
     nan_row = ledger_rows(database_url, summary.plan_id)[_key(rows[4])]
-    assert nan_row["status"] == "blocked" and nan_row["new_daily_budget"].is_nan()
+    assert nan_row["status"] == "refused" and nan_row["new_daily_budget"].is_nan()
     assert "finite_numbers" in nan_row["error"] and summary.counts["applied"] == 0
 
 
@@ -346,7 +345,7 @@ def test_a_change_left_pending_by_a_crash_is_reconciled_not_sent_again(database_
     with pytest.raises(Crash):
         push_plan(database_url, plan_id, {**connectors, platform: DiesAfterWriting(connectors[platform], "", Crash())})
     left = ledger_rows(database_url, plan_id)[_key(rows[0])]
-    assert left["status"] == "pending" and left["attempts"] == 1
+    assert left["status"] == "applying" and left["attempts"] == 1
     assert _budgets_now(market, platform)[rows[0].campaign_id] == rows[0].recommended
 
     # The platform already has the new budget: the resumed push reads it and records it, without a second write.
@@ -404,7 +403,7 @@ def test_a_plan_that_forgot_to_convert_back_to_the_account_currency_is_refused(d
     writes_before = sandbox_change_count(database_url, market.seed)
     summary = push_plan(database_url, insert_plan(database_url, rows, total=total, reporting_override=reporting),
                         connectors)
-    assert summary.counts["applied"] == 0 and summary.counts["blocked"] == 3
+    assert summary.counts["applied"] == 0 and summary.counts["refused"] == 3
     assert any(p.startswith("currency_conversion: recommendation ") for p in summary.plan_problems)
     assert sandbox_change_count(database_url, market.seed) == writes_before
 
@@ -436,10 +435,10 @@ def test_a_plan_superseded_mid_push_sends_nothing_more(database_url, market, con
     assert ledger[_key(rows[first[0]])]["status"] == "applied"
     newer = connectors["google_ads"].newer
     for row in (rows[first[0] + 1], rows[first[1]], rows[first[2]]):
-        assert ledger[_key(row)]["status"] == "blocked"
+        assert ledger[_key(row)]["status"] == "superseded"
         assert ledger[_key(row)]["error"] == f"latest_plan: plan {plan_id} is superseded by the newer plan {newer}"
     assert {p: _budgets_now(market, p) for p in ("meta_ads", "tiktok_ads")} == before
-    assert summary.counts == {**summary.counts, "applied": 1, "blocked": 3}
+    assert summary.counts == {**summary.counts, "applied": 1, "superseded": 3}
 
 
 def test_the_maximum_change_is_also_checked_against_the_budget_in_force(database_url, market, connectors):
@@ -451,7 +450,7 @@ def test_the_maximum_change_is_also_checked_against_the_budget_in_force(database
     connectors[first.platform].set_daily_budget(first.account_id, first.campaign_id, in_force)
     summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
     row = ledger_rows(database_url, summary.plan_id)[_key(first)]
-    assert row["status"] == "blocked"
+    assert row["status"] == "refused"
     assert row["error"].startswith("max_change: ") and "of the budget in force on the platform" in row["error"]
     assert _budgets_now(market, first.platform)[first.campaign_id] == in_force
 
@@ -461,7 +460,7 @@ def test_only_exactly_1_allows_live_changes(database_url, monkeypatch, value):
     plan_id, live, rows = _live_plan(database_url)
     monkeypatch.setenv("MBO_ALLOW_LIVE_BUDGET_CHANGES", value)
     summary = push_plan(database_url, plan_id, {"google_ads": live})
-    assert live.calls == [] and summary.rehearsal_counts["would_apply"] == 2 and summary.counts["applied"] == 0
+    assert live.calls == [] and summary.rehearsal_counts["rehearsed"] == 2 and summary.counts["applied"] == 0
 
 
 def test_a_crashed_push_resumed_after_the_plan_was_superseded_records_what_reached_the_platform(
@@ -484,7 +483,7 @@ def test_a_crashed_push_resumed_after_the_plan_was_superseded_records_what_reach
     ledger = ledger_rows(database_url, plan_id)
     reached, not_sent = ledger[_key(rows[0])], ledger[_key(rows[1])]
     assert reached["status"] == "applied" and reached["reconciled"] is True
-    assert not_sent["status"] == "blocked" and not_sent["error"].startswith("latest_plan: ")
+    assert not_sent["status"] == "superseded" and not_sent["error"].startswith("latest_plan: ")
     assert summary.plan_problems and summary.counts["applied"] == 1
 
 
@@ -511,7 +510,7 @@ def test_a_budget_changed_on_the_platform_during_the_push_is_not_overwritten(dat
 
     victim = ledger_rows(database_url, summary.plan_id)[_key(rows[1])]
     halved = cents(rows[1].current / 2)
-    assert victim["status"] == "blocked" and victim["error"].startswith("stale_plan: ")
+    assert victim["status"] == "refused" and victim["error"].startswith("stale_plan: ")
     assert victim["live_daily_budget"] == halved
     assert _budgets_now(market, platform)[rows[1].campaign_id] == halved
 
@@ -548,7 +547,7 @@ def test_a_campaign_paused_on_the_platform_after_planning_keeps_its_budget(datab
         conn.commit()
     summary = push_plan(database_url, insert_plan(database_url, rows), connectors)
     row = ledger_rows(database_url, summary.plan_id)[_key(rows[0])]
-    assert row["status"] == "blocked" and row["error"].startswith("campaign_status: the campaign is paused")
+    assert row["status"] == "skipped" and row["error"].startswith("campaign_status: the campaign is paused")
     assert _budgets_now(market, rows[0].platform)[rows[0].campaign_id] == rows[0].current
 
 
@@ -564,7 +563,7 @@ def test_plans_pushed_the_same_day_cannot_stack_their_changes(database_url, mark
     again[0].recommended = cents(again[0].current * Decimal("1.30"))
     summary = push_plan(database_url, insert_plan(database_url, again), connectors)
     row = ledger_rows(database_url, summary.plan_id)[_key(again[0])]
-    assert row["status"] == "blocked" and row["error"].startswith(f"max_change_24h: {original:.2f} -> ")
+    assert row["status"] == "refused" and row["error"].startswith(f"max_change_24h: {original:.2f} -> ")
     assert _budgets_now(market, first.platform)[first.campaign_id] == cents(original * Decimal("1.30"))
 
     # Going back to the morning's budget is always allowed.

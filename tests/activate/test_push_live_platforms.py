@@ -60,7 +60,7 @@ def test_a_shared_budget_with_a_campaign_outside_the_plan_is_refused_and_untouch
     ledger = ledger_rows(database_url, summary.plan_id)
     for campaign in ("1000", "1001"):
         row = ledger[("google_ads", CUSTOMER, campaign)]
-        assert row["status"] == "blocked"
+        assert row["status"] == "refused"
         assert row["error"].startswith("shared_budget: budget 777 is shared by campaigns 1000, 1001, 1002; 1002 is not")
     assert ledger[("google_ads", CUSTOMER, "1003")]["status"] == "applied"
     assert fake.budgets()[(CUSTOMER, "1000")] == Decimal("300.00")
@@ -83,7 +83,7 @@ def test_meta_campaign_without_a_budget_of_its_own_is_blocked_and_a_rejected_wri
         ledger = ledger_rows(database_url, summary.plan_id)
         statuses = {cid: ledger[("meta_ads", "act_555666777", cid)] for cid in (c.campaign_id for c in world.campaigns)}
         first, second, third = (statuses[c.campaign_id] for c in world.campaigns)
-        assert first["status"] == "blocked" and first["error"].startswith("own_budget:")
+        assert first["status"] == "skipped" and first["error"].startswith("own_budget:")
         assert second["status"] == "applied" and fake.budgets()[("555666777", world.campaigns[1].campaign_id)] == Decimal("11000")
         assert third["status"] == "failed" and "Budget too low" in third["error"]
         assert fake.budgets()[("555666777", world.campaigns[2].campaign_id)] == Decimal("20000")

@@ -38,8 +38,13 @@ def test_a_rollback_restores_the_budgets_before_the_plan_except_one_changed_by_h
     assert _budget(market, rows[2]) == by_hand
     ledger = ledger_rows(database_url, outcome.plan_id)
     assert [ledger[(r.platform, r.account_id, r.campaign_id)]["status"] for r in rows[:3]] == [
-        "applied", "applied", "blocked"]
+        "applied", "applied", "refused"]
     assert ledger[(rows[2].platform, rows[2].account_id, rows[2].campaign_id)]["error"].startswith("stale_plan:")
+    # The original changes that were undone say so; the one left alone is still applied.
+    original = ledger_rows(database_url, plan_id)
+    assert [original[(r.platform, r.account_id, r.campaign_id)]["status"] for r in rows[:3]] == [
+        "rolled_back", "rolled_back", "applied"]
+    assert all(original[(r.platform, r.account_id, r.campaign_id)]["applied_at"] is not None for r in rows[:3])
     with warehouse.connect(database_url) as conn:
         assert conn.execute("select rollback_of, explanation_source from marts.budget_plans where plan_id = %s",
                             (outcome.plan_id,)).fetchone() == (plan_id, "rollback")

@@ -178,8 +178,8 @@ def test_dry_run_push_sends_only_validate_only_requests_and_changes_nothing(live
     outcomes = dict(query(live["url"], "select platform || ':' || validated::text || ':' || outcome, count(*) "
                                        "from activation.budget_rehearsals where plan_id = %s group by 1", (plan_id,)))
     # Google and Meta validated every change; TikTok has no validate-only request and was sent nothing.
-    assert set(outcomes) == {"google_ads:true:would_apply", "meta_ads:true:would_apply", "tiktok_ads:false:would_apply"}
-    assert f"{sum(outcomes.values())} rehearsed would_apply" in push.stdout
+    assert set(outcomes) == {"google_ads:true:rehearsed", "meta_ads:true:rehearsed", "tiktok_ads:false:rehearsed"}
+    assert f"{sum(outcomes.values())} rehearsed" in push.stdout
     assert live["runs"]["ledger_rows_after_dry"] == 0  # the rehearsal left the ledger to the real push
 
 

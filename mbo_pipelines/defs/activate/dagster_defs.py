@@ -12,7 +12,7 @@ import dagster as dg
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate import ledger
-from mbo_pipelines.defs.activate.ledger import BLOCKED, FAILED, PENDING, PENDING_APPROVAL
+from mbo_pipelines.defs.activate.ledger import PENDING_APPROVAL
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.resources import MboResource
 
@@ -48,18 +48,19 @@ def run_config_for(plan_id: str) -> dict:
 
 
 def _changes_table(summary: PushSummary) -> str:
-    lines = ["| platform | account | campaign | old | new | status | error |", "|---|---|---|---|---|---|---|"]
+    lines = ["| platform | account | campaign | old | new | status | request id | error / guardrail |",
+             "|---|---|---|---|---|---|---|---|"]
     for c in summary.changes:
-        error = (c.error or "").replace("|", "/").replace("\n", " ")
+        note = "; ".join(n for n in (c.error, c.guardrail_notes) if n).replace("|", "/").replace("\n", " ")
         lines.append(f"| {c.platform} | {c.account_id} | {c.campaign_id} | {c.old_daily_budget} "
-                     f"| {c.new_daily_budget} | {c.status} | {error} |")
+                     f"| {c.new_daily_budget} | {c.status} | {c.request_id or ''} | {note} |")
     return "\n".join(lines)
 
 
 def _rehearsal_table(summary: PushSummary, limit: int = 200) -> str:
     lines = ["| platform | account | campaign | old | new | budget now | outcome | validated | error |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for (_run, _plan, platform, account, campaign, _cur, old, new, live, outcome, error, validated) in summary.rehearsals[:limit]:
+    for (_run, _plan, platform, account, campaign, _cur, old, new, live, outcome, error, validated, _notes) in summary.rehearsals[:limit]:
         error = (error or "").replace("|", "/").replace("\n", " ")
         lines.append(f"| {platform} | {account} | {campaign} | {old} | {new} | {live if live is not None else ''} "
                      f"| {outcome} | {'yes' if validated else 'no'} | {error} |")
@@ -85,6 +86,11 @@ def _per_account_table(summary: PushSummary) -> str:
     return "\n".join(lines)
 
 
+def _rehearsal_key(outcome: str) -> str:
+    """``rehearsed``, ``rehearsed_refused``, ...: rehearsal outcomes named apart from the ledger's statuses."""
+    return outcome if outcome == "rehearsed" else f"rehearsed_{outcome}"
+
+
 def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
         "plan_id": dg.MetadataValue.text(summary.plan_id),
@@ -97,7 +103,7 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
     }
     metadata.update({f"{status}_count": dg.MetadataValue.int(n) for status, n in summary.counts.items()})
     if summary.rehearsals:
-        metadata.update({f"rehearsed_{outcome}_count": dg.MetadataValue.int(n)
+        metadata.update({f"{_rehearsal_key(outcome)}_count": dg.MetadataValue.int(n)
                          for outcome, n in summary.rehearsal_counts.items()})
         metadata["rehearsal"] = dg.MetadataValue.md(_rehearsal_table(summary))
     if summary.plan_problems:
@@ -119,8 +125,7 @@ def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_i
     metadata = _metadata(summary)
     if not summary.ok:
         # Everything is in the ledger by now; the run fails so that someone looks at it.
-        bad = {s: summary.counts[s] for s in (FAILED, BLOCKED, PENDING) if summary.counts[s]}
-        bad |= {f"rehearsed {s}": n for s, n in summary.rehearsal_counts.items() if s in (FAILED, BLOCKED) and n}
+        bad = summary.problems
         raise dg.Failure(
             description=(
                 f"plan {plan_id}: not every budget change went through ("
@@ -133,7 +138,7 @@ def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_i
     if summary.counts[PENDING_APPROVAL]:
         context.log.warning(f"plan {plan_id}: {summary.counts[PENDING_APPROVAL]} change(s) wait for approval: "
                             f"`mbo approve {plan_id}` or the decide_budget_changes_job")
-    rehearsed = {f"rehearsed_{outcome}": n for outcome, n in summary.rehearsal_counts.items()}
+    rehearsed = {_rehearsal_key(outcome): n for outcome, n in summary.rehearsal_counts.items()}
     return dg.Output({**summary.counts, **rehearsed}, metadata=metadata)
 
 
@@ -177,7 +182,7 @@ def push_budget_changes_job():
 
 
 def resume_after_minutes() -> float:
-    """How long a plan's ``pending`` rows must sit untouched before a push counts as interrupted
+    """How long a plan's open rows (proposed, approved, applying) must sit untouched before a push counts as interrupted
     (``MBO_RESUME_AFTER_MINUTES``, default 15: longer than a push waits for another push's lock)."""
     return settings.env_float("MBO_RESUME_AFTER_MINUTES", 15.0)
 
@@ -187,7 +192,7 @@ def resume_after_minutes() -> float:
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Resume interrupted pushes: a plan whose ledger still has pending rows, untouched for "
+        "Resume interrupted pushes: a plan whose ledger still has open rows (proposed, approved, applying), untouched for "
         "MBO_RESUME_AFTER_MINUTES, is pushed again (attempted changes are read back from the platform first)."
     ),
 )
@@ -195,7 +200,7 @@ def resume_interrupted_pushes_sensor(context: dg.SensorEvaluationContext, activa
     with warehouse.connect(activation.url()) as conn:
         unfinished = ledger.unfinished_plans(conn, resume_after_minutes())
     if not unfinished:
-        yield dg.SkipReason("no plan has pending budget changes left by an interrupted push")
+        yield dg.SkipReason("no plan has open budget changes left by an interrupted push")
         return
     for plan_id, last_change in unfinished:
         # One resume per stuck state: a resume that itself dies changes updated_at, and gets its own.

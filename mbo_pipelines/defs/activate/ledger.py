@@ -2,29 +2,36 @@
 
 One row per (plan, platform, account, campaign): the unique key makes
 recording a change idempotent, so a re-run of a push never records (or
-applies) the same change twice. A row starts ``pending`` and ends in exactly
-one of:
+applies) the same change twice. Its life:
 
-- ``applied``  -- the platform accepted the new budget (``applied_at`` set);
-- ``dry_run``  -- only in ledgers written before rehearsals had a table of their own: dry runs now
-  go to ``activation.budget_rehearsals`` and leave the ledger to the real push;
-- ``failed``   -- the platform call (or reading the platform) raised; ``error`` says what;
-- ``blocked``  -- a guardrail refused it before anything was sent; ``error`` names the rule;
-- ``manual``   -- a platform MBO has no connector for (CSV imports): it passed the guardrails MBO can
-  check without the platform, and a person applies it;
-- ``rejected`` -- a person rejected it (``mbo reject``) while it waited.
+- ``proposed``: recorded from the plan, not yet decided;
+- ``pending_approval``: waits for a person (``MBO_ACTIVATION=approve``, or above an approval threshold);
+  ``mbo approve`` makes it ``approved``, ``mbo reject`` makes it ``rejected``;
+- ``approved``: may be sent (decided automatically in ``auto`` mode, or by a person);
+- ``applying``: the write is about to be sent (or was sent and its answer never recorded: a push died);
+  the next push reads the platform before doing anything else with it;
+- ``applied``: the platform runs the new budget (``applied_at`` set; ``reconciled`` when that was read back
+  from the platform rather than taken from the write's answer);
+- ``failed``: the write, or reading the platform, failed; ``error`` says what;
+- ``refused``: a guardrail refused it; ``error`` names the rule and the numbers;
+- ``skipped``: the campaign is paused, removed or ended on the platform, gone, or has no daily budget of
+  its own: there is nothing to change;
+- ``superseded``: a newer plan exists, so this one's unsent changes are dropped;
+- ``rolled_back``: it was applied and a later rollback plan (``mbo rollback``) restored the budget before it;
+- ``rejected``: a person rejected it; ``manual``: a platform without a connector (CSV imports), for a
+  person to apply; ``dry_run``: only in ledgers from before rehearsals had their own table.
 
-A change may also wait, before ``pending``: ``pending_approval`` (``MBO_ACTIVATION=approve``, or above an
-approval threshold) until ``mbo approve`` makes it ``pending`` or ``mbo reject`` makes it ``rejected``;
-``decided_by`` and ``decided_at`` say who and when.
+A row that may have reached the platform (``applying``, or any with ``attempts`` > 0) is never made
+``refused``, ``skipped`` or ``superseded`` without reading the platform first.
 
-Only ``pending`` rows are ever processed. The columns ``plan_id`` through
-``applied_at`` are a contract other steps read; the others are bookkeeping.
+Every transition is one committed update of the row together with one row of
+``activation.budget_change_events`` (from, to, who or what caused it, the platform's
+request id and response or error, when). The row itself keeps the latest of those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -33,10 +40,22 @@ import psycopg
 
 from mbo_pipelines import warehouse
 
-PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL = "pending", "applied", "dry_run", "failed", "blocked", "manual"
-PENDING_APPROVAL, REJECTED = "pending_approval", "rejected"
-STATUSES = (PENDING, APPLIED, DRY_RUN, FAILED, BLOCKED, MANUAL, PENDING_APPROVAL, REJECTED)
+PROPOSED, PENDING_APPROVAL, APPROVED, APPLYING = "proposed", "pending_approval", "approved", "applying"
+APPLIED, FAILED, REFUSED, SKIPPED, SUPERSEDED = "applied", "failed", "refused", "skipped", "superseded"
+ROLLED_BACK, REJECTED, MANUAL, DRY_RUN = "rolled_back", "rejected", "manual", "dry_run"
+STATUSES = (PROPOSED, PENDING_APPROVAL, APPROVED, APPLYING, APPLIED, FAILED, REFUSED, SKIPPED, SUPERSEDED,
+            ROLLED_BACK, REJECTED, MANUAL, DRY_RUN)
+#: A push is not done with a row in one of these (a push that died leaves them; the next one finishes them).
+OPEN = (PROPOSED, APPROVED, APPLYING)
+#: Waits for a person.
+WAITING = (PENDING_APPROVAL,)
+#: Nothing more happens to these (``applied`` may still become ``rolled_back``).
+TERMINAL = tuple(s for s in STATUSES if s not in OPEN + WAITING)
+#: Statuses of a change the platform took (``applied_at`` is set exactly for these).
+TOOK_EFFECT = (APPLIED, ROLLED_BACK)
+
 _STATUS_CHECK = "status in (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
+_APPLIED_CHECK = "(status in ('applied', 'rolled_back')) = (applied_at is not null)"
 
 LEDGER_DDL = """
 create table if not exists activation.budget_changes (
@@ -48,8 +67,7 @@ create table if not exists activation.budget_changes (
   currency text not null,
   old_daily_budget numeric(18, 2) not null,
   new_daily_budget numeric(18, 2) not null,
-  status text not null default 'pending'
-    constraint budget_changes_status_check check ({status_check}),
+  status text not null default 'proposed',
   error text,
   dry_run boolean not null default false,
   live_daily_budget numeric(18, 2),
@@ -60,15 +78,55 @@ create table if not exists activation.budget_changes (
   reconciled boolean not null default false,
   decided_by text,
   decided_at timestamptz,
-  unique (plan_id, platform, account_id, campaign_id),
-  check ((status = 'applied') = (applied_at is not null))
+  unique (plan_id, platform, account_id, campaign_id)
 )
-""".replace("{status_check}", _STATUS_CHECK)
+"""
+
+#: Columns added after the first release (a ledger from then gains them).
+_ADDED_COLUMNS = (
+    "reconciled boolean not null default false",
+    "decided_by text",
+    "decided_at timestamptz",
+    # The plan's recommendation, before a guardrail clipped it into ``new_daily_budget``.
+    "requested_daily_budget numeric(18, 2)",
+    # Which guardrails clipped the change, and by how much.
+    "guardrail_notes text",
+    "updated_by text",
+    "request_id text",
+    "response text",
+)
+
+EVENTS_DDL = """
+create table if not exists activation.budget_change_events (
+  event_id bigserial primary key,
+  change_id bigint not null references activation.budget_changes (change_id),
+  plan_id text not null,
+  from_status text,
+  to_status text not null,
+  actor text not null,
+  detail text,
+  request_id text,
+  response text,
+  at timestamptz not null default clock_timestamp()
+)
+"""
+
+# Rows written under the first status names, in today's words.
+_RENAME_OLD_STATUSES = """
+update activation.budget_changes set status = case
+  when status = 'pending' and attempts > 0 then 'applying'
+  when status = 'pending' then 'approved'
+  when status = 'blocked' and error like 'latest_plan:%%' then 'superseded'
+  when status = 'blocked' and (error like 'campaign_status:%%' or error like 'own_budget:%%'
+                               or error like 'campaign_exists:%%') then 'skipped'
+  else 'refused' end
+where status in ('pending', 'blocked')
+"""
 
 _COLUMNS = (
     "change_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,"
     " status, error, dry_run, live_daily_budget, attempts, created_at, updated_at, applied_at, reconciled,"
-    " decided_by, decided_at"
+    " decided_by, decided_at, requested_daily_budget, guardrail_notes, updated_by, request_id, response"
 )
 
 
@@ -95,130 +153,147 @@ class LedgerRow:
     reconciled: bool = False
     decided_by: str | None = None
     decided_at: datetime | None = None
+    requested_daily_budget: Decimal | None = None
+    guardrail_notes: str | None = None
+    updated_by: str | None = None
+    request_id: str | None = None
+    response: str | None = None
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
-    """Create the ``activation`` schema and the ledger table, if missing."""
+    """Create the ``activation`` schema, the ledger and its event table; bring an older ledger up to date."""
     with conn.transaction():
         # Serialise concurrent first runs: CREATE ... IF NOT EXISTS still races in the catalog.
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
-        conn.execute("alter table activation.budget_changes add column if not exists reconciled boolean not null default false")
-        conn.execute("alter table activation.budget_changes add column if not exists decided_by text")
-        conn.execute("alter table activation.budget_changes add column if not exists decided_at timestamptz")
-        # A ledger created before a status existed: widen its check (the old rows all still pass it).
+        for column in _ADDED_COLUMNS:
+            conn.execute(f"alter table activation.budget_changes add column if not exists {column}")
+        conn.execute(EVENTS_DDL)
+        conn.execute("create index if not exists budget_change_events_change on activation.budget_change_events (change_id)")
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")
+        conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_check")
+        conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_applied_at_check")
+        conn.execute(_RENAME_OLD_STATUSES)
+        conn.execute("alter table activation.budget_changes alter column status set default 'proposed'")
         conn.execute(f"alter table activation.budget_changes add constraint budget_changes_status_check check ({_STATUS_CHECK})")
+        conn.execute(f"alter table activation.budget_changes add constraint budget_changes_applied_at_check check ({_APPLIED_CHECK})")
 
 
-def record_pending(
+_INSERT_EVENTS = """
+insert into activation.budget_change_events (change_id, plan_id, from_status, to_status, actor, detail,
+                                             request_id, response)
+select change_id, plan_id, from_status, to_status, %s, %s, %s, %s from moved
+"""
+
+
+def record_proposed(
     conn: psycopg.Connection,
     plan_id: str,
     changes: list[tuple[str, str, str, str, Decimal, Decimal]],
-    held: Mapping[tuple[str, str, str], str] | None = None,
+    by: str,
 ) -> int:
-    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``pending``, or as
-    ``pending_approval`` (with the reason in ``error``) for those in ``held``.
+    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``proposed``.
 
-    A change already in the ledger for this plan, whatever its status, is left
-    as it is. Returns how many rows were new.
+    A change already in the ledger for this plan, whatever its status, is left as it is. Returns how many
+    rows were new.
     """
-    held = held or {}
     inserted = 0
+    sql = """
+        with moved as (
+        insert into activation.budget_changes
+          (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,
+           requested_daily_budget, status, updated_by)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, 'proposed', %s)
+        on conflict (plan_id, platform, account_id, campaign_id) do nothing
+        returning change_id, plan_id, null::text as from_status, status as to_status)
+        """ + _INSERT_EVENTS
     with conn.transaction(), conn.cursor() as cur:
         for platform, account_id, campaign_id, currency, old, new in changes:
-            why = held.get((platform, account_id, campaign_id))
-            cur.execute(
-                """
-                insert into activation.budget_changes
-                  (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget, status,
-                   error)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (plan_id, platform, account_id, campaign_id) do nothing
-                """,
-                (plan_id, platform, account_id, campaign_id, currency, old, new,
-                 PENDING_APPROVAL if why else PENDING, f"waiting for approval: {why}" if why else None),
-            )
+            cur.execute(sql, (plan_id, platform, account_id, campaign_id, currency, old, new, new, by,
+                              by, "recorded from the plan", None, None))
             inserted += cur.rowcount
     return inserted
 
 
-def decide(conn: psycopg.Connection, plan_id: str, approve: bool, by: str,
-           campaign_ids: Collection[str] | None = None) -> int:
-    """Approve (``pending``) or reject (``rejected``) a plan's changes waiting for approval, all or those of
-    ``campaign_ids``; returns how many were decided. Changes in any other state are left alone."""
-    with conn.transaction():
-        cur = conn.execute(
-            """
-            update activation.budget_changes
-            set status = %s, decided_by = %s, decided_at = now(), updated_at = now(),
-                error = case when %s then null else 'rejected by ' || %s end
-            where plan_id = %s and status = 'pending_approval'
-              and (%s::text[] is null or campaign_id = any(%s::text[]))
-            """,
-            (PENDING if approve else REJECTED, by, approve, by, plan_id,
-             None if campaign_ids is None else list(campaign_ids), None if campaign_ids is None else list(campaign_ids)),
+def move(
+    conn: psycopg.Connection,
+    change_ids: Collection[int],
+    to: str,
+    *,
+    expect: Collection[str],
+    by: str,
+    error: str | None = None,
+    live_daily_budget: Decimal | None = None,
+    reconciled: bool = False,
+    request_id: str | None = None,
+    response: str | None = None,
+    new_daily_budget: Decimal | None = None,
+    guardrail_notes: str | None = None,
+    attempt: bool = False,
+    decided: bool = False,
+) -> int:
+    """Move the rows ``change_ids`` that are in one of the ``expect`` statuses to ``to``, each with its event,
+    in one committed statement; returns how many moved (rows in another status are left alone).
+
+    ``attempt``: count a write attempt (made durable before the platform is called). ``decided``: a person's
+    (or the mode's) decision: ``by`` is also stored as ``decided_by``.
+    """
+    if to not in STATUSES:
+        raise ValueError(f"not a ledger status: {to!r}")
+    if not change_ids:
+        return 0
+    sql = """
+        with old as (
+          select change_id, status from activation.budget_changes
+          where change_id = any(%s) and status = any(%s) for update
+        ), moved as (
+          update activation.budget_changes t
+          set status = %s, error = %s, updated_by = %s, updated_at = clock_timestamp(),
+              live_daily_budget = coalesce(%s, t.live_daily_budget),
+              new_daily_budget = coalesce(%s, t.new_daily_budget),
+              guardrail_notes = coalesce(%s, t.guardrail_notes),
+              reconciled = %s,
+              request_id = coalesce(%s, t.request_id),
+              response = coalesce(%s, t.response),
+              attempts = t.attempts + %s,
+              applied_at = case when %s = 'applied' then clock_timestamp()
+                                when %s = 'rolled_back' then t.applied_at end,
+              decided_by = case when %s then %s else t.decided_by end,
+              decided_at = case when %s then clock_timestamp() else t.decided_at end
+          from old where t.change_id = old.change_id
+          returning t.change_id, t.plan_id, old.status as from_status, t.status as to_status
         )
-        return cur.rowcount
+        """ + _INSERT_EVENTS
+    params = (list(change_ids), list(expect), to, error, by, live_daily_budget, new_daily_budget, guardrail_notes,
+              reconciled, request_id, response, 1 if attempt else 0, to, to, decided, by, decided,
+              by, error or guardrail_notes, request_id, response)
+    with conn.transaction():
+        return conn.execute(sql, params).rowcount
 
 
-def plan_rows(conn: psycopg.Connection, plan_id: str, status: str | None = None) -> list[LedgerRow]:
-    """The ledger rows of a plan (optionally only those in ``status``), in a stable order."""
+def plan_rows(conn: psycopg.Connection, plan_id: str, statuses: Collection[str] | str | None = None) -> list[LedgerRow]:
+    """The ledger rows of a plan (optionally only those in ``statuses``), in a stable order."""
+    wanted = [statuses] if isinstance(statuses, str) else None if statuses is None else list(statuses)
     rows = conn.execute(
         f"""
         select {_COLUMNS} from activation.budget_changes
-        where plan_id = %s and (%s::text is null or status = %s)
+        where plan_id = %s and (%s::text[] is null or status = any(%s::text[]))
         order by platform, account_id, campaign_id
         """,
-        (plan_id, status, status),
+        (plan_id, wanted, wanted),
     ).fetchall()
     return [LedgerRow(*row) for row in rows]
 
 
-def note_attempt(conn: psycopg.Connection, change_id: int, live_daily_budget: Decimal | None) -> None:
-    """Count an attempt on a pending row just before the platform is called (durably, before the call)."""
-    with conn.transaction():
-        conn.execute(
-            """
-            update activation.budget_changes
-            set attempts = attempts + 1, live_daily_budget = %s, updated_at = now()
-            where change_id = %s and status = 'pending'
-            """,
-            (live_daily_budget, change_id),
-        )
-
-
-def finish(
-    conn: psycopg.Connection,
-    change_id: int,
-    status: str,
-    *,
-    error: str | None = None,
-    dry_run: bool = False,
-    live_daily_budget: Decimal | None = None,
-    reconciled: bool = False,
-) -> bool:
-    """Move a pending row to its final ``status``; False when it was no longer pending.
-
-    ``reconciled``: the outcome was read back from the platform, not taken from a write's answer.
-    """
-    if status not in STATUSES or status == PENDING:
-        raise ValueError(f"not a final ledger status: {status!r}")
-    with conn.transaction():
-        cur = conn.execute(
-            """
-            update activation.budget_changes
-            set status = %s, error = %s, dry_run = %s,
-                live_daily_budget = coalesce(%s, live_daily_budget),
-                applied_at = case when %s = 'applied' then now() end,
-                reconciled = %s,
-                updated_at = now()
-            where change_id = %s and status = 'pending'
-            """,
-            (status, error, dry_run, live_daily_budget, status, reconciled, change_id),
-        )
-        return cur.rowcount == 1
+def decide(conn: psycopg.Connection, plan_id: str, approve: bool, by: str,
+           campaign_ids: Collection[str] | None = None) -> int:
+    """Approve (``approved``) or reject (``rejected``) a plan's changes waiting for approval, all or those of
+    ``campaign_ids``; returns how many were decided. Changes in any other state are left alone."""
+    waiting = [r.change_id for r in plan_rows(conn, plan_id, PENDING_APPROVAL)
+               if campaign_ids is None or r.campaign_id in campaign_ids]
+    return move(conn, waiting, APPROVED if approve else REJECTED, expect=WAITING, by=by, decided=True,
+                error=None if approve else f"rejected by {by}")
 
 
 def status_counts(conn: psycopg.Connection, plan_id: str) -> dict[str, int]:
@@ -229,6 +304,17 @@ def status_counts(conn: psycopg.Connection, plan_id: str) -> dict[str, int]:
     ).fetchall()
     counts.update({status: int(n) for status, n in rows})
     return counts
+
+
+def events(conn: psycopg.Connection, change_id: int) -> list[tuple]:
+    """The transitions of one change, oldest first: (from_status, to_status, actor, detail, request_id, response, at)."""
+    return conn.execute(
+        """
+        select from_status, to_status, actor, detail, request_id, response, at
+        from activation.budget_change_events where change_id = %s order by event_id
+        """,
+        (change_id,),
+    ).fetchall()
 
 
 def budgets_in_force_before(conn: psycopg.Connection, hours: float = 24.0) -> dict[tuple[str, str, str], Decimal]:
@@ -244,7 +330,7 @@ def budgets_in_force_before(conn: psycopg.Connection, hours: float = 24.0) -> di
         select distinct on (platform, account_id, campaign_id)
                platform, account_id, campaign_id, coalesce(live_daily_budget, old_daily_budget)
         from activation.budget_changes
-        where status = 'applied' and applied_at > now() - make_interval(secs => %s)
+        where applied_at > now() - make_interval(secs => %s)
         order by platform, account_id, campaign_id, applied_at, change_id
         """,
         (hours * 3600,),
@@ -252,18 +338,50 @@ def budgets_in_force_before(conn: psycopg.Connection, hours: float = 24.0) -> di
     return {(p, a, c): Decimal(b) for p, a, c, b in rows}
 
 
+def last_changes(conn: psycopg.Connection) -> dict[tuple[str, str, str], tuple[datetime, Decimal]]:
+    """For each campaign MBO ever changed: when the latest applied change took effect, and the budget before it.
+
+    Keyed by (platform, account_id, campaign_id); the base of the cooldown (an undo of that change is allowed).
+    """
+    if not warehouse.table_exists(conn, "activation.budget_changes"):
+        return {}
+    rows = conn.execute(
+        """
+        select distinct on (platform, account_id, campaign_id)
+               platform, account_id, campaign_id, applied_at, coalesce(live_daily_budget, old_daily_budget)
+        from activation.budget_changes
+        where applied_at is not null
+        order by platform, account_id, campaign_id, applied_at desc, change_id desc
+        """
+    ).fetchall()
+    return {(p, a, c): (at, Decimal(before)) for p, a, c, at, before in rows}
+
+
+def mark_rolled_back(conn: psycopg.Connection, plan_id: str, platform: str, account_id: str, campaign_id: str,
+                     by: str) -> int:
+    """Mark ``plan_id``'s applied change of one campaign ``rolled_back`` (its rollback was applied)."""
+    rows = conn.execute(
+        """
+        select change_id from activation.budget_changes
+        where plan_id = %s and platform = %s and account_id = %s and campaign_id = %s and status = 'applied'
+        """,
+        (plan_id, platform, account_id, campaign_id),
+    ).fetchall()
+    return move(conn, [r[0] for r in rows], ROLLED_BACK, expect=(APPLIED,), by=by)
+
+
 def unfinished_plans(conn: psycopg.Connection, idle_minutes: float = 0.0) -> list[tuple[str, datetime]]:
-    """Plans with ``pending`` rows untouched for at least ``idle_minutes`` (a push that died), oldest first,
-    each with the time its ledger rows last changed."""
+    """Plans with rows still open (proposed, approved, applying) untouched for at least ``idle_minutes``
+    (a push that died), oldest first, each with the time its ledger rows last changed."""
     if not warehouse.table_exists(conn, "activation.budget_changes"):
         return []
     return [tuple(row) for row in conn.execute(
         """
         select plan_id, max(updated_at) from activation.budget_changes
-        where status = 'pending'
+        where status = any(%s)
         group by plan_id
         having max(updated_at) <= now() - make_interval(secs => %s)
         order by min(created_at), plan_id
         """,
-        (idle_minutes * 60,),
+        (list(OPEN), idle_minutes * 60),
     ).fetchall()]

@@ -7,17 +7,20 @@ written back to the ledger, so the ledger always says what was sent.
 
 Safety properties:
 
-- A change is recorded once (unique per plan and campaign) and only ``pending``
-  rows are processed, so re-running a push never applies a change twice.
-- A ``pending`` row left by a crash is retried on the next run. That is safe
-  because ``set_daily_budget`` sets an absolute amount: sending the same amount
-  twice leaves the platform exactly where sending it once did (and the
-  ``stale_plan`` rule accepts a platform budget already equal to the new one).
+- A change is recorded once (unique per plan and campaign) and only open rows
+  (``approved``, or ``applying`` left by a push that died) are processed, so
+  re-running a push never applies a change twice.
+- Right before each write the campaign's budget and status are read from the
+  platform and every guardrail is checked against that read. A row that may
+  have reached the platform is read back before anything else is decided: if
+  the platform runs its new budget it is ``applied`` (reconciled), never sent
+  again. Sending again is safe anyway: ``set_daily_budget`` sets an absolute amount.
 - One push per plan at a time: a PostgreSQL advisory lock keyed on the plan.
 - Live platforms default to dry-run; changing live budgets needs
   ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``. A dry run sends only validate-only
   requests, to the platforms that have them, and nothing to the others.
 - A platform without a connector (CSV imports) gets ``manual`` rows: a person applies them.
+- Each ledger transition is committed (with its event) before the next platform call.
 - Only the latest plan is pushed; this is checked again before every write.
 """
 
@@ -38,12 +41,24 @@ from psycopg.rows import dict_row
 from mbo_pipelines import warehouse
 from mbo_pipelines.connectors import BatchBudgetWriter, BudgetChange, PlatformConnector, send_budget_changes
 from mbo_pipelines.defs.activate import guardrails, ledger, modes
-from mbo_pipelines.defs.activate.ledger import APPLIED, BLOCKED, DRY_RUN, FAILED, MANUAL, PENDING, LedgerRow
+from mbo_pipelines.defs.activate.ledger import (
+    APPLIED,
+    APPLYING,
+    APPROVED,
+    FAILED,
+    MANUAL,
+    OPEN,
+    PENDING_APPROVAL,
+    REFUSED,
+    SKIPPED,
+    SUPERSEDED,
+    LedgerRow,
+)
 from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
-
-Recorder = LedgerRecorder | RehearsalRecorder
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 from mbo_pipelines.redaction import redact
+
+Recorder = LedgerRecorder | RehearsalRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -73,22 +88,30 @@ class PushSummary:
     changes: list[LedgerRow]
     #: Changes this run added to the ledger (0 on a re-run).
     recorded: int
-    #: Changes this run moved out of ``pending``.
+    #: Changes this run settled (moved to a terminal status).
     processed: int
     #: Whole-plan guardrail failures (empty when the plan as a whole may be pushed).
     plan_problems: list[str] = field(default_factory=list)
     #: Platforms this run only rehearsed.
     dry_run_platforms: list[str] = field(default_factory=list)
-    #: Rehearsed changes per outcome (``activation.budget_rehearsals``): would_apply, blocked, failed.
+    #: Rehearsed changes per outcome (``activation.budget_rehearsals``): rehearsed, refused, skipped, ...
     rehearsal_counts: dict[str, int] = field(default_factory=dict)
     #: This run's rehearsal rows, as written to ``activation.budget_rehearsals``.
     rehearsals: list[tuple] = field(default_factory=list)
 
     @property
+    def problems(self) -> dict[str, int]:
+        """The changes that did not go through, per status: failed, refused, superseded, or left open (and
+        rehearsed ones that would not), zero counts left out."""
+        bad = {s: self.counts[s] for s in (FAILED, REFUSED, SUPERSEDED, *OPEN) if self.counts[s]}
+        bad |= {f"rehearsed {s}": n for s, n in self.rehearsal_counts.items()
+                if s in (FAILED, REFUSED, SUPERSEDED) and n}
+        return bad
+
+    @property
     def ok(self) -> bool:
-        """True when no change of the plan is failed, blocked or still pending, and no rehearsed one would be."""
-        rehearsed_bad = self.rehearsal_counts.get(BLOCKED, 0) + self.rehearsal_counts.get(FAILED, 0)
-        return self.counts[FAILED] == 0 and self.counts[BLOCKED] == 0 and self.counts[PENDING] == 0 and not rehearsed_bad
+        """True when every change went through, waits for a person, or had nothing to change (``skipped``)."""
+        return not self.problems
 
 
 def resolve_modes(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, str]:
@@ -219,6 +242,8 @@ def push_plan(
     thresholds = modes.approval_thresholds()
     secrets = _url_secrets(database_url)
 
+    actor = f"push {run_id}" if run_id else "push"
+
     # Autocommit: every ledger transition is durable the moment it is made, before the next platform call.
     with warehouse.connect(database_url, autocommit=True) as conn:
         ledger.ensure_ledger(conn)
@@ -230,25 +255,32 @@ def push_plan(
                         r["current_daily_budget"], r["recommended_daily_budget"]) for r in moves]
             # Rehearsed platforms leave the ledger alone: a rehearsal never blocks the real push of the plan.
             rehearsed = [c for c in changes if dry_by_platform.get(c[0], False)]
+            real = [c for c in changes if not dry_by_platform.get(c[0], False)]
+            recorded = ledger.record_proposed(conn, plan_id, real, by=actor)
             held = _held_for_approval([r for r in moves if not dry_by_platform.get(r["platform"], False)],
                                       mode_by_platform, thresholds)
-            recorded = ledger.record_pending(conn, plan_id, [c for c in changes if not dry_by_platform.get(c[0], False)],
-                                             held)
+            waiting = _decide_proposed(conn, plan_id, held, actor)
             if switched_off:
                 log.warning(f"plan {plan_id}: MBO_ACTIVATION=off: nothing recorded or sent for {', '.join(switched_off)}")
-            if held:
-                log.warning(f"plan {plan_id}: {len(held)} change(s) wait for approval: `mbo changes {plan_id}`, "
+            if waiting:
+                log.warning(f"plan {plan_id}: {waiting} change(s) wait for approval: `mbo changes {plan_id}`, "
                             f"then `mbo approve {plan_id}` or `mbo reject {plan_id}`")
             now = conn.execute("select now()").fetchone()[0]
             problems = guardrails.plan_problems(plan, recommendations, now, _newer_plan(conn, plan_id), limits)
-            pending = ledger.plan_rows(conn, plan_id, PENDING)
+            open_rows = ledger.plan_rows(conn, plan_id, (APPROVED, APPLYING))
+            # Switched off or to rehearsal since the rows were approved: they wait, unsent, for a mode that writes.
+            parked = [r for r in open_rows if mode_by_platform.get(r.platform) in (modes.OFF, modes.DRY_RUN)]
+            if parked:
+                log.warning(f"plan {plan_id}: {len(parked)} approved change(s) not sent: their platform is now "
+                            f"MBO_ACTIVATION={'/'.join(sorted({mode_by_platform[r.platform] for r in parked}))}")
+                open_rows = [r for r in open_rows if r not in parked]
             log.info(f"plan {plan_id}: {len(recommendations)} campaigns, {recorded} changes recorded now, "
-                     f"{len(pending)} pending, {len(rehearsed)} rehearsed")
+                     f"{len(open_rows)} to send, {len(rehearsed)} rehearsed")
 
             context = _Context(conn, plan_id, connectors, limits, secrets, log, problems,
                                plan_campaigns={(r["account_id"], r["campaign_id"]) for r in recommendations},
                                day_ago=ledger.budgets_in_force_before(conn, hours=24))
-            processed = _process(context, LedgerRecorder(conn), pending, dry=False)
+            processed = _process(context, LedgerRecorder(conn, actor, plan.get("rollback_of")), open_rows, dry=False)
             rehearsal = RehearsalRecorder(conn, run_id or f"push-{now.isoformat()}",
                                           {p for p, c in connectors.items() if _validates(c)})
             _process(context, rehearsal, _rehearsal_rows(plan_id, rehearsed, now), dry=True)
@@ -256,7 +288,7 @@ def push_plan(
 
             counts = ledger.status_counts(conn, plan_id)
             changes_after = ledger.plan_rows(conn, plan_id)
-    log.info(f"plan {plan_id}: " + ", ".join(f"{s} {n}" for s, n in counts.items())
+    log.info(f"plan {plan_id}: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n)
              + (f"; rehearsed: {rehearsal.counts()}" if rehearsal.rows else ""))
     return PushSummary(
         plan_id=plan_id, counts=counts, changes=changes_after, recorded=recorded, processed=processed,
@@ -264,6 +296,24 @@ def push_plan(
         dry_run_platforms=sorted(p for p, dry in dry_by_platform.items() if dry),
         rehearsal_counts=rehearsal.counts(), rehearsals=rehearsal.rows,
     )
+
+
+def _decide_proposed(conn: psycopg.Connection, plan_id: str, held: Mapping[tuple[str, str, str], str],
+                     actor: str) -> int:
+    """Move the plan's ``proposed`` rows on: to ``pending_approval`` (held, with the reason) or ``approved``;
+    returns how many wait for approval now."""
+    proposed = ledger.plan_rows(conn, plan_id, ledger.PROPOSED)
+    waits: dict[str, list[int]] = {}
+    for row in proposed:
+        why = held.get((row.platform, row.account_id, row.campaign_id))
+        if why:
+            waits.setdefault(why, []).append(row.change_id)
+    for why, ids in waits.items():
+        ledger.move(conn, ids, PENDING_APPROVAL, expect=(ledger.PROPOSED,), by=actor, error=f"waiting for approval: {why}")
+    waiting = {i for ids in waits.values() for i in ids}
+    ledger.move(conn, [r.change_id for r in proposed if r.change_id not in waiting], APPROVED,
+                expect=(ledger.PROPOSED,), by=f"{actor} (auto)", decided=True)
+    return len(waiting)
 
 
 @dataclass(frozen=True)
@@ -281,6 +331,17 @@ class _Context:
     day_ago: Mapping[tuple[str, str, str], Decimal]
 
 
+def outcome_of(problems: list[str]) -> str:
+    """The ledger status of a change the guardrails stopped: ``skipped`` when there is nothing to change
+    (campaign gone, paused, without a budget of its own), ``superseded`` for a newer plan, else ``refused``."""
+    rules = {p.split(":", 1)[0] for p in problems}
+    if rules & {"campaign_exists", "campaign_status", "own_budget"}:
+        return SKIPPED
+    if rules == {"latest_plan"}:
+        return SUPERSEDED
+    return REFUSED
+
+
 def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) -> int:
     """Settle ``rows`` (real changes, or rehearsed ones when ``dry``): refused whole, or platform by platform."""
     if not rows:
@@ -288,11 +349,11 @@ def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) 
     if ctx.problems:
         reason = "; ".join(ctx.problems)
         ctx.log.error(f"plan {ctx.plan_id} refused: {reason}")
-        done = 0
-        if not dry:
-            # A change a crashed push may have sent is read back, never just marked blocked.
-            done += _reconcile_attempted(record, [r for r in rows if r.attempts > 0], ctx.connectors, ctx.log)
-        return done + sum(record.finish(row, BLOCKED, error=reason, dry_run=dry) for row in rows)
+        attempted = [r for r in rows if r.attempts > 0 and not dry]
+        # A change a crashed push may have sent is read back, never just refused.
+        done = _reconcile_attempted(record, attempted, ctx.connectors, ctx.log, outcome_of(ctx.problems), reason)
+        return done + sum(record.finish(row, outcome_of(ctx.problems), error=reason)
+                          for row in rows if row not in attempted)
     by_platform: dict[str, list[LedgerRow]] = {}
     for row in rows:
         by_platform.setdefault(row.platform, []).append(row)
@@ -327,8 +388,9 @@ def _validates(connector: PlatformConnector) -> bool:
 def _rehearsal_rows(plan_id: str, changes: list[tuple], now: datetime) -> list[LedgerRow]:
     """The rehearsed changes in the ledger's shape (never stored in the ledger)."""
     return [LedgerRow(change_id=0, plan_id=plan_id, platform=p, account_id=a, campaign_id=c, currency=cur,
-                      old_daily_budget=old, new_daily_budget=new, status=PENDING, error=None, dry_run=True,
-                      live_daily_budget=None, attempts=0, created_at=now, updated_at=now, applied_at=None)
+                      old_daily_budget=old, new_daily_budget=new, status=APPROVED, error=None, dry_run=True,
+                      live_daily_budget=None, attempts=0, created_at=now, updated_at=now, applied_at=None,
+                      requested_daily_budget=new)
             for p, a, c, cur, old, new in changes]
 
 
@@ -346,13 +408,14 @@ def _push_platform(
     plan_campaigns: set[tuple[str, str]],
     day_ago: Mapping[tuple[str, str, str], Decimal],
 ) -> int:
-    """Check and send one platform's pending changes; returns how many left ``pending``."""
+    """Check and send one platform's open changes; returns how many were settled."""
     if connector is None and platform not in NATIVE_PLATFORMS:
         return _record_manual(record, plan_id, platform, rows, limits, log)
     if connector is None:
         reason = f"no connector configured for platform {platform} (see `mbo platforms`)"
         log.error(f"plan {plan_id}: {reason}")
-        return sum(record.finish(r, FAILED, error=reason, dry_run=dry) for r in rows)
+        # Rows a dead push may have sent stay open until a connector can read them back.
+        return sum(record.finish(r, FAILED, error=reason) for r in rows if r.attempts == 0 or dry)
     batch = isinstance(connector, BatchBudgetWriter)
     # A platform that takes many changes per request gets them in one; the others one at a time. A dry run
     # is one read and one validation request, whatever the platform.
@@ -366,7 +429,8 @@ def _push_platform(
         except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails these changes
             reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
             log.error(f"plan {plan_id}: {reason}")
-            done += sum(record.finish(r, FAILED, error=reason, dry_run=dry) for r in chunk)
+            # An attempted row is not failed blind: it stays open for the next push to read back.
+            done += sum(record.finish(r, FAILED, error=reason) for r in chunk if r.attempts == 0 or dry)
             continue
         settled, sendable = _check(record, platform, chunk, live, dry, limits, log, plan_campaigns, day_ago)
         done += settled
@@ -392,7 +456,7 @@ def _check(
     plan_campaigns: set[tuple[str, str]],
     day_ago: Mapping[tuple[str, str, str], Decimal],
 ) -> tuple[int, list[tuple[LedgerRow, guardrails.LiveCampaign]]]:
-    """Settle what the fresh read decides (blocked; already applied by a crashed push); return the rest to send."""
+    """Settle what the fresh read decides (refused, skipped; already applied by a dead push); return the rest."""
     done = 0
     sendable: list[tuple[LedgerRow, guardrails.LiveCampaign]] = []
     for row in rows:
@@ -408,8 +472,9 @@ def _check(
             problems = [p for p in [guardrails.check_shared_budget(campaign, live, plan_campaigns)] if p]
         if problems:
             reason = "; ".join(problems)
-            log.warning(f"blocked {_what(platform, row)}: {reason}")
-            done += record.finish(row, BLOCKED, error=reason, dry_run=dry,
+            status = outcome_of(problems)
+            log.warning(f"{status} {_what(platform, row)}: {reason}")
+            done += record.finish(row, status, error=reason,
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
             sendable.append((row, campaign))
@@ -433,35 +498,38 @@ def _send(
         # Checked again just before each write: a plan superseded mid-push sends nothing more.
         if problem := guardrails.check_latest(plan_id, _newer_plan(conn, plan_id)):
             log.warning(f"plan {plan_id}: {problem}")
-            return sum(record.finish(r, BLOCKED, error=problem, live_daily_budget=c.daily_budget)
+            return sum(record.finish(r, SUPERSEDED, error=problem, live_daily_budget=c.daily_budget)
                        for r, c in batch)
-        # The attempt is durable before the call: a crash after it leaves the rows pending with
-        # attempts > 0, and the next run reads the platform before deciding to send again.
-        for row, campaign in batch:
-            record.note_attempt(row, campaign.daily_budget)
+        # ``applying`` is durable before the call: a crash after it leaves the row open with attempts > 0,
+        # and the next run reads the platform before deciding to send again.
+        batch = [(row, campaign) for row, campaign in batch if record.start(row, campaign.daily_budget)]
+        if not batch:
+            return 0
     changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in batch]
     try:
         results = send_budget_changes(connector, changes, validate_only=dry)
     except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
         results = [error_text(exc, secrets)] * len(changes)
+    receipt = getattr(connector, "last_write", None)
+    request_id = getattr(receipt, "request_id", None)
+    response = getattr(receipt, "response", None)
     errors = [redact(error, secrets) if error else None for error in results]
+    # After a failed call, ask the platform what it runs now before deciding failed (a timeout may come
+    # after the platform took the write).
     read_back = _read_back(connector, platform) if any(errors) and not dry else {}
     for (row, campaign), error in zip(batch, errors, strict=True):
         if error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
-            # The call failed but the platform runs the new budget (a timeout after it took the write).
             log.warning(f"{_what(platform, row)}: the call failed ({error}) but the platform runs the new budget")
             done += record.finish(row, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
-                                  reconciled=True)
+                                  reconciled=True, request_id=request_id, response=response)
         elif error:
             log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
-            done += record.finish(row, FAILED, error=error[:MAX_ERROR_CHARS], dry_run=dry,
-                                  live_daily_budget=campaign.daily_budget)
-        elif dry:
-            log.info(f"dry run {_what(platform, row)}")
-            done += record.finish(row, DRY_RUN, dry_run=True, live_daily_budget=campaign.daily_budget)
+            done += record.finish(row, FAILED, error=error[:MAX_ERROR_CHARS], live_daily_budget=campaign.daily_budget,
+                                  request_id=request_id, response=response)
         else:
-            log.info(f"applied {_what(platform, row)}")
-            done += record.finish(row, APPLIED)
+            log.info(f"{'rehearsed' if dry else 'applied'} {_what(platform, row)}")
+            done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget if dry else None,
+                                  request_id=request_id, response=response)
     return done
 
 
@@ -473,19 +541,28 @@ def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, s
         return {}
 
 
-def _reconcile_attempted(record: Recorder, rows: list[LedgerRow],
-                         connectors: Mapping[str, PlatformConnector], log: Any) -> int:
-    """Rows whose write was attempted: applied (reconciled) where the platform runs the new budget."""
+def _reconcile_attempted(record: Recorder, rows: list[LedgerRow], connectors: Mapping[str, PlatformConnector],
+                         log: Any, otherwise: str, reason: str) -> int:
+    """Rows whose write was attempted, on a plan that may no longer be pushed: ``applied`` (reconciled) where
+    the platform runs the new budget, ``otherwise`` where it does not, left open where it cannot be read."""
     done = 0
     for platform in sorted({r.platform for r in rows}):
         connector = connectors.get(platform)
-        live = _read_back(connector, platform) if connector else {}
+        try:
+            live = guardrails.live_campaigns(platform, connector.fetch_campaigns()) if connector else None
+        except Exception as exc:  # noqa: BLE001 - unread: these rows stay open for a later push
+            log.error(f"could not read {platform} back ({type(exc).__name__}); its attempted changes stay open")
+            continue
+        if live is None:
+            continue
         for row in (r for r in rows if r.platform == platform):
             campaign = live.get((row.account_id, row.campaign_id))
             if _reached(campaign, row):
                 log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
-                done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget,
-                                      reconciled=True)
+                done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
+            else:
+                done += record.finish(row, otherwise, error=reason,
+                                      live_daily_budget=campaign.daily_budget if campaign else None)
     return done
 
 
@@ -506,8 +583,8 @@ def _record_manual(
         ) if p]
         if problems:
             reason = "; ".join(problems)
-            log.warning(f"blocked {_what(platform, row)}: {reason}")
-            done += record.finish(row, BLOCKED, error=reason)
+            log.warning(f"refused {_what(platform, row)}: {reason}")
+            done += record.finish(row, REFUSED, error=reason)
         else:
             done += record.finish(row, MANUAL,
                                   error=f"{platform} has no connector: set this budget by hand in {platform}")

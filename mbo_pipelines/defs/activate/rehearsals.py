@@ -6,9 +6,11 @@ request where it has one, and records the outcome here, one row per rehearsal
 and change. The ledger (``activation.budget_changes``) is untouched, so a
 rehearsed plan can still be pushed for real.
 
-Outcomes: ``would_apply`` (passed; ``validated`` says whether the platform
-checked it too), ``blocked`` (a guardrail refused it; ``error`` names the
-rule), ``failed`` (the platform's validation refused it, or it could not be read).
+Outcomes: ``rehearsed`` (it would be sent, as ``new_daily_budget``; ``validated``
+says whether the platform checked it too), ``refused`` (a guardrail refused it;
+``error`` names the rule), ``skipped`` (paused, removed or gone on the platform),
+``superseded`` (a newer plan exists), ``failed`` (the platform's validation
+refused it, or it could not be read).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import psycopg
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.defs.activate import ledger
-from mbo_pipelines.defs.activate.ledger import BLOCKED, DRY_RUN, FAILED, LedgerRow
+from mbo_pipelines.defs.activate.ledger import APPLIED, FAILED, MANUAL, REFUSED, SKIPPED, SUPERSEDED, LedgerRow
 
-WOULD_APPLY = "would_apply"
-OUTCOMES = (WOULD_APPLY, BLOCKED, FAILED)
-_OUTCOME = {DRY_RUN: WOULD_APPLY, BLOCKED: BLOCKED, FAILED: FAILED}
+REHEARSED = "rehearsed"
+OUTCOMES = (REHEARSED, REFUSED, SKIPPED, SUPERSEDED, FAILED)
+#: A rehearsal's outcome for the ledger status the same change would have reached.
+_OUTCOME = {APPLIED: REHEARSED, MANUAL: REHEARSED, REFUSED: REFUSED, SKIPPED: SKIPPED, SUPERSEDED: SUPERSEDED, FAILED: FAILED}
+_OUTCOME_CHECK = "outcome in (" + ", ".join(f"'{o}'" for o in OUTCOMES) + ")"
 
 REHEARSALS_DDL = """
 create table if not exists activation.budget_rehearsals (
@@ -37,7 +41,7 @@ create table if not exists activation.budget_rehearsals (
   old_daily_budget numeric(18, 2) not null,
   new_daily_budget numeric(18, 2) not null,
   live_daily_budget numeric(18, 2),
-  outcome text not null check (outcome in ('would_apply', 'blocked', 'failed')),
+  outcome text not null,
   error text,
   validated boolean not null default false,
   rehearsed_at timestamptz not null default now()
@@ -51,6 +55,13 @@ def ensure_rehearsals(conn: psycopg.Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(REHEARSALS_DDL)
+        conn.execute("alter table activation.budget_rehearsals drop constraint if exists budget_rehearsals_outcome_check")
+        # Rehearsals stored under the first outcome names, in today's words.
+        conn.execute("update activation.budget_rehearsals set outcome = case outcome when 'would_apply' then 'rehearsed'"
+                     " else 'refused' end where outcome in ('would_apply', 'blocked')")
+        conn.execute("alter table activation.budget_rehearsals add column if not exists guardrail_notes text")
+        conn.execute(f"alter table activation.budget_rehearsals add constraint budget_rehearsals_outcome_check"
+                     f" check ({_OUTCOME_CHECK})")
 
 
 class RehearsalRecorder:
@@ -62,17 +73,18 @@ class RehearsalRecorder:
         self.conn, self.run_id, self.validated_platforms = conn, run_id, validated_platforms
         self.rows: list[tuple] = []
 
-    def finish(self, row: LedgerRow, status: str, *, error: str | None = None, dry_run: bool = True,
-               live_daily_budget: Decimal | None = None, reconciled: bool = False) -> int:
-        """Record the outcome of one rehearsed change."""
-        validated = status != BLOCKED and row.platform in self.validated_platforms
+    def finish(self, row: LedgerRow, status: str, *, error: str | None = None,
+               live_daily_budget: Decimal | None = None, **_ignored) -> int:
+        """Record the outcome of one rehearsed change (``status``: the ledger status a real push would reach)."""
+        validated = status in (APPLIED, FAILED) and row.platform in self.validated_platforms
         self.rows.append((self.run_id, row.plan_id, row.platform, row.account_id, row.campaign_id, row.currency,
                           row.old_daily_budget, row.new_daily_budget, live_daily_budget, _OUTCOME[status], error,
-                          validated))
+                          validated, row.guardrail_notes))
         return 1
 
-    def note_attempt(self, row: LedgerRow, live_daily_budget: Decimal | None) -> None:
+    def start(self, row: LedgerRow, live_daily_budget: Decimal | None) -> bool:
         """Nothing is attempted in a rehearsal."""
+        return True
 
     def write(self) -> None:
         """Store every recorded outcome in one transaction."""
@@ -84,8 +96,8 @@ class RehearsalRecorder:
                 """
                 insert into activation.budget_rehearsals
                   (run_id, plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,
-                   live_daily_budget, outcome, error, validated)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   live_daily_budget, outcome, error, validated, guardrail_notes)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 """,
                 self.rows,
             )
@@ -99,17 +111,26 @@ class RehearsalRecorder:
 
 
 class LedgerRecorder:
-    """Records the fate of real changes in the ledger."""
+    """Records the fate of real changes in the ledger, each move by ``actor`` (the push run)."""
 
     dry_run = False
 
-    def __init__(self, conn: psycopg.Connection):
-        self.conn = conn
+    def __init__(self, conn: psycopg.Connection, actor: str, rollback_of: str | None = None):
+        self.conn, self.actor, self.rollback_of = conn, actor, rollback_of
 
     def finish(self, row: LedgerRow, status: str, **kwargs) -> int:
-        """Move the row to its final status."""
-        return int(ledger.finish(self.conn, row.change_id, status, **kwargs))
+        """Move an open row to ``status``; 0 when it was no longer open (another push settled it)."""
+        moved = ledger.move(self.conn, [row.change_id], status, expect=ledger.OPEN, by=self.actor,
+                            **{"guardrail_notes": row.guardrail_notes, **kwargs})
+        if moved and status == APPLIED and self.rollback_of:
+            # The budget before ``rollback_of`` is back: its change of this campaign is undone.
+            ledger.mark_rolled_back(self.conn, self.rollback_of, row.platform, row.account_id, row.campaign_id,
+                                    by=f"{self.actor} (rollback {row.plan_id})")
+        return moved
 
-    def note_attempt(self, row: LedgerRow, live_daily_budget: Decimal | None) -> None:
-        """Count the attempt, durably, before the platform is called."""
-        ledger.note_attempt(self.conn, row.change_id, live_daily_budget)
+    def start(self, row: LedgerRow, live_daily_budget: Decimal | None) -> bool:
+        """``applying``, the attempt counted, durably, before the platform is called; False when the row was
+        no longer open (then it must not be sent)."""
+        return bool(ledger.move(self.conn, [row.change_id], ledger.APPLYING, expect=(ledger.APPROVED, ledger.APPLYING),
+                                by=self.actor, attempt=True, live_daily_budget=live_daily_budget,
+                                new_daily_budget=row.new_daily_budget, guardrail_notes=row.guardrail_notes))
