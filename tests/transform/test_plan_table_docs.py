@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mbo_pipelines.defs.activate.ledger import LEDGER_DDL
-from mbo_pipelines.defs.activate.rehearsals import REHEARSALS_DDL
+from mbo_pipelines.defs.activate.ledger import EVENTS_DDL, LEDGER_ADDED_COLUMNS, LEDGER_DDL
+from mbo_pipelines.defs.activate.rehearsals import REHEARSALS_ADDED_COLUMNS, REHEARSALS_DDL
 from mbo_pipelines.defs.optimize.tables import PLANS_ADDED_COLUMNS, PLANS_DDL, RECOMMENDATIONS_DDL
 
 DOCS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_plan_tables.yml"
@@ -35,8 +35,9 @@ def documented() -> dict[str, list[dict]]:
     [
         ("marts.budget_plans", ddl_columns(PLANS_DDL) + list(PLANS_ADDED_COLUMNS)),
         ("marts.budget_recommendations", ddl_columns(RECOMMENDATIONS_DDL)),
-        ("activation.budget_changes", ddl_columns(LEDGER_DDL)),
-        ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL)),
+        ("activation.budget_changes", ddl_columns(LEDGER_DDL) + list(LEDGER_ADDED_COLUMNS)),
+        ("activation.budget_change_events", ddl_columns(EVENTS_DDL)),
+        ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL) + list(REHEARSALS_ADDED_COLUMNS)),
     ],
 )
 def test_docs_list_exactly_the_tables_columns_with_a_description(table, columns):

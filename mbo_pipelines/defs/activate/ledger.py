@@ -75,26 +75,23 @@ create table if not exists activation.budget_changes (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   applied_at timestamptz,
-  reconciled boolean not null default false,
-  decided_by text,
-  decided_at timestamptz,
   unique (plan_id, platform, account_id, campaign_id)
 )
 """
 
-#: Columns added after the first release (a ledger from then gains them).
-_ADDED_COLUMNS = (
-    "reconciled boolean not null default false",
-    "decided_by text",
-    "decided_at timestamptz",
+#: Columns added after the first release (a ledger from then gains them), name -> type.
+LEDGER_ADDED_COLUMNS = {
+    "reconciled": "boolean not null default false",
+    "decided_by": "text",
+    "decided_at": "timestamptz",
     # The plan's recommendation, before a guardrail clipped it into ``new_daily_budget``.
-    "requested_daily_budget numeric(18, 2)",
+    "requested_daily_budget": "numeric(18, 2)",
     # Which guardrails clipped the change, and by how much.
-    "guardrail_notes text",
-    "updated_by text",
-    "request_id text",
-    "response text",
-)
+    "guardrail_notes": "text",
+    "updated_by": "text",
+    "request_id": "text",
+    "response": "text",
+}
 
 EVENTS_DDL = """
 create table if not exists activation.budget_change_events (
@@ -167,8 +164,8 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
-        for column in _ADDED_COLUMNS:
-            conn.execute(f"alter table activation.budget_changes add column if not exists {column}")
+        for name, kind in LEDGER_ADDED_COLUMNS.items():
+            conn.execute(f"alter table activation.budget_changes add column if not exists {name} {kind}")
         conn.execute(EVENTS_DDL)
         conn.execute("create index if not exists budget_change_events_change on activation.budget_change_events (change_id)")
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")

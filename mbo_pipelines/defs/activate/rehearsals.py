@@ -49,6 +49,10 @@ create table if not exists activation.budget_rehearsals (
 """
 
 
+#: Columns added after the first release, name -> type.
+REHEARSALS_ADDED_COLUMNS = {"guardrail_notes": "text"}
+
+
 def ensure_rehearsals(conn: psycopg.Connection) -> None:
     """Create the rehearsal table, if missing."""
     with conn.transaction():
@@ -59,7 +63,8 @@ def ensure_rehearsals(conn: psycopg.Connection) -> None:
         # Rehearsals stored under the first outcome names, in today's words.
         conn.execute("update activation.budget_rehearsals set outcome = case outcome when 'would_apply' then 'rehearsed'"
                      " else 'refused' end where outcome in ('would_apply', 'blocked')")
-        conn.execute("alter table activation.budget_rehearsals add column if not exists guardrail_notes text")
+        for name, kind in REHEARSALS_ADDED_COLUMNS.items():
+            conn.execute(f"alter table activation.budget_rehearsals add column if not exists {name} {kind}")
         conn.execute(f"alter table activation.budget_rehearsals add constraint budget_rehearsals_outcome_check"
                      f" check ({_OUTCOME_CHECK})")
 
