@@ -1,4 +1,9 @@
-"""The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``."""
+"""The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``.
+
+A plan's id is a fingerprint of its inputs. When the marts, the history window and the settings are
+unchanged since a stored plan, the asset names that plan (``inputs_unchanged``) instead of planning,
+explaining and writing it again; the push sensor's run key is the plan id, so it is pushed once.
+"""
 
 from datetime import date, datetime, timezone
 
@@ -9,7 +14,13 @@ from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
 from mbo_pipelines.defs.optimize import charts, pacing, store
-from mbo_pipelines.defs.optimize.planning import Plan, build_plan
+from mbo_pipelines.defs.optimize.planning import (
+    Plan,
+    build_plan,
+    history_window,
+    plan_id_from_fingerprint,
+    plan_inputs_fingerprint,
+)
 from mbo_pipelines.resources import MboResource
 
 
@@ -105,6 +116,38 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
     return dg.MetadataValue.float(float(value) if digits is None else round(float(value), digits))
 
 
+def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pacing.PacingDecision,
+                      fingerprint: str) -> dg.MaterializeResult:
+    """The stored plan of these very inputs, named in the metadata; nothing planned, explained or written."""
+    plan_id, currency = stored["plan_id"], stored["reporting_currency"]
+    status = (
+        f"Inputs unchanged (history {stored['history_start']}..{stored['history_end']}, same data and settings): "
+        f"plan {plan_id} of {stored['created_at']:%Y-%m-%d %H:%M %Z} stands; it is not planned, explained, "
+        f"stored or pushed again."
+    )
+    context.log.info(status)
+    current, recommended = stored["expected_value_current_reporting"], stored["expected_value_recommended_reporting"]
+    return dg.MaterializeResult(
+        metadata={
+            "plan_id": dg.MetadataValue.text(plan_id),
+            "inputs_unchanged": dg.MetadataValue.bool(True),
+            "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
+            "status": dg.MetadataValue.text(status),
+            "plan_created_at": dg.MetadataValue.text(stored["created_at"].isoformat()),
+            "pacing": dg.MetadataValue.text(pace.message),
+            "campaigns": dg.MetadataValue.int(stored["campaign_count"]),
+            "reporting_currency": dg.MetadataValue.text(currency),
+            "total_daily_budget": dg.MetadataValue.float(round(stored["total_daily_budget_reporting"], 2)),
+            "expected_value_current": dg.MetadataValue.float(round(current, 2)),
+            "expected_value_recommended": dg.MetadataValue.float(round(recommended, 2)),
+            "expected_uplift": dg.MetadataValue.float(round(recommended - current, 2)),
+            "history": dg.MetadataValue.text(f"{stored['history_start']}..{stored['history_end']}"),
+            "explanation_source": dg.MetadataValue.text(stored["explanation_source"]),
+            "explanation": dg.MetadataValue.md(stored["explanation"]),
+        }
+    )
+
+
 def _history_end(context: dg.AssetExecutionContext) -> date | None:
     """The last day of the run's partition range (``mbo refresh --end``), or None: the marts' latest day."""
     end = context.run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or context.run.tags.get(PARTITION_NAME_TAG)
@@ -127,19 +170,29 @@ def _history_end(context: dg.AssetExecutionContext) -> date | None:
     ),
 )
 def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
-    """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on."""
+    """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on.
+
+    On inputs unchanged since a stored plan, that plan's id with ``inputs_unchanged`` (and no new plan).
+    """
     max_change = settings.max_budget_change()
+    currency, target_roas = settings.reporting_currency(), settings.target_marginal_roas()
     today = mbo.today() or datetime.now(timezone.utc).date()
     history_end = _history_end(context)
     with warehouse.connect(mbo.url()) as conn:
         history = store.read_history(conn, settings.history_days(), history_end)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
-    pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=settings.reporting_currency())
+    pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=currency)
+    fingerprint = plan_inputs_fingerprint(history, campaigns, currency, max_change, pace.total_reporting, target_roas)
+    plan_id = plan_id_from_fingerprint(fingerprint, history_window(history)[1])
+    with warehouse.connect(mbo.url()) as conn:
+        stored = store.stored_plan(conn, plan_id)
+    if stored is not None:
+        return _unchanged_result(context, stored, pace, fingerprint)
     context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
     plan = build_plan(
-        history, campaigns, settings.reporting_currency(), max_change=max_change, total_budget=pace.total_reporting,
-        target_marginal_roas=settings.target_marginal_roas(),
+        history, campaigns, currency, max_change=max_change, total_budget=pace.total_reporting,
+        target_marginal_roas=target_roas, plan_id=plan_id,
     )
     outliers = _outlier_days(plan)
     if outliers:
@@ -154,7 +207,10 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     with warehouse.connect(mbo.url()) as conn:
         # The total comes from pacing, not from the solver: say where it came from first.
         text = f"{pace.message} {explanation.text}"
-        store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
+        written = store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
+        stored = None if written else store.stored_plan(conn, plan.plan_id)
+    if stored is not None:  # a refresh running alongside stored the same plan first
+        return _unchanged_result(context, stored, pace, fingerprint)
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
     target, target_budget = plan.target_marginal_roas, plan.budget_at_target_marginal_roas
@@ -162,6 +218,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     return dg.MaterializeResult(
         metadata={
             "plan_id": dg.MetadataValue.text(plan.plan_id),
+            "inputs_unchanged": dg.MetadataValue.bool(False),
+            "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
             "pacing": dg.MetadataValue.text(pace.message),
             "paced_accounts": dg.MetadataValue.int(len(pace.paced_accounts)),
             "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),

@@ -4,10 +4,17 @@ Pure functions over DataFrames (no Dagster), so each step is testable; the
 asset in ``assets.py`` reads the marts, calls ``build_plan`` and writes it.
 The solver works in the reporting currency so campaigns in EUR, PLN and USD
 compete on one scale; budgets are converted back to each campaign's currency.
+
+A plan's id is a fingerprint of its inputs (``plan_id_for``): the history
+window, the data read and the settings. Planning again on unchanged inputs
+gives the same id, so a re-run finds its plan already stored instead of
+making (and pushing) another one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -20,6 +27,20 @@ from mbo_pipelines.settings import DEFAULT_MAX_BUDGET_CHANGE
 from optimizer import FittedCurves, allocate, fit_response_curves, spend_for_marginal_roas
 
 KEY = ["platform", "account_id", "campaign_id"]
+
+#: How ``build_plan`` fits the response curves and states the uplift; part of every plan's identity.
+CURVE_SETTINGS = {"carryover": True, "seasonality": True}
+UPLIFT_LEVEL = 0.9
+#: Bump when the planner would plan differently on the same inputs (a new fit or allocator), so the
+#: first refresh after the upgrade makes a new plan instead of finding the old one.
+PLAN_IDENTITY_VERSION = 1
+#: The columns of its inputs a plan depends on, hence hashes (``budget_24h_ago`` is optional: NaN when absent).
+DAILY_INPUT_COLUMNS = ["date_day", *KEY, "spend_reporting", "conversion_value_reporting"]
+CAMPAIGN_INPUT_COLUMNS = [*KEY, "campaign_name", "currency", "daily_budget", "daily_budget_reporting", "budget_24h_ago"]
+_MONEY_INPUTS = {"spend_reporting", "conversion_value_reporting", "daily_budget", "daily_budget_reporting",
+                 "budget_24h_ago"}
+_OPTIONAL_INPUTS = {"budget_24h_ago"}
+_MICROS = 1_000_000  # numbers are hashed in millionths: float noise below that never changes an id
 
 
 #: Why a campaign keeps its budget regardless of the others (``Plan.rows["held_reason"]``).
@@ -72,8 +93,103 @@ class Plan:
 
 
 def new_plan_id(now: datetime) -> str:
-    """A sortable, unique plan id: ``plan-20261121T120000Z-1a2b3c``."""
+    """A sortable, unique (random) plan id: ``plan-20261121T120000Z-1a2b3c``; for plans that are events,
+    not functions of the marts (a rollback). Optimizer plans use ``plan_id_for``."""
     return f"plan-{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def history_window(daily: pd.DataFrame) -> tuple[date | None, date | None]:
+    """First and last day of ``daily`` (None, None when it has no rows)."""
+    days = pd.to_datetime(daily["date_day"])
+    if days.empty:
+        return None, None
+    return days.min().date(), days.max().date()
+
+
+def _micros(value: float | None) -> int | None:
+    return None if value is None else int(round(float(value) * _MICROS))
+
+
+def _canonical_table(frame: pd.DataFrame, columns: list[str], name: str) -> bytes:
+    """``frame``'s ``columns`` as CSV in one canonical form: the same data gives the same bytes whatever its
+    row order, column order, index or dtypes (text as str, days as ISO dates, numbers in whole millionths,
+    non-finite ones as NA; rows sorted on every column)."""
+    missing = [c for c in columns if c not in frame and c not in _OPTIONAL_INPUTS]
+    if missing:
+        raise PlanError(f"{name} lacks the column(s) {', '.join(missing)} that planning needs")
+    canonical = {}
+    for column in columns:
+        values = frame[column].reset_index(drop=True) if column in frame else pd.Series(np.nan, index=range(len(frame)))
+        if column == "date_day":
+            canonical[column] = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+        elif column in _MONEY_INPUTS:
+            numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            scaled = np.where(np.isfinite(numbers), np.round(numbers * _MICROS), np.nan)
+            canonical[column] = pd.Series(scaled).astype("Int64")
+        else:
+            canonical[column] = values.astype(str)
+    table = pd.DataFrame(canonical, columns=columns)
+    table = table.sort_values(columns, na_position="last").reset_index(drop=True)
+    return table.to_csv(index=False, lineterminator="\n", na_rep="NA").encode()
+
+
+def plan_inputs_fingerprint(
+    daily: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    reporting_currency: str,
+    max_change: float = DEFAULT_MAX_BUDGET_CHANGE,
+    total_budget: float | None = None,
+    target_marginal_roas: float | None = None,
+) -> str:
+    """SHA-256 (hex) of everything ``build_plan`` plans on, given the same arguments: the history window, the
+    daily fact rows and campaign rows (current budgets and ``budget_24h_ago`` included), and the settings
+    (reporting currency, max change, total budget, target marginal ROAS, curve and uplift settings).
+
+    Stable across processes and machines: rows are hashed in a canonical order and number format
+    (``_canonical_table``), settings as sorted JSON; no dict order, float repr noise or clock goes in.
+    """
+    start, end = history_window(daily)
+    settings = {
+        "version": PLAN_IDENTITY_VERSION,
+        "history": [start and start.isoformat(), end and end.isoformat()],
+        "reporting_currency": reporting_currency,
+        "max_change": _micros(max_change),
+        "total_budget": _micros(total_budget),  # None: the sum of the current budgets, which the data holds
+        "target_marginal_roas": _micros(target_marginal_roas),
+        "curves": CURVE_SETTINGS,
+        "uplift_level": _micros(UPLIFT_LEVEL),
+    }
+    digest = hashlib.sha256()
+    parts = (
+        json.dumps(settings, sort_keys=True).encode(),
+        _canonical_table(daily, DAILY_INPUT_COLUMNS, "the daily history"),
+        _canonical_table(campaigns, CAMPAIGN_INPUT_COLUMNS, "the campaigns"),
+    )
+    for part in parts:  # length-prefixed, so no part can run into the next
+        digest.update(f"{len(part)}:".encode())
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def plan_id_for(
+    daily: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    reporting_currency: str,
+    max_change: float = DEFAULT_MAX_BUDGET_CHANGE,
+    total_budget: float | None = None,
+    target_marginal_roas: float | None = None,
+) -> str:
+    """The id of the plan ``build_plan`` makes from these arguments: ``plan-20261120-3f9a0c1b2d4e``, the last
+    history day, then 12 hex digits of ``plan_inputs_fingerprint``. Same inputs, same id; any change, a new one."""
+    fingerprint = plan_inputs_fingerprint(daily, campaigns, reporting_currency, max_change, total_budget,
+                                          target_marginal_roas)
+    return plan_id_from_fingerprint(fingerprint, history_window(daily)[1])
+
+
+def plan_id_from_fingerprint(fingerprint: str, history_end: date | None) -> str:
+    """``plan-<history end YYYYMMDD>-<first 12 hex digits of the fingerprint>`` (``nohistory`` without rows)."""
+    day = history_end.strftime("%Y%m%d") if history_end is not None else "nohistory"
+    return f"plan-{day}-{fingerprint[:12]}"
 
 
 def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
@@ -164,6 +280,7 @@ def build_plan(
     now: datetime | None = None,
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
+    plan_id: str | None = None,
 ) -> Plan:
     """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
 
@@ -175,9 +292,13 @@ def build_plan(
     paced total of ``pacing.plan_total``; by default the sum of current budgets,
     so the plan moves money without adding any. ``target_marginal_roas``: also work out the
     budget at which the next unit of spend returns that much (``Plan.budget_at_target_marginal_roas``).
+    ``plan_id``: ``plan_id_for`` these same arguments, when the caller has it already; computed otherwise.
+    ``now`` is only the plan's ``created_at``: it does not change the plan or its id.
     """
     now = now or datetime.now(timezone.utc)
     _check_inputs(daily, campaigns)
+    if plan_id is None:
+        plan_id = plan_id_for(daily, campaigns, reporting_currency, max_change, total_budget, target_marginal_roas)
     campaigns = campaigns.sort_values(KEY).reset_index(drop=True)
     campaigns["curve_id"] = campaigns[KEY].astype(str).agg("|".join, axis=1)
     history = daily.merge(campaigns[[*KEY, "curve_id"]], on=KEY, how="inner")
@@ -188,7 +309,7 @@ def build_plan(
         "spend": history["spend_reporting"].astype(float),
         "conversion_value": history["conversion_value_reporting"].astype(float),
     })
-    curves = fit_response_curves(_with_unspent(fit_input, campaigns, now))
+    curves = fit_response_curves(_with_unspent(fit_input, campaigns, now), **CURVE_SETTINGS)
     order = pd.Index(curves.campaign_ids).get_indexer(campaigns["curve_id"])
     if (order < 0).any():
         raise PlanError("the fit returned no curve for some campaigns")
@@ -228,7 +349,7 @@ def build_plan(
     value_cur = np.asarray(curves.value(current_in_curve_order))[order]
     value_rec = np.asarray(result.values)[order]
     marginal = np.asarray(result.marginal)[order]
-    uplift_low, uplift_high = curves.uplift_interval(current_in_curve_order, np.asarray(result.spend), level=0.9)
+    uplift_low, uplift_high = curves.uplift_interval(current_in_curve_order, np.asarray(result.spend), level=UPLIFT_LEVEL)
 
     recommended_local = _round_inside(spend_rep / fx, np.where(held[order], current_local, low_local),
                                       np.where(held[order], current_local, high_local))
@@ -245,12 +366,13 @@ def build_plan(
     rows["expected_value_recommended_reporting"] = value_rec
     rows["held_reason"] = np.where(no_room[order], HELD_24H_LIMIT, np.where(held[order], HELD_NO_SPEND, None))
 
+    history_start, history_end = history_window(daily)
     plan = Plan(
-        plan_id=new_plan_id(now),
+        plan_id=plan_id,
         created_at=now,
         reporting_currency=reporting_currency,
-        history_start=pd.to_datetime(daily["date_day"]).min().date(),
-        history_end=pd.to_datetime(daily["date_day"]).max().date(),
+        history_start=history_start,
+        history_end=history_end,
         total_daily_budget_reporting=total,
         rows=rows,
         solver_success=bool(result.success),

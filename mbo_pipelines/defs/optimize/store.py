@@ -1,4 +1,8 @@
-"""Read the marts the planner needs and write plans to ``marts.budget_plans`` / ``marts.budget_recommendations``."""
+"""Read the marts the planner needs and write plans to ``marts.budget_plans`` / ``marts.budget_recommendations``.
+
+A plan is written once: its id is a fingerprint of its inputs, and writing a plan whose id is
+already stored changes nothing (``write_plan`` returns False).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from datetime import date
 
 import pandas as pd
 import psycopg
+from psycopg.rows import dict_row
 
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.optimize.planning import Plan
@@ -65,8 +70,20 @@ def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
     return frame
 
 
-def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: str, campaign_explanations: dict) -> None:
-    """Insert the plan and its rows in one transaction."""
+def stored_plan(conn: psycopg.Connection, plan_id: str) -> dict | None:
+    """The ``marts.budget_plans`` row of ``plan_id`` as a dict, or None (also when no plan was ever written)."""
+    if conn.execute("select to_regclass('marts.budget_plans')").fetchone()[0] is None:
+        return None
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("select * from marts.budget_plans where plan_id = %s", (plan_id,)).fetchone()
+
+
+def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: str, campaign_explanations: dict) -> bool:
+    """Insert the plan and its rows in one transaction; True if written.
+
+    False, changing nothing, when a plan with the same id is already stored: the same inputs make the
+    same plan, so a re-run (or a refresh racing this one) must neither duplicate nor rewrite it.
+    """
     ensure_plan_tables(conn)
     rows = plan.rows.copy()
     rows["plan_id"] = plan.plan_id
@@ -77,7 +94,7 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
     ]
     rows["explanation_source"] = source
     with conn.transaction():
-        conn.execute(
+        inserted = conn.execute(
             """
             insert into marts.budget_plans (
               plan_id, created_at, reporting_currency, total_daily_budget_reporting,
@@ -86,19 +103,24 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
               explanation, explanation_source, expected_uplift_low_reporting, expected_uplift_high_reporting,
               target_marginal_roas, budget_at_target_marginal_roas_reporting)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            on conflict (plan_id) do nothing
+            returning plan_id
             """,
             (plan.plan_id, plan.created_at, plan.reporting_currency, plan.total_daily_budget_reporting,
              plan.expected_value_current_reporting, plan.expected_value_recommended_reporting, len(rows),
              plan.history_start, plan.history_end, plan.solver_success, plan.solver_message,
              plan.optimality_gap, explanation, source, *(plan.uplift_interval or (None, None)),
              plan.target_marginal_roas, plan.budget_at_target_marginal_roas),
-        )
+        ).fetchone()
+        if inserted is None:
+            return False
         with conn.cursor() as cur:
             cur.executemany(
                 f"insert into marts.budget_recommendations ({', '.join(RECOMMENDATION_COLUMNS)}) "
                 f"values ({', '.join(['%s'] * len(RECOMMENDATION_COLUMNS))})",
                 [tuple(_plain(v) for v in r) for r in rows[RECOMMENDATION_COLUMNS].itertuples(index=False)],
             )
+    return True
 
 
 def _plain(value):
