@@ -10,15 +10,31 @@ Budget writes come in two shapes. Every connector has ``set_daily_budget``
 in one request, and can check them without applying them (Google Ads'
 ``validate_only``, Meta's ``execution_options``), also has
 ``set_daily_budgets``; ``send_budget_changes`` picks the right one.
+
+Every connector also keeps a receipt of its last budget write, for the
+ledger: ``last_write`` (a ``WriteReceipt`` or None). Each ``set_daily_budget``
+and ``set_daily_budgets`` call sets it before it returns or raises, whether
+the platform accepted, refused or failed the request: the platform's request
+id and a short, redacted summary of what it answered, as far as it answered
+at all. A request that got no answer (a network error) leaves no request
+id and the error as the response; a call that sent nothing (every change
+refused before sending, a validate-only call to a platform without one)
+leaves None. A call that sends several requests (one per customer or per
+campaign) leaves one receipt naming them all, in the order sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
+
+from mbo_pipelines.redaction import redact
+
+#: Longest ``WriteReceipt.response`` kept (a ledger note, not an archive of the platform's answer).
+MAX_RECEIPT_RESPONSE = 500
 
 
 class ConnectorError(RuntimeError):
@@ -40,6 +56,55 @@ class BudgetChange:
     current: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class WriteReceipt:
+    """What the platform answered to one budget write call: its request id, and a short summary of its answer.
+
+    ``response`` is redacted (every configured secret masked) and cut to
+    ``MAX_RECEIPT_RESPONSE`` characters on construction, so a receipt never
+    carries a token; pass a connector's own secrets through ``WriteReceipt.of``.
+    """
+
+    request_id: str | None
+    response: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "request_id", _clean(self.request_id))
+        object.__setattr__(self, "response", _clean(self.response, MAX_RECEIPT_RESPONSE))
+
+    @classmethod
+    def of(cls, request_id: str | None, response: str | None, secrets: Sequence[str | None] = ()) -> WriteReceipt:
+        """A receipt with ``secrets`` (e.g. a token not read from the environment) masked besides the usual ones."""
+        extra = tuple(secrets)
+        return cls(redact(request_id, extra) if request_id else request_id,
+                   redact(response, extra) if response else response)
+
+    @classmethod
+    def combine(cls, receipts: Iterable[WriteReceipt | None]) -> WriteReceipt | None:
+        """One receipt for several requests: their ids and answers joined in order; None when there were none."""
+        kept = [r for r in receipts if r is not None]
+        if len(kept) <= 1:
+            return kept[0] if kept else None
+        ids = [r.request_id for r in kept if r.request_id]
+        answers = [r.response for r in kept if r.response]
+        return cls(", ".join(ids) or None, " | ".join(answers) or None)
+
+
+def _clean(text: str | None, limit: int | None = None) -> str | None:
+    if text is None:
+        return None
+    text = redact(str(text)).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text or None
+
+
+def last_write(connector: object) -> WriteReceipt | None:
+    """``connector.last_write``, or None for an object that keeps no receipts (a test double, a wrapper)."""
+    receipt = getattr(connector, "last_write", None)
+    return receipt if isinstance(receipt, WriteReceipt) else None
+
+
 @runtime_checkable
 class PlatformConnector(Protocol):
     """One ad platform's read and write surface."""
@@ -47,6 +112,8 @@ class PlatformConnector(Protocol):
     platform: str
     #: True for a real ad platform: budget writes then default to dry-run.
     is_live: bool
+    #: What the platform answered to the last budget write call (module docstring); None before any.
+    last_write: WriteReceipt | None
 
     def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
         """Performance rows for every campaign and every day in [start, end]."""
@@ -55,7 +122,7 @@ class PlatformConnector(Protocol):
         """Current settings of every campaign (name, status, daily budget, currency)."""
 
     def set_daily_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
-        """Set a campaign's daily budget, in the account's currency units."""
+        """Set a campaign's daily budget, in the account's currency units; sets ``last_write``."""
 
 
 @runtime_checkable
@@ -69,6 +136,7 @@ class BatchBudgetWriter(Protocol):
         """Send ``changes``; one result per change, in order: None when accepted, else the platform's reason.
 
         Raises ``ConnectorError`` when the request as a whole failed (nothing is known to be applied).
+        Sets ``last_write`` either way.
         """
 
 
@@ -80,7 +148,13 @@ def send_budget_changes(
     Returns one result per change: None when accepted, else the reason. A
     connector without a validate-only request is sent nothing when
     ``validate_only`` is set: every change then counts as accepted unchecked.
+
+    Afterwards ``connector.last_write`` is the receipt of everything this call
+    sent (``WriteReceipt.combine`` of one receipt per ``set_daily_budget`` call
+    when the connector writes one change at a time), or None when it sent
+    nothing. For one receipt per change, pass one change per call.
     """
+    _forget_last_write(connector)
     if isinstance(connector, BatchBudgetWriter):
         if validate_only and not connector.supports_validate_only:
             return [None] * len(changes)
@@ -88,6 +162,7 @@ def send_budget_changes(
     if validate_only:
         return [None] * len(changes)
     results: list[str | None] = []
+    receipts: list[WriteReceipt | None] = []
     for change in changes:
         try:
             connector.set_daily_budget(change.account_id, change.campaign_id, change.amount)
@@ -95,4 +170,13 @@ def send_budget_changes(
             results.append(f"{type(exc).__name__}: {exc}")
         else:
             results.append(None)
+        receipts.append(last_write(connector))
+    if hasattr(connector, "last_write"):
+        connector.last_write = WriteReceipt.combine(receipts)
     return results
+
+
+def _forget_last_write(connector: object) -> None:
+    """Drop the previous call's receipt, so a call that sends nothing does not leave a stale one."""
+    if hasattr(connector, "last_write"):
+        connector.last_write = None

@@ -100,7 +100,8 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id)
     plan_id = _plan_id(result)
-    return Outcome(True, f"refreshed {start}..{end}: {_rows_written(result):,} raw rows written; plan {plan_id}",
+    same = " (inputs unchanged: the plan already made from them, not pushed again)" if _inputs_unchanged(result) else ""
+    return Outcome(True, f"refreshed {start}..{end}: {_rows_written(result):,} raw rows written; plan {plan_id}{same}",
                    result.run_id, plan_id)
 
 
@@ -256,3 +257,12 @@ def _plan_id(result: dg.ExecuteInProcessResult) -> str | None:
         if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
             return event.materialization.metadata["plan_id"].value
     return None
+
+
+def _inputs_unchanged(result: dg.ExecuteInProcessResult) -> bool:
+    """True when the refresh found its plan already stored (same inputs as before)."""
+    for event in result.get_asset_materialization_events():
+        if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
+            value = event.materialization.metadata.get("inputs_unchanged")
+            return bool(value.value) if value is not None else False
+    return False

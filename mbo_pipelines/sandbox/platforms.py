@@ -8,15 +8,17 @@ rows carry micros, Meta budgets minor units, TikTok decimal amounts.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.connectors import ConnectorError
+from mbo_pipelines.connectors import ConnectorError, WriteReceipt
 from mbo_pipelines.sandbox import state
 from mbo_pipelines.sandbox.market import EPOCH, PLATFORMS, SandboxCampaign, simulate, synthetic_budget_schedule
 
@@ -159,6 +161,8 @@ class SandboxConnector:
     def __init__(self, market: SandboxMarket, platform: str):
         self.market = market
         self.platform = platform
+        #: The receipt of the last ``set_daily_budget`` (``mbo_pipelines.connectors``): a ``sandbox-<hex>`` id.
+        self.last_write: WriteReceipt | None = None
 
     def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
         """Rows for every campaign and every complete day in [start, end] (today and later are not complete)."""
@@ -191,7 +195,25 @@ class SandboxConnector:
         ]
 
     def set_daily_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
-        """Set the budget from today on; rejects unknown campaigns and non-positive or non-finite amounts."""
+        """Set the budget from today on; rejects unknown campaigns and non-positive or non-finite amounts.
+
+        Every call is one sandbox request: ``last_write`` names it and says what the sandbox answered.
+        """
+        request_id = f"sandbox-{uuid.uuid4().hex}"
+        self.last_write = WriteReceipt(request_id, None)
+        try:
+            budget = self._set_budget(account_id, campaign_id, amount)
+        except ConnectorError as exc:
+            self.last_write = WriteReceipt(request_id, f"refused: {exc}")
+            raise
+        except Exception as exc:
+            password = urlparse(self.market.database_url).password
+            self.last_write = WriteReceipt.of(request_id, f"failed: {type(exc).__name__}: {exc}", (password,))
+            raise
+        self.last_write = WriteReceipt(request_id, f"set daily_budget={budget} from {self.market.today}")
+
+    def _set_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> Decimal:
+        """Record the change; the budget as stored (whole cents)."""
         amount = Decimal(str(amount))
         if not amount.is_finite() or amount <= 0 or not math.isfinite(float(amount)):
             raise ConnectorError(f"{self.platform}: refusing daily budget {amount} for campaign {campaign_id}: must be a positive number")
@@ -199,8 +221,10 @@ class SandboxConnector:
                    if c.account_id == account_id and c.campaign_id == campaign_id]
         if not matches:
             raise ConnectorError(f"{self.platform}: no campaign {campaign_id} in account {account_id}")
+        budget = _cents(float(amount))
         with warehouse.connect(self.market.database_url) as conn:
-            state.record_budget_change(conn, self.market.seed, matches[0], _cents(float(amount)), self.market.today)
+            state.record_budget_change(conn, self.market.seed, matches[0], budget, self.market.today)
+        return budget
 
     def _statuses(self) -> dict[tuple[str, str, str], str]:
         with warehouse.connect(self.market.database_url) as conn:

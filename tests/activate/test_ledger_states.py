@@ -32,6 +32,9 @@ def test_an_applied_change_has_one_event_per_transition_with_who_and_the_request
     assert row["status"] == "applied" and row["updated_by"] == "push run-42" and row["attempts"] == 1
     assert row["requested_daily_budget"] == row["new_daily_budget"] == rows[0].recommended
     assert row["decided_by"] == "push run-42 (auto)"
+    # The write's receipt: the sandbox platform's request id and answer, on the row and on its event.
+    assert events[-1][4] == row["request_id"] and row["request_id"].startswith("sandbox-")
+    assert events[-1][5] == row["response"] and f"daily_budget={rows[0].recommended}" in row["response"]
 
 
 def test_a_refused_change_is_decided_without_an_applying_step(database_url, market, connectors):

@@ -32,11 +32,14 @@ paths containing that text, ``page`` to that page number of a paged listing):
 raw text instead of Graph's JSON error), ``high_usage_next(times=1, percent=97,
 regain_minutes=0)`` (a successful answer whose usage headers report heavy use),
 ``truncate_page(n, on=None)`` (page n of the next listing is cut-off JSON),
+``drop_next(times=1, on=None)`` (the connection is closed without an answer: a network error),
 ``reject_budget(campaign_id, message, code=100)`` (that campaign's budget writes
 fail until ``clear_faults()``), ``fail_next_report(status="Job Failed")``.
 
 ``fake.requests`` lists every request (``FakeMetaRequest``: method, path without
-the version, params without the token, ``validate_only``, ``page``);
+the version, params without the token, ``validate_only``, ``page``, and the
+``request_id`` the fake answered it with in its ``x-fb-request-id`` header,
+distinct for every request);
 ``fake.budgets()`` maps (account_id, campaign_id) to the daily budget in
 currency units.
 """
@@ -47,6 +50,7 @@ import base64
 import json
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -76,11 +80,13 @@ class FakeMetaRequest:
     validate_only: bool = False
     #: For a paged listing, the 1-based page asked for; None otherwise.
     page: int | None = None
+    #: The ``x-fb-request-id`` header of the fake's answer.
+    request_id: str | None = None
 
 
 @dataclass
 class _Fault:
-    kind: str  # "rate_limit" | "fail" | "usage" | "truncate"
+    kind: str  # "rate_limit" | "fail" | "usage" | "truncate" | "drop"
     times: int
     on: str | None = None
     page: int | None = None
@@ -184,6 +190,10 @@ class FakeMeta(LoopbackHTTPServer):
         """Answer the next ``times`` matching requests with HTTP ``status`` (Graph's JSON error, or ``body``)."""
         self._add(_Fault("fail", times, on, page, status=status, body=body))
 
+    def drop_next(self, times: int = 1, on: str | None = None) -> None:
+        """Close the connection of the next ``times`` matching requests without answering."""
+        self._add(_Fault("drop", times, on))
+
     def high_usage_next(self, times: int = 1, percent: float = 97.0, regain_minutes: int = 0) -> None:
         """Answer the next ``times`` requests normally, with usage headers reporting ``percent`` % use."""
         self._add(_Fault("usage", times, percent=percent, regain_minutes=regain_minutes))
@@ -237,20 +247,24 @@ class FakeMeta(LoopbackHTTPServer):
         path = _VERSION.sub("", split.path).rstrip("/") or "/"
         page = self._page_of(method, path, params)
         validate_only = "validate_only" in (params.get("execution_options") or [])
+        request_id = f"AFakeRequest{uuid.uuid4().hex}"
         with self._lock:
-            self.requests.append(FakeMetaRequest(method, path, params, validate_only, page))
+            self.requests.append(FakeMetaRequest(method, path, params, validate_only, page, request_id))
         try:
             if token != self.access_token:
                 raise _GraphError(400, 190, "Invalid OAuth access token - Cannot parse access token")
-            fault = self._take(("rate_limit", "fail"), path, page)
+            fault = self._take(("rate_limit", "fail", "drop"), path, page)
+            if fault and fault.kind == "drop":
+                handler.close_connection = True
+                return
             if fault and fault.kind == "fail" and fault.body is not None:
-                self._send(handler, fault.status, fault.body.encode(), {"Content-Type": "text/html"})
+                self._send(handler, fault.status, fault.body.encode(), {"Content-Type": "text/html"}, request_id)
                 return
             if fault:
                 raise self._fault_error(fault, path)
             body = self._route(method, path, params, query, split.path)
         except _GraphError as err:
-            self._send_error(handler, err)
+            self._send_error(handler, err, request_id)
             return
         headers = {"x-app-usage": json.dumps({"call_count": 1, "total_cputime": 1, "total_time": 1})}
         usage = self._take(("usage",), path, page)
@@ -263,10 +277,12 @@ class FakeMeta(LoopbackHTTPServer):
         data = json.dumps(body).encode()
         if page is not None and self._take(("truncate",), path, page):
             data = data[: max(1, len(data) // 2)]
-        self._send(handler, 200, data, {"Content-Type": "application/json; charset=UTF-8", **headers})
+        self._send(handler, 200, data, {"Content-Type": "application/json; charset=UTF-8", **headers}, request_id)
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]) -> None:
+    def _send(self, handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str],
+              request_id: str) -> None:
         handler.send_response(status)
+        handler.send_header("x-fb-request-id", request_id)
         for name, value in headers.items():
             handler.send_header(name, value)
         with self._lock:
@@ -277,7 +293,7 @@ class FakeMeta(LoopbackHTTPServer):
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _send_error(self, handler: BaseHTTPRequestHandler, err: _GraphError) -> None:
+    def _send_error(self, handler: BaseHTTPRequestHandler, err: _GraphError, request_id: str) -> None:
         with self._lock:
             self._next_id += 1
             trace = f"AFakeTrace{self._next_id}"
@@ -287,7 +303,7 @@ class FakeMeta(LoopbackHTTPServer):
         if err.transient:
             error["is_transient"] = True
         self._send(handler, err.status, json.dumps({"error": error}).encode(),
-                   {"Content-Type": "application/json; charset=UTF-8", **err.headers})
+                   {"Content-Type": "application/json; charset=UTF-8", **err.headers}, request_id)
 
     def _fault_error(self, fault: _Fault, path: str) -> _GraphError:
         if fault.kind == "fail":

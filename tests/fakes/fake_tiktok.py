@@ -20,13 +20,17 @@ tests can check that the connector masks it.
 
 Fault injection (each applies to the next matching requests, then clears):
 ``error_next(code=40100, times=1, message=None)`` answers with a TikTok error code;
-``http_error_next(status=503, times=1)`` with an HTTP error status (429 sends ``Retry-After: 1``);
+``http_error_next(status=503, times=1, on=None)`` with an HTTP error status (429 sends ``Retry-After: 1``;
+``on``: only requests to that endpoint, e.g. ``"campaign/update"``);
+``drop_next(times=1, on=None)`` closes the connection without an answer (a network error);
 ``truncate_page(n)`` cuts the JSON of the next response serving page ``n`` of a paged endpoint in half;
 ``reject_budget(campaign_id, code=40002, message=...)`` refuses every budget write to that campaign;
 ``override_field(campaign_id, field, value)`` serves ``value`` (a string) for that report field of
 the campaign's rows (a dimension like ``stat_time_day`` or a metric like ``spend``);
 ``set_budget_mode(campaign_id, mode)`` makes ``campaign/get`` report another budget mode.
-Every request is recorded in ``fake.requests``.
+Every request is recorded in ``fake.requests``, with the ``request_id`` it was answered
+with: distinct per request, in the JSON body and the ``X-Tt-Logid`` header (an HTTP
+error carries it in the header only).
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class RecordedRequest:
     body: Any
     #: TikTok has no validate-only write; kept so every fake's log reads alike.
     validate_only: bool = False
-    #: What the server answered: the TikTok ``code`` (None for an HTTP error) and ``request_id``.
+    #: What the server answered: the TikTok ``code`` (None for an HTTP error) and ``request_id`` (``X-Tt-Logid``).
     code: int | None = None
     request_id: str | None = None
 
@@ -88,7 +92,8 @@ class FakeTikTok(LoopbackHTTPServer):
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._errors: list[tuple[int, str | None]] = []
-        self._http_errors: list[int] = []
+        self._http_errors: list[tuple[int, str | None]] = []
+        self._drops: list[str | None] = []
         self._truncate_pages: set[int] = set()
         self._rejections: dict[str, tuple[int, str]] = {}
         self._overrides: dict[tuple[str, str], str] = {}
@@ -107,6 +112,15 @@ class FakeTikTok(LoopbackHTTPServer):
         except ValueError:
             body = raw.decode(errors="replace")
         endpoint = url.path.removeprefix(PREFIX).strip("/") if url.path.startswith(PREFIX) else url.path
+        with self._lock:
+            drop = next((i for i, on in enumerate(self._drops) if on in (None, endpoint)), None)
+            if drop is not None:
+                del self._drops[drop]
+                self.requests.append(RecordedRequest(method, endpoint, dict(parse_qsl(url.query)),
+                                                     {k.lower(): v for k, v in request.headers.items()}, body))
+        if drop is not None:
+            request.close_connection = True
+            return
         status, headers, payload = self._respond(
             method, endpoint, dict(parse_qsl(url.query)), {k.lower(): v for k, v in request.headers.items()}, body)
         request.send_response(status)
@@ -128,10 +142,15 @@ class FakeTikTok(LoopbackHTTPServer):
         with self._lock:
             self._errors += [(code, message)] * times
 
-    def http_error_next(self, status: int = 503, times: int = 1) -> None:
-        """The next ``times`` requests get HTTP ``status`` (429 with ``Retry-After: 1``)."""
+    def http_error_next(self, status: int = 503, times: int = 1, on: str | None = None) -> None:
+        """The next ``times`` requests (to endpoint ``on``, if given) get HTTP ``status`` (429 with ``Retry-After: 1``)."""
         with self._lock:
-            self._http_errors += [status] * times
+            self._http_errors += [(status, on)] * times
+
+    def drop_next(self, times: int = 1, on: str | None = None) -> None:
+        """The next ``times`` requests (to endpoint ``on``, if given) get no answer: the connection is closed."""
+        with self._lock:
+            self._drops += [on] * times
 
     def truncate_page(self, page: int) -> None:
         """The next response serving page ``page`` (report or campaign list) is cut in half."""
@@ -257,11 +276,14 @@ class FakeTikTok(LoopbackHTTPServer):
         with self._lock:
             record = RecordedRequest(method, endpoint, params, headers, body)
             self.requests.append(record)
-            if self._http_errors:
-                status = self._http_errors.pop(0)
-                extra = {"Retry-After": "1"} if status == 429 else {}
-                return status, extra, f"<html><body>{status} Service error</body></html>".encode()
             record.request_id = f"2025{uuid.uuid4().hex[:20].upper()}"
+            due = next((e for e in self._http_errors if e[1] in (None, endpoint)), None)
+            if due is not None:
+                self._http_errors.remove(due)
+                status = due[0]
+                extra = {"Retry-After": "1"} if status == 429 else {}
+                return (status, {**extra, "X-Tt-Logid": record.request_id},
+                        f"<html><body>{status} Service error</body></html>".encode())
             token = headers.get("access-token")
             if token != self.access_token:
                 code, data, message = 40105, None, f"Access token {token} is incorrect or has been revoked."

@@ -39,7 +39,13 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.connectors import BatchBudgetWriter, BudgetChange, PlatformConnector, send_budget_changes
+from mbo_pipelines.connectors import (
+    BatchBudgetWriter,
+    BudgetChange,
+    PlatformConnector,
+    last_write,
+    send_budget_changes,
+)
 from mbo_pipelines.defs.activate import guardrails, ledger, modes
 from mbo_pipelines.defs.activate.ledger import (
     APPLIED,
@@ -510,9 +516,8 @@ def _send(
         results = send_budget_changes(connector, changes, validate_only=dry)
     except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
         results = [error_text(exc, secrets)] * len(changes)
-    receipt = getattr(connector, "last_write", None)
-    request_id = getattr(receipt, "request_id", None)
-    response = getattr(receipt, "response", None)
+    receipt = last_write(connector)
+    request_id, response = (receipt.request_id, receipt.response) if receipt else (None, None)
     errors = [redact(error, secrets) if error else None for error in results]
     # After a failed call, ask the platform what it runs now before deciding failed (a timeout may come
     # after the platform took the write).

@@ -13,6 +13,11 @@ Every call goes through ``call_with_retries``: RESOURCE_EXHAUSTED (after the
 delay Google asks for), INTERNAL and UNAVAILABLE are tried again. A stream is
 collected whole before any row is made of it, so one that breaks mid-way is
 read again from the start, never half-loaded.
+
+Budget writes leave ``last_write`` (``mbo_pipelines.connectors.WriteReceipt``):
+the ``request-id`` of each customer's ``MutateCampaignBudgets`` call (read
+from the response metadata, success or failure) and what Google answered:
+the results' resource names and the partial-failure message, or the error.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.oauth2.credentials import Credentials as OAuthCredentials
 from google.protobuf import field_mask_pb2
 
-from mbo_pipelines.connectors import BudgetChange, ConnectorError
+from mbo_pipelines.connectors import BudgetChange, ConnectorError, WriteReceipt
 from mbo_pipelines.defs.ingest.google_ads import budgets, failures, queries
 from mbo_pipelines.defs.ingest.google_ads.services import DEFAULT_ENDPOINT, ServiceFactory
 from mbo_pipelines.defs.ingest.retrying import call_with_retries
@@ -67,6 +72,8 @@ class GoogleAdsConnector:
         self._secrets = tuple(secrets)
         # customer -> campaign id -> budget, from the last campaigns read (kept current by our writes).
         self._budgets: dict[str, dict[str, budgets.Budget]] = {}
+        #: What Google answered to the last budget write call (``mbo_pipelines.connectors``).
+        self.last_write: WriteReceipt | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, log: Any = None) -> GoogleAdsConnector:
@@ -179,7 +186,16 @@ class GoogleAdsConnector:
         without applying). One result per change: None when accepted, else Google's reason.
 
         ConnectorError when no customer's request went through (nothing is known to be applied).
+        Sets ``last_write`` to the receipts of the requests sent, one per customer, in order.
         """
+        receipts: list[WriteReceipt] = []
+        try:
+            return self._write_all(changes, validate_only, receipts)
+        finally:
+            self.last_write = WriteReceipt.combine(receipts)
+
+    def _write_all(self, changes: Sequence[BudgetChange], validate_only: bool,
+                   receipts: list[WriteReceipt]) -> list[str | None]:
         results: list[str | None] = [None] * len(changes)
         by_customer: dict[str, list[int]] = {}
         for i, change in enumerate(changes):
@@ -188,7 +204,7 @@ class GoogleAdsConnector:
         sent = False
         for customer, indexes in by_customer.items():
             try:
-                results_for = self._write_customer(customer, changes, indexes, validate_only)
+                results_for = self._write_customer(customer, changes, indexes, validate_only, receipts)
             except ConnectorError as exc:
                 first_failure = first_failure or exc
                 for i in indexes:
@@ -202,7 +218,7 @@ class GoogleAdsConnector:
         return results
 
     def _write_customer(self, customer: str, changes: Sequence[BudgetChange], indexes: list[int],
-                        validate_only: bool) -> dict[int, str | None]:
+                        validate_only: bool, receipts: list[WriteReceipt]) -> dict[int, str | None]:
         if customer not in self.customer_ids:
             raise ConnectorError(f"{PLATFORM} customer {customer} is not in MBO_GOOGLE_ADS_CUSTOMER_IDS: "
                                  f"refusing to change its budgets")
@@ -223,8 +239,15 @@ class GoogleAdsConnector:
             ) for op in operations],
         )
         service = self._services.get("CampaignBudgetService")
-        response = self._call(what, lambda: service.mutate_campaign_budgets(request=request,
-                                                                          timeout=MUTATE_TIMEOUT_SECONDS))
+        self._services.request_ids.take()  # forget any earlier call's id
+        try:
+            response = self._call(what, lambda: service.mutate_campaign_budgets(request=request,
+                                                                              timeout=MUTATE_TIMEOUT_SECONDS))
+        except Exception as exc:
+            receipts.append(WriteReceipt.of(self._services.request_ids.take(), str(exc), self._secrets))
+            raise
+        receipts.append(WriteReceipt.of(self._services.request_ids.take(),
+                                        mutate_summary(customer, response, validate_only), self._secrets))
         errors = failures.operation_errors(response.partial_failure_error)
         for index, op in enumerate(operations):
             texts = errors.get(index, []) + errors.get(None, [])
@@ -262,3 +285,13 @@ class GoogleAdsConnector:
                 raise failure from None
 
         return call_with_retries(attempt, what=what, classify=failures.classify, log=self._log.warning)
+
+
+def mutate_summary(customer: str, response, validate_only: bool) -> str:
+    """A ``MutateCampaignBudgetsResponse`` in a line: the results' resource names and the partial-failure message."""
+    names = ", ".join(r.resource_name or "-" for r in response.results)
+    text = f"customer {customer}: {'validate_only, ' if validate_only else ''}results [{names}]"
+    status = response.partial_failure_error
+    if status.code or status.message:
+        text += f"; partial_failure_error: {status.message or f'status {status.code}'}"
+    return text

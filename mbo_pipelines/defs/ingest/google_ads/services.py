@@ -5,15 +5,19 @@ always). To reach a fake server on a loopback address the connector needs a
 plaintext channel, so this module does what ``get_service`` does, with the
 SDK's own interceptors (developer-token and login-customer-id headers,
 request logging, ``GoogleAdsException`` from the trailing metadata), over
-either the transport's own TLS channel or ``grpc.insecure_channel``. The
-SDK's request log masks the developer token; its records pass through
-``redact`` as well, since they quote the server's error texts verbatim.
+either the transport's own TLS channel or ``grpc.insecure_channel``, plus
+one of its own: ``RequestIds`` notes the ``request-id`` Google sends in the
+response metadata of every unary call, failed or not (the SDK hands it out
+only on a ``GoogleAdsException``; the generated clients return the bare
+response). The SDK's request log masks the developer token; its records pass
+through ``redact`` as well, since they quote the server's error texts verbatim.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from importlib import import_module, metadata
 
 import grpc
@@ -53,6 +57,38 @@ _REDACTING = _RedactingFilter()
 _SDK_LOGGER.addFilter(_REDACTING)
 
 
+class RequestIds(grpc.UnaryUnaryClientInterceptor):
+    """Notes the ``request-id`` of each unary call's response metadata, per thread; ``take()`` hands it out once."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        # Innermost interceptor: the outcome is the raw call, or the RpcError of a failed one (both are grpc.Call).
+        self._local.last = None
+        outcome = continuation(client_call_details, request)
+        self._local.last = response_request_id(outcome)
+        return outcome
+
+    def take(self) -> str | None:
+        """The request id of this thread's last unary call since the last ``take()``, or None."""
+        request_id, self._local.last = getattr(self._local, "last", None), None
+        return request_id
+
+
+def response_request_id(call) -> str | None:
+    """The ``request-id`` in a call's trailing (or else initial) metadata; None without one."""
+    for read in ("trailing_metadata", "initial_metadata"):
+        try:
+            metadata = getattr(call, read)() or ()
+        except Exception:  # noqa: BLE001 - a call that never got an answer has no metadata
+            continue
+        for key, value in metadata:
+            if key == "request-id" and value:
+                return str(value)
+    return None
+
+
 def _client_info() -> ClientInfo:
     try:
         return ClientInfo(client_library_version=metadata.version("google-ads"))
@@ -73,11 +109,14 @@ class ServiceFactory:
             transport = _service_classes("GoogleAdsService")[1]
             self._channel = transport.create_channel(host=endpoint, credentials=credentials,
                                                      options=_CHANNEL_OPTIONS)
+        #: The request id of each thread's last unary call (``request_ids.take()``).
+        self.request_ids = RequestIds()
         self._intercepted = grpc.intercept_channel(
             self._channel,
             MetadataInterceptor(developer_token, login_customer_id),
             LoggingInterceptor(_SDK_LOGGER, API_VERSION, endpoint),
             ExceptionInterceptor(API_VERSION, use_proto_plus=False),
+            self.request_ids,
         )
         self._clients: dict[str, object] = {}
 

@@ -13,6 +13,10 @@ crash reporter). Environment (``MetaConnector.from_env``):
 
 Every call goes through ``retrying.call_with_retries`` (rate-limit codes 4, 17, 32, 613,
 80000-80014, HTTP 429/5xx, network errors); pages are retried one at a time.
+
+Budget writes leave ``last_write`` (``mbo_pipelines.connectors.WriteReceipt``):
+the ``x-fb-request-id`` of each campaign's update request (else its
+``x-fb-trace-id``) and Meta's JSON answer, token masked.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from facebook_business.adobjects.adreportrun import AdReportRun
 from facebook_business.adobjects.campaign import Campaign
 
 from mbo_pipelines import platform_setup
-from mbo_pipelines.connectors import BudgetChange, ConnectorError
+from mbo_pipelines.connectors import BudgetChange, ConnectorError, WriteReceipt
 from mbo_pipelines.defs.ingest.meta_ads import rows
 from mbo_pipelines.defs.ingest.meta_ads.graph import (
     DEFAULT_GRAPH_URL,
@@ -110,6 +114,8 @@ class MetaConnector:
         crash_reporter_off(self._log.warning)
         self._api = GraphApi(access_token, graph_url, log_wait=self._log.warning, sleep=sleep)
         self._accounts: dict[str, dict[str, str]] = {}
+        #: What Meta answered to the last budget write call (``mbo_pipelines.connectors``).
+        self.last_write: WriteReceipt | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, log: Any = None) -> MetaConnector:
@@ -251,23 +257,29 @@ class MetaConnector:
         """Write each campaign's ``daily_budget`` (one request per change); with ``validate_only`` Meta checks
         without applying. One result per change: None when accepted, else Meta's reason (code, fbtrace_id).
 
-        Raises ``ConnectorError`` when the token itself is rejected (nothing further is sent)."""
-        results: list[str | None] = []
-        for change in changes:
-            results.append(self._write_one(change, validate_only, applied=results.count(None)))
-        return results
+        Raises ``ConnectorError`` when the token itself is rejected (nothing further is sent).
+        Sets ``last_write`` to the receipts of the update requests sent, in order."""
+        receipts: list[WriteReceipt] = []
+        try:
+            results: list[str | None] = []
+            for change in changes:
+                results.append(self._write_one(change, validate_only, applied=results.count(None), receipts=receipts))
+            return results
+        finally:
+            self.last_write = WriteReceipt.combine(receipts)
 
-    def _write_one(self, change: BudgetChange, validate_only: bool, applied: int) -> str | None:
+    def _write_one(self, change: BudgetChange, validate_only: bool, applied: int,
+                   receipts: list[WriteReceipt]) -> str | None:
         """One change's result; a rejected token (Graph 102/190) raises instead, as no later write would fare better."""
         try:
-            return self._send_budget(change, validate_only)
+            return self._send_budget(change, validate_only, receipts)
         except MetaCallError as exc:
             if exc.graph_code in AUTH_CODES:
                 raise MetaCallError(f"{exc} ({applied} earlier change(s) of this push were accepted)",
                                     exc.graph_code) from None
             return str(exc)
 
-    def _send_budget(self, change: BudgetChange, validate_only: bool) -> str | None:
+    def _send_budget(self, change: BudgetChange, validate_only: bool, receipts: list[WriteReceipt]) -> str | None:
         account_id = str(change.account_id).removeprefix("act_")
         where = f"account act_{account_id} campaign {change.campaign_id}"
         amount = Decimal(str(change.amount))
@@ -282,10 +294,23 @@ class MetaConnector:
             params["execution_options"] = ["validate_only"]
         verb = "validate" if validate_only else "set"
         campaign = Campaign(change.campaign_id, api=self._api)
-        self._call(f"{where}: {verb} daily_budget {minor} ({amount} {currency})",
-                   lambda: campaign.api_update(params=dict(params)))
+        try:
+            self._call(f"{where}: {verb} daily_budget {minor} ({amount} {currency})",
+                       lambda: campaign.api_update(params=dict(params)))
+        except Exception as exc:
+            receipts.append(self._receipt(change.campaign_id, exc))
+            raise
+        receipts.append(self._receipt(change.campaign_id))
         self._log.info(f"meta_ads {where}: {verb} daily_budget {minor} minor units ({amount} {currency}): accepted")
         return None
+
+    def _receipt(self, campaign_id: str, error: BaseException | None = None) -> WriteReceipt:
+        """The last update request's receipt: Meta's request id and answer, or the error when Meta did not answer."""
+        answer = self._api.last_answer()
+        if answer is None:
+            return WriteReceipt.of(None, f"campaign {campaign_id}: no answer: {error}", (self._token,))
+        return WriteReceipt.of(answer.request_id, f"campaign {campaign_id}: HTTP {answer.status} {answer.body}",
+                               (self._token,))
 
     def set_daily_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
         """Set one campaign's daily budget (account currency units); ConnectorError when Meta refuses it."""

@@ -7,7 +7,10 @@ headers (``x-business-use-case-usage``, ``x-ad-account-usage``,
 near its limit; it turns the SDK's ``FacebookRequestError`` into a short
 ``GraphError`` (code, subcode, message, HTTP status, fbtrace_id; never the
 request parameters); and it refuses answers the SDK would take as success (a
-5xx with an HTML body, a cut-off JSON page). ``classify`` says which failures
+5xx with an HTML body, a cut-off JSON page). It also keeps the last answer
+of each thread's latest call (``last_answer``: status, headers, body), so
+budget writes can name Meta's request id (``x-fb-request-id``) and quote
+what Meta said. ``classify`` says which failures
 another try can fix, for ``retrying.call_with_retries``. The SDK sends the
 token as a query parameter, so urllib3's DEBUG lines get it masked too.
 """
@@ -20,6 +23,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -70,6 +74,20 @@ class GraphError(Exception):
         return cls(exc.http_status(), exc.api_error_code(), message, subcode=exc.api_error_subcode(),
                    error_type=exc.api_error_type(), fbtrace_id=error.get("fbtrace_id") or headers.get("x-fb-trace-id"),
                    transient=bool(exc.api_transient_error()), headers=headers)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer from Graph: status, headers (names lower-cased) and body text."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def request_id(self) -> str | None:
+        """Meta's id of the request: ``x-fb-request-id``, else the ``x-fb-trace-id`` to quote to Meta support."""
+        return self.headers.get("x-fb-request-id") or self.headers.get("x-fb-trace-id") or None
 
 
 class UnreadableResponse(Exception):
@@ -161,9 +179,11 @@ class GraphApi(FacebookAdsApi):
         self._sleep = sleep
         self._lock = threading.Lock()
         self._not_before = 0.0
+        self._answers = threading.local()
 
     def call(self, method, path, params=None, headers=None, files=None, url_override=None, api_version=None):
         """The SDK's call, after any wait the last usage headers asked for; ``GraphError`` instead of its error."""
+        self._answers.last = None
         self._wait_if_asked()
         try:
             return super().call(method, path, params=params, headers=headers, files=files,
@@ -179,6 +199,7 @@ class GraphApi(FacebookAdsApi):
         contains "error").
         """
         headers = _lower(response.headers)
+        self._answers.last = response
         self._note_usage(headers)
         try:
             body = json.loads(response.text)
@@ -192,6 +213,11 @@ class GraphApi(FacebookAdsApi):
                              fbtrace_id=headers.get("x-fb-trace-id"),
                              transient=response.status_code >= 500 or response.status_code == 429, headers=headers)
         raise UnreadableResponse(f"HTTP {response.status_code} answer is not a JSON object ({size} bytes; cut off?)")
+
+    def last_answer(self) -> Answer | None:
+        """The answer to this thread's latest ``call`` (None when it got none: a network error, or no call yet)."""
+        response = getattr(self._answers, "last", None)
+        return Answer(response.status_code, _lower(response.headers), response.text) if response is not None else None
 
     def _note_usage(self, headers: Mapping[str, str]) -> None:
         pause = usage_pause(headers)

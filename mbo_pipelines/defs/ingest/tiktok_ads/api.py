@@ -6,7 +6,9 @@ errors (50000), HTTP 429 and 5xx, and network failures are tried again
 through ``call_with_retries``; anything else fails at once with a
 ``ConnectorError`` naming the advertiser, the code, TikTok's message and the
 request id. The access token travels only in the ``Access-Token`` header and
-is masked in every message this module raises or logs.
+is masked in every message this module raises or logs. ``last_answer()``
+tells what TikTok answered to the latest try of the latest call (request id,
+code and message), for budget-write receipts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from mbo_pipelines.connectors import ConnectorError
+from mbo_pipelines.connectors import ConnectorError, WriteReceipt
 from mbo_pipelines.defs.ingest.retrying import Retry, call_with_retries
 from mbo_pipelines.redaction import emit, redact
 
@@ -58,6 +60,7 @@ class TikTokApi:
         self._log_to = log
         self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", headers={"Access-Token": access_token},
                                     timeout=TIMEOUT_SECONDS)
+        self._last_response: httpx.Response | None = None
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -91,10 +94,12 @@ class TikTokApi:
                                  classify=classify, log=self._log_retry)
 
     def _once(self, method: str, path: str, label: str, **kwargs: Any) -> dict[str, Any]:
+        self._last_response = None
         try:
             response = self._client.request(method, path.lstrip("/"), **kwargs)
         except httpx.TransportError as exc:
             raise TikTokApiError(self.redact(f"network error: {type(exc).__name__}: {exc}")) from None
+        self._last_response = response
         if response.status_code == 429 or response.status_code >= 500:
             raise TikTokApiError(f"HTTP {response.status_code}", retry_after=_retry_after(response),
                                  request_id=response.headers.get("X-Tt-Logid"))
@@ -122,6 +127,23 @@ class TikTokApi:
                                  + (f"; {hint}" if hint else ""))
         data = payload.get("data")
         return data if isinstance(data, dict) else {}
+
+    def last_answer(self) -> WriteReceipt | None:
+        """TikTok's answer to the latest try of the latest call: its request id and ``code N: message`` (the HTTP
+        status and the start of the body for an answer that is not the API's JSON); None when it got no answer."""
+        response = self._last_response
+        if response is None:
+            return None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        logid = response.headers.get("X-Tt-Logid")
+        if isinstance(payload, dict) and "code" in payload:
+            request_id = str(payload.get("request_id") or "") or logid
+            return WriteReceipt.of(request_id, f"code {payload.get('code')}: {payload.get('message') or ''}",
+                                   (self._token,))
+        return WriteReceipt.of(logid, f"HTTP {response.status_code}: {response.text[:200]!r}", (self._token,))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

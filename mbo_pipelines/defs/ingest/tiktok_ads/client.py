@@ -10,6 +10,8 @@ Reports come from ``report/integrated/get`` (BASIC, campaign level, one row per
 campaign and day) in windows of at most 30 days, the most TikTok serves by
 day; the advertiser's currency and time zone from ``advertiser/info``, once
 per advertiser. TikTok has no validate-only write, so a dry run sends nothing.
+Budget writes leave ``last_write`` (``mbo_pipelines.connectors.WriteReceipt``):
+the ``request_id`` of each ``campaign/update`` answer and its code and message.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mbo_pipelines.connectors import BudgetChange, ConnectorError
+from mbo_pipelines.connectors import BudgetChange, ConnectorError, WriteReceipt
 from mbo_pipelines.currencies import round_to_step, smallest_step
 from mbo_pipelines.defs.ingest.tiktok_ads.api import DEFAULT_BASE_URL, TikTokApi
 from mbo_pipelines.defs.ingest.tiktok_ads.rows import (
@@ -90,6 +92,8 @@ class TikTokConnector:
         self.page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         self._api = TikTokApi(base_url, access_token, log=log)
         self._settings: dict[str, tuple[str, str]] = {}
+        #: What TikTok answered to the last budget write call (``mbo_pipelines.connectors``).
+        self.last_write: WriteReceipt | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, log: Callable[[str], None] | None = None,
@@ -184,18 +188,23 @@ class TikTokConnector:
         without applying it) and every result is None. Only campaigns whose
         budget is a daily budget are written.
         """
+        self.last_write = None
         if validate_only:
             return [None] * len(changes)
         modes: dict[str, dict[str, str] | ConnectorError] = {}
+        receipts: list[WriteReceipt] = []
         results: list[str | None] = []
-        for change in changes:
-            try:
-                self._write_budget(change, modes)
-            except ConnectorError as exc:
-                results.append(str(exc))  # already masked where it was raised
-            else:
-                results.append(None)
-        return results
+        try:
+            for change in changes:
+                try:
+                    self._write_budget(change, modes, receipts)
+                except ConnectorError as exc:
+                    results.append(str(exc))  # already masked where it was raised
+                else:
+                    results.append(None)
+            return results
+        finally:
+            self.last_write = WriteReceipt.combine(receipts)
 
     def set_daily_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
         """Set one campaign's daily budget (currency units); ConnectorError when TikTok refuses it."""
@@ -203,7 +212,8 @@ class TikTokConnector:
         if error:
             raise ConnectorError(error)
 
-    def _write_budget(self, change: BudgetChange, modes: dict[str, dict[str, str] | ConnectorError]) -> None:
+    def _write_budget(self, change: BudgetChange, modes: dict[str, dict[str, str] | ConnectorError],
+                      receipts: list[WriteReceipt]) -> None:
         advertiser, campaign = str(change.account_id), str(change.campaign_id)
         label = f"TikTok advertiser {advertiser}, campaign {campaign}"
         if advertiser not in self.advertiser_ids:
@@ -221,9 +231,21 @@ class TikTokConnector:
                                  "(change it in TikTok Ads Manager)")
         # JSON has no decimals: whole units go as integers, others as the float nearest the cent amount.
         budget: int | float = int(amount) if amount == amount.to_integral_value() else float(amount)
-        self._api.post(UPDATE_PATH, {"advertiser_id": advertiser, "campaign_id": campaign, "budget": budget},
-                       advertiser_id=advertiser, what=f"campaign/update of campaign {campaign} to {amount} {currency}")
+        try:
+            self._api.post(UPDATE_PATH, {"advertiser_id": advertiser, "campaign_id": campaign, "budget": budget},
+                           advertiser_id=advertiser, what=f"campaign/update of campaign {campaign} to {amount} {currency}")
+        except Exception as exc:
+            receipts.append(self._receipt(campaign, exc))
+            raise
+        receipts.append(self._receipt(campaign))
         self._api.log(f"{label}: daily budget set to {amount} {currency}")
+
+    def _receipt(self, campaign: str, error: BaseException | None = None) -> WriteReceipt:
+        """The receipt of the ``campaign/update`` just sent: TikTok's answer, or the error when it gave none."""
+        answer = self._api.last_answer()
+        if answer is None:
+            return WriteReceipt(None, self._api.redact(f"campaign {campaign}: no answer: {error}"))
+        return WriteReceipt(answer.request_id, f"campaign {campaign}: {answer.response}")
 
     def _budget_modes(self, advertiser: str, modes: dict[str, dict[str, str] | ConnectorError]) -> dict[str, str]:
         """campaign_id → budget_mode of an advertiser, read once per batch of writes."""
