@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -41,6 +42,22 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def parse_amount(raw: str) -> Decimal:
+    """``raw`` as a finite, non-negative amount of money in currency units; ValueError otherwise."""
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{raw!r} is not a finite amount of at least 0")
+    return value
+
+
+def env_amount(name: str) -> Decimal | None:
+    """``name`` as a non-negative amount of money in currency units (``12.50``), None when unset or blank."""
+    return _env(name, None, parse_amount, "an amount of money of at least 0, such as 12.50")
 
 
 def mbo_home() -> Path:

@@ -28,11 +28,15 @@ def connectors(market: SandboxMarket) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _clean_activation_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start without the operator's activation settings."""
+def _clean_activation_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests start without the operator's activation settings (an empty accounts file, not the checkout's)."""
     for name in ("MBO_ALLOW_LIVE_BUDGET_CHANGES", "MBO_MAX_BUDGET_CHANGE", "MBO_PLAN_MAX_AGE_HOURS", "MBO_ACTIVATION",
-                 "MBO_APPROVAL_ABOVE_CHANGE", "MBO_APPROVAL_ABOVE_AMOUNT"):
+                 "MBO_APPROVAL_ABOVE_CHANGE", "MBO_APPROVAL_ABOVE_AMOUNT", "MBO_MIN_DAILY_BUDGET",
+                 "MBO_MAX_DAILY_BUDGET", "MBO_ACCOUNT_DAILY_CAP", "MBO_COOLDOWN_HOURS", "MBO_KILL_SWITCH"):
         monkeypatch.delenv(name, raising=False)
+    empty = tmp_path_factory.getbasetemp() / "mbo_accounts.empty.toml"
+    empty.touch()
+    monkeypatch.setenv("MBO_ACCOUNTS_FILE", str(empty))
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,7 @@ Safety properties:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ from mbo_pipelines.connectors import (
     last_write,
     send_budget_changes,
 )
-from mbo_pipelines.defs.activate import guardrails, ledger, modes
+from mbo_pipelines.defs.activate import budget_limits, guardrails, ledger, modes
 from mbo_pipelines.defs.activate.ledger import (
     APPLIED,
     APPLYING,
@@ -60,11 +61,13 @@ from mbo_pipelines.defs.activate.ledger import (
     SUPERSEDED,
     LedgerRow,
 )
+from mbo_pipelines.defs.activate.policy import LiveChangesNotAllowed, Policy, load_policy
 from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 from mbo_pipelines.redaction import redact
 
 Recorder = LedgerRecorder | RehearsalRecorder
+__all__ = ["LiveChangesNotAllowed", "PushInProgress", "PushSummary", "push_plan"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +78,6 @@ MIN_CHANGE = Decimal("0.01")
 DEFAULT_LOCK_WAIT_SECONDS = 300
 #: Longest error text stored in the ledger.
 MAX_ERROR_CHARS = 1000
-
-
-class LiveChangesNotAllowed(RuntimeError):
-    """Asked to change budgets on a live platform without MBO_ALLOW_LIVE_BUDGET_CHANGES=1."""
 
 
 class PushInProgress(RuntimeError):
@@ -118,34 +117,6 @@ class PushSummary:
     def ok(self) -> bool:
         """True when every change went through, waits for a person, or had nothing to change (``skipped``)."""
         return not self.problems
-
-
-def resolve_modes(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, str]:
-    """Each platform's activation mode (``modes``: off, dry_run, approve, auto).
-
-    ``None``: from ``MBO_ACTIVATION``, else auto for the sandbox and dry_run for live platforms (auto with
-    ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``). ``True``: everything rehearses. ``False``: everything applies,
-    and a live connector still needs ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1`` or an ``MBO_ACTIVATION`` that
-    writes (two keys for real money): without it this raises.
-    """
-    resolved = {}
-    for platform, connector in connectors.items():
-        mode = modes.platform_mode(connector.is_live)
-        if dry_run is True:
-            mode = modes.DRY_RUN
-        elif dry_run is False and mode in (modes.DRY_RUN, modes.OFF):
-            if connector.is_live and not modes.live_changes_allowed():
-                raise LiveChangesNotAllowed(
-                    f"dry_run=False asks to change live budgets on {platform}, but {ALLOW_LIVE_ENV} is not 1"
-                )
-            mode = modes.AUTO
-        resolved[platform] = mode
-    return resolved
-
-
-def resolve_dry_run(connectors: Mapping[str, PlatformConnector], dry_run: bool | None) -> dict[str, bool]:
-    """Whether each platform is only rehearsed (see ``resolve_modes``)."""
-    return {platform: mode == modes.DRY_RUN for platform, mode in resolve_modes(connectors, dry_run).items()}
 
 
 def error_text(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -242,12 +213,10 @@ def push_plan(
     for platform, connector in connectors.items():
         if connector.platform != platform:
             raise ValueError(f"connector for {platform!r} says it is for {connector.platform!r}")
-    mode_by_platform = resolve_modes(connectors, dry_run)
-    dry_by_platform = {platform: mode == modes.DRY_RUN for platform, mode in mode_by_platform.items()}
-    switched_off = sorted(p for p, mode in mode_by_platform.items() if mode == modes.OFF)
-    thresholds = modes.approval_thresholds()
+    policy = load_policy({p for p, c in connectors.items() if c.is_live}, dry_run, max_change)
+    if policy.kill_switch:
+        log.warning(f"plan {plan_id}: {policy.kill_switch}")
     secrets = _url_secrets(database_url)
-
     actor = f"push {run_id}" if run_id else "push"
 
     # Autocommit: every ledger transition is durable the moment it is made, before the next platform call.
@@ -255,19 +224,21 @@ def push_plan(
         ledger.ensure_ledger(conn)
         with _plan_lock(conn, plan_id, lock_wait_seconds):
             plan, recommendations = _load_plan(conn, plan_id)
-            moves = [r for r in recommendations if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])
-                     and r["platform"] not in switched_off]
+            moves = [r for r in recommendations if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])]
+            mode_of = {_key(r): policy.mode(r["platform"], r["account_id"]) for r in moves}
+            switched_off = sorted({f"{r['platform']}/{r['account_id']}" for r in moves if mode_of[_key(r)] == modes.OFF})
+            moves = [r for r in moves if mode_of[_key(r)] != modes.OFF]
             changes = [(r["platform"], r["account_id"], r["campaign_id"], r["currency"],
                         r["current_daily_budget"], r["recommended_daily_budget"]) for r in moves]
-            # Rehearsed platforms leave the ledger alone: a rehearsal never blocks the real push of the plan.
-            rehearsed = [c for c in changes if dry_by_platform.get(c[0], False)]
-            real = [c for c in changes if not dry_by_platform.get(c[0], False)]
+            # Rehearsed accounts leave the ledger alone: a rehearsal never blocks the real push of the plan.
+            rehearsed = [c for c in changes if mode_of[c[:3]] == modes.DRY_RUN]
+            real = [c for c in changes if mode_of[c[:3]] != modes.DRY_RUN]
             recorded = ledger.record_proposed(conn, plan_id, real, by=actor)
-            held = _held_for_approval([r for r in moves if not dry_by_platform.get(r["platform"], False)],
-                                      mode_by_platform, thresholds)
+            held = {_key(r): why for r in moves if mode_of[_key(r)] != modes.DRY_RUN and (why := policy.held(r))}
             waiting = _decide_proposed(conn, plan_id, held, actor)
             if switched_off:
-                log.warning(f"plan {plan_id}: MBO_ACTIVATION=off: nothing recorded or sent for {', '.join(switched_off)}")
+                log.warning(f"plan {plan_id}: activation is off: nothing recorded or sent for {', '.join(switched_off)}"
+                            + (f" ({policy.kill_switch})" if policy.kill_switch else ""))
             if waiting:
                 log.warning(f"plan {plan_id}: {waiting} change(s) wait for approval: `mbo changes {plan_id}`, "
                             f"then `mbo approve {plan_id}` or `mbo reject {plan_id}`")
@@ -275,17 +246,18 @@ def push_plan(
             problems = guardrails.plan_problems(plan, recommendations, now, _newer_plan(conn, plan_id), limits)
             open_rows = ledger.plan_rows(conn, plan_id, (APPROVED, APPLYING))
             # Switched off or to rehearsal since the rows were approved: they wait, unsent, for a mode that writes.
-            parked = [r for r in open_rows if mode_by_platform.get(r.platform) in (modes.OFF, modes.DRY_RUN)]
+            parked = [r for r in open_rows if policy.mode(r.platform, r.account_id) in (modes.OFF, modes.DRY_RUN)]
             if parked:
-                log.warning(f"plan {plan_id}: {len(parked)} approved change(s) not sent: their platform is now "
-                            f"MBO_ACTIVATION={'/'.join(sorted({mode_by_platform[r.platform] for r in parked}))}")
+                log.warning(f"plan {plan_id}: {len(parked)} approved change(s) not sent: their accounts are now "
+                            f"off or rehearsing" + (f" ({policy.kill_switch})" if policy.kill_switch else ""))
                 open_rows = [r for r in open_rows if r not in parked]
             log.info(f"plan {plan_id}: {len(recommendations)} campaigns, {recorded} changes recorded now, "
                      f"{len(open_rows)} to send, {len(rehearsed)} rehearsed")
 
             context = _Context(conn, plan_id, connectors, limits, secrets, log, problems,
                                plan_campaigns={(r["account_id"], r["campaign_id"]) for r in recommendations},
-                               day_ago=ledger.budgets_in_force_before(conn, hours=24))
+                               day_ago=ledger.budgets_in_force_before(conn, hours=24), policy=policy,
+                               last_changes=ledger.last_changes(conn), now=now)
             processed = _process(context, LedgerRecorder(conn, actor, plan.get("rollback_of")), open_rows, dry=False)
             rehearsal = RehearsalRecorder(conn, run_id or f"push-{now.isoformat()}",
                                           {p for p, c in connectors.items() if _validates(c)})
@@ -299,7 +271,7 @@ def push_plan(
     return PushSummary(
         plan_id=plan_id, counts=counts, changes=changes_after, recorded=recorded, processed=processed,
         plan_problems=problems,
-        dry_run_platforms=sorted(p for p, dry in dry_by_platform.items() if dry),
+        dry_run_platforms=sorted({p for p in connectors if policy.mode(p) == modes.DRY_RUN} | {c[0] for c in rehearsed}),
         rehearsal_counts=rehearsal.counts(), rehearsals=rehearsal.rows,
     )
 
@@ -335,6 +307,14 @@ class _Context:
     problems: list[str]
     plan_campaigns: set[tuple[str, str]]
     day_ago: Mapping[tuple[str, str, str], Decimal]
+    policy: Policy
+    #: Per campaign, when MBO's latest applied change took effect and the budget before it (the cooldown's base).
+    last_changes: Mapping[tuple[str, str, str], tuple[datetime, Decimal]]
+    now: datetime
+
+
+def _key(rec: Mapping[str, Any]) -> tuple[str, str, str]:
+    return rec["platform"], rec["account_id"], rec["campaign_id"]
 
 
 def outcome_of(problems: list[str]) -> str:
@@ -364,27 +344,9 @@ def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) 
     for row in rows:
         by_platform.setdefault(row.platform, []).append(row)
     return sum(
-        _push_platform(record, ctx.conn, ctx.plan_id, platform, platform_rows, ctx.connectors.get(platform), dry,
-                       ctx.limits, ctx.secrets, ctx.log, ctx.plan_campaigns, ctx.day_ago)
+        _push_platform(ctx, record, platform, platform_rows, dry)
         for platform, platform_rows in by_platform.items()
     )
-
-
-def _held_for_approval(moves: list[Mapping[str, Any]], mode_by_platform: Mapping[str, str],
-                       thresholds: modes.ApprovalThresholds) -> dict[tuple[str, str, str], str]:
-    """The changes that must wait for a person: all of a platform in approve mode, those above a threshold in auto."""
-    held = {}
-    for r in moves:
-        mode = mode_by_platform.get(r["platform"])
-        key = (r["platform"], r["account_id"], r["campaign_id"])
-        if mode == modes.APPROVE:
-            held[key] = "MBO_ACTIVATION=approve"
-        elif mode == modes.AUTO and guardrails.is_finite_number(r["recommended_daily_budget_reporting"]):
-            why = thresholds.holds(r["current_daily_budget"], r["recommended_daily_budget"],
-                                   float(r["current_daily_budget_reporting"]), float(r["recommended_daily_budget_reporting"]))
-            if why:
-                held[key] = why
-    return held
 
 
 def _validates(connector: PlatformConnector) -> bool:
@@ -400,26 +362,14 @@ def _rehearsal_rows(plan_id: str, changes: list[tuple], now: datetime) -> list[L
             for p, a, c, cur, old, new in changes]
 
 
-def _push_platform(
-    record: Recorder,
-    conn: psycopg.Connection,
-    plan_id: str,
-    platform: str,
-    rows: list[LedgerRow],
-    connector: PlatformConnector | None,
-    dry: bool,
-    limits: guardrails.Limits,
-    secrets: tuple[str, ...],
-    log: Any,
-    plan_campaigns: set[tuple[str, str]],
-    day_ago: Mapping[tuple[str, str, str], Decimal],
-) -> int:
+def _push_platform(ctx: _Context, record: Recorder, platform: str, rows: list[LedgerRow], dry: bool) -> int:
     """Check and send one platform's open changes; returns how many were settled."""
+    connector = ctx.connectors.get(platform)
     if connector is None and platform not in NATIVE_PLATFORMS:
-        return _record_manual(record, plan_id, platform, rows, limits, log)
+        return _record_manual(ctx, record, platform, rows)
     if connector is None:
         reason = f"no connector configured for platform {platform} (see `mbo platforms`)"
-        log.error(f"plan {plan_id}: {reason}")
+        ctx.log.error(f"plan {ctx.plan_id}: {reason}")
         # Rows a dead push may have sent stay open until a connector can read them back.
         return sum(record.finish(r, FAILED, error=reason) for r in rows if r.attempts == 0 or dry)
     batch = isinstance(connector, BatchBudgetWriter)
@@ -433,15 +383,15 @@ def _push_platform(
         try:
             live = guardrails.live_campaigns(platform, connector.fetch_campaigns())
         except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails these changes
-            reason = f"could not read current budgets from {platform}: {error_text(exc, secrets)}"
-            log.error(f"plan {plan_id}: {reason}")
+            reason = f"could not read current budgets from {platform}: {error_text(exc, ctx.secrets)}"
+            ctx.log.error(f"plan {ctx.plan_id}: {reason}")
             # An attempted row is not failed blind: it stays open for the next push to read back.
             done += sum(record.finish(r, FAILED, error=reason) for r in chunk if r.attempts == 0 or dry)
             continue
-        settled, sendable = _check(record, platform, chunk, live, dry, limits, log, plan_campaigns, day_ago)
+        settled, sendable = _check(ctx, record, platform, chunk, live, dry)
         done += settled
         if sendable:
-            done += _send(record, conn, plan_id, platform, sendable, connector, dry, secrets, log)
+            done += _send(record, ctx.conn, ctx.plan_id, platform, sendable, connector, dry, ctx.secrets, ctx.log)
     return done
 
 
@@ -452,39 +402,77 @@ def _reached(campaign: guardrails.LiveCampaign | None, row: LedgerRow) -> bool:
 
 
 def _check(
+    ctx: _Context,
     record: Recorder,
     platform: str,
     rows: list[LedgerRow],
     live: dict[tuple[str, str], guardrails.LiveCampaign],
     dry: bool,
-    limits: guardrails.Limits,
-    log: Any,
-    plan_campaigns: set[tuple[str, str]],
-    day_ago: Mapping[tuple[str, str, str], Decimal],
 ) -> tuple[int, list[tuple[LedgerRow, guardrails.LiveCampaign]]]:
-    """Settle what the fresh read decides (refused, skipped; already applied by a dead push); return the rest."""
+    """Settle what the fresh read decides (refused, skipped; already applied by a dead push); return the rest,
+    each clipped by the account's limits."""
     done = 0
     sendable: list[tuple[LedgerRow, guardrails.LiveCampaign]] = []
-    for row in rows:
+    # Each account's budgets as they will be once the changes accepted so far land: the daily cap's base.
+    planned = {key: c.daily_budget for key, c in live.items()}
+    decided: dict[int, tuple[LedgerRow, list[str]]] = {}
+    # Decreases first: they free room under an account's daily cap for the increases.
+    for i in sorted(range(len(rows)), key=lambda i: _increase(rows[i])):
+        row = rows[i]
+        if not (row.attempts > 0 and not dry and _reached(live.get((row.account_id, row.campaign_id)), row)):
+            decided[i] = _limited(ctx, platform, row, live, planned)
+            if not decided[i][1]:
+                planned[(row.account_id, row.campaign_id)] = decided[i][0].new_daily_budget
+    for i, row in enumerate(rows):
         campaign = live.get((row.account_id, row.campaign_id))
-        if row.attempts > 0 and not dry and _reached(campaign, row):
+        if i not in decided:
             # A push that died after the platform took the change: record it, do not send it again.
-            log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
+            ctx.log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
             done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
             continue
-        problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency,
-                                              campaign, limits, day_ago.get((platform, row.account_id, row.campaign_id)))
-        if not problems and campaign is not None:
-            problems = [p for p in [guardrails.check_shared_budget(campaign, live, plan_campaigns)] if p]
+        row, problems = decided[i]
         if problems:
             reason = "; ".join(problems)
             status = outcome_of(problems)
-            log.warning(f"{status} {_what(platform, row)}: {reason}")
+            ctx.log.warning(f"{status} {_what(platform, row)}: {reason}")
             done += record.finish(row, status, error=reason,
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
             sendable.append((row, campaign))
     return done, sendable
+
+
+def _increase(row: LedgerRow) -> Decimal:
+    """How much a change raises its budget (a non-finite one counts as none: the rules refuse it anyway)."""
+    return row.new_daily_budget - row.old_daily_budget if row.new_daily_budget.is_finite() else Decimal(0)
+
+
+def _limited(ctx: _Context, platform: str, row: LedgerRow, live: Mapping[tuple[str, str], guardrails.LiveCampaign],
+             planned: Mapping[tuple[str, str], Decimal | None]) -> tuple[LedgerRow, list[str]]:
+    """The change clipped by the account's limits (``new_daily_budget``, ``guardrail_notes``), and every rule
+    it still breaks measured against the platform's budget now (empty: it may be sent)."""
+    key = (platform, row.account_id, row.campaign_id)
+    campaign = live.get((row.account_id, row.campaign_id))
+    limits = ctx.policy.limits(platform, row.account_id, ctx.limits)
+    day_ago = ctx.day_ago.get(key)
+    requested = row.requested_daily_budget if row.requested_daily_budget is not None else row.new_daily_budget
+    if campaign is None or campaign.status != "active" or campaign.daily_budget is None:
+        return row, guardrails.change_problems(row.old_daily_budget, requested, row.currency, campaign, limits, day_ago)
+    last = ctx.last_changes.get(key)
+    result = budget_limits.apply_limits(
+        platform=platform, currency=row.currency, current=campaign.daily_budget, requested=requested,
+        settings=ctx.policy.settings(platform, row.account_id),
+        other_budgets={cid: b for (account, cid), b in planned.items() if account == row.account_id},
+        campaign_id=row.campaign_id, last_change=budget_limits.LastChange(*last) if last else None, now=ctx.now,
+    )
+    if result.refused:
+        return row, [result.refusal]
+    row = dataclasses.replace(row, new_daily_budget=result.amount, guardrail_notes="; ".join(result.notes) or None)
+    problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency, campaign, limits,
+                                          day_ago)
+    if not problems:
+        problems = [p for p in [guardrails.check_shared_budget(campaign, live, ctx.plan_campaigns)] if p]
+    return row, problems
 
 
 def _send(
@@ -575,23 +563,34 @@ def _what(platform: str, row: LedgerRow) -> str:
     return f"{platform}/{row.account_id}/{row.campaign_id} {row.old_daily_budget} -> {row.new_daily_budget}"
 
 
-def _record_manual(
-    record: Recorder, plan_id: str, platform: str, rows: list[LedgerRow], limits: guardrails.Limits, log: Any
-) -> int:
-    """Changes for a platform without a connector (CSV imports): checked as far as MBO can, left to a person."""
+def _record_manual(ctx: _Context, record: Recorder, platform: str, rows: list[LedgerRow]) -> int:
+    """Changes for a platform without a connector (CSV imports): checked as far as MBO can without reading the
+    platform (limits against the plan's current budget; no daily cap), left to a person."""
     done = 0
     for row in rows:
-        problems = [p for p in (
-            guardrails.check_positive_budget(row.new_daily_budget),
-            guardrails.check_max_change(row.old_daily_budget, row.new_daily_budget, limits.max_change,
-                                        "plan's current budget"),
-        ) if p]
+        last = ctx.last_changes.get((platform, row.account_id, row.campaign_id))
+        limits = ctx.policy.limits(platform, row.account_id, ctx.limits)
+        result = budget_limits.apply_limits(
+            platform=platform, currency=row.currency, current=row.old_daily_budget,
+            requested=row.requested_daily_budget if row.requested_daily_budget is not None else row.new_daily_budget,
+            settings=ctx.policy.settings(platform, row.account_id),
+            last_change=budget_limits.LastChange(*last) if last else None, now=ctx.now,
+        )
+        problems = [result.refusal] if result.refused else []
+        if not problems:
+            row = dataclasses.replace(row, new_daily_budget=result.amount,
+                                      guardrail_notes="; ".join(result.notes) or None)
+            problems = [p for p in (
+                guardrails.check_positive_budget(row.new_daily_budget),
+                guardrails.check_max_change(row.old_daily_budget, row.new_daily_budget, limits.max_change,
+                                            "plan's current budget"),
+            ) if p]
         if problems:
             reason = "; ".join(problems)
-            log.warning(f"refused {_what(platform, row)}: {reason}")
+            ctx.log.warning(f"refused {_what(platform, row)}: {reason}")
             done += record.finish(row, REFUSED, error=reason)
         else:
-            done += record.finish(row, MANUAL,
+            done += record.finish(row, MANUAL, new_daily_budget=row.new_daily_budget,
                                   error=f"{platform} has no connector: set this budget by hand in {platform}")
-    log.info(f"plan {plan_id}: {len(rows)} {platform} change(s) recorded as manual")
+    ctx.log.info(f"plan {ctx.plan_id}: {len(rows)} {platform} change(s) recorded as manual")
     return done
