@@ -88,3 +88,28 @@ def test_meta_campaign_without_a_budget_of_its_own_is_blocked_and_a_rejected_wri
         assert third["status"] == "failed" and "Budget too low" in third["error"]
         assert fake.budgets()[("555666777", world.campaigns[2].campaign_id)] == Decimal("20000")
         assert "meta-token" not in third["error"]
+
+
+def test_a_live_platform_gets_its_minimum_and_whole_currency_units_the_ledger_saying_by_how_much(database_url):
+    world = make_world([FakeAccount("888999000", "JPY", "Asia/Tokyo")], DAY, DAY, seed=6, campaigns_per_account=2)
+    for campaign in world.campaigns:
+        campaign.status = "active"
+    world.campaigns[0].daily_budget = Decimal("180")   # cut to 126: below Meta's minimum in JPY (150)
+    world.campaigns[1].daily_budget = Decimal("10000")  # a plan in hundredths of a yen: rounded toward 10000
+    with FakeMeta(world, access_token="meta-token") as fake:
+        connector = MetaConnector.from_env(fake.env())
+        rows = [PlanRow("meta_ads", "act_888999000", world.campaigns[0].campaign_id, "JPY", Decimal("180"),
+                        Decimal("126")),
+                PlanRow("meta_ads", "act_888999000", world.campaigns[1].campaign_id, "JPY", Decimal("10000"),
+                        Decimal("11000.75"))]
+        summary = push_plan(database_url, insert_plan(database_url, rows), {"meta_ads": connector})
+        ledger = ledger_rows(database_url, summary.plan_id)
+        low = ledger[("meta_ads", "act_888999000", world.campaigns[0].campaign_id)]
+        rounded = ledger[("meta_ads", "act_888999000", world.campaigns[1].campaign_id)]
+        assert summary.ok and low["status"] == rounded["status"] == "applied"
+        assert low["new_daily_budget"] == Decimal("150") and low["requested_daily_budget"] == Decimal("126")
+        assert low["guardrail_notes"].startswith("platform_minimum: clipped 126.00 -> 150.00 (by +24.00)")
+        assert rounded["new_daily_budget"] == Decimal("11000")
+        assert rounded["guardrail_notes"].startswith("currency_unit: clipped 11000.75 -> 11000")
+        assert fake.budgets()[("888999000", world.campaigns[0].campaign_id)] == Decimal("150")
+        assert fake.budgets()[("888999000", world.campaigns[1].campaign_id)] == Decimal("11000")

@@ -230,13 +230,15 @@ def apply_limits(
     campaign_id: str | None = None,
     last_change: LastChange | None = None,
     now: datetime | None = None,
+    platform_rules: bool = True,
 ) -> LimitResult:
     """Every per-account limit on one change, in the order of the module docstring.
 
     ``current``: the budget in force now (read from the platform); ``requested``: the new budget the plan (after
     the max_change guardrail) asks for; ``other_budgets``: the budgets in force now of the account's other
     campaigns by campaign id (``campaign_id``'s own entry and None, a campaign without a daily budget, are
-    left out); ``last_change``: the last change MBO applied to this campaign; ``now``: defaults to the clock.
+    left out); ``last_change``: the last change MBO applied to this campaign; ``now``: defaults to the clock;
+    ``platform_rules``: False for a simulated platform (the sandbox), which has no minimum budget.
     """
     if not (isinstance(current, Decimal) and current.is_finite() and current >= 0):
         return _refused(f"current_budget: the budget in force {current} is not an amount of at least 0")
@@ -245,7 +247,8 @@ def apply_limits(
     if requested == current:
         return LimitResult(requested)
     now = now if now is not None else datetime.now(timezone.utc)
-    floor = platform_minimum(platform, currency)
+    # The sandbox simulates the platforms without their minimums: there one smallest step is the floor.
+    floor = platform_minimum(platform, currency) if platform_rules else platform_minimum("", currency)
     others = sum((v for k, v in (other_budgets or {}).items() if v is not None and k != campaign_id), Decimal(0))
     steps = (
         lambda amount: check_cooldown(amount, last_change, now, settings.cooldown_hours, currency),

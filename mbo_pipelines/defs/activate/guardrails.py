@@ -217,8 +217,10 @@ def check_max_change(base: Number, new: Number, max_change: float, what: str = "
     if not (is_finite_number(base) and base > 0 and is_finite_number(new)):
         return f"max_change: cannot compute the change from {what} {_fmt(base)} to {_fmt(new)}"
     change = (float(new) - float(base)) / float(base)
-    # Budgets carry cents: allow half a cent of rounding on top of the limit.
-    if abs(float(new) - float(base)) > max_change * float(base) + 0.005:
+    # Budgets carry cents: allow half a cent of rounding on top of the limit. Decimal arithmetic, so a change of
+    # exactly the limit is never refused by a float's last digit.
+    base_d, new_d = Decimal(str(base)), Decimal(str(new))
+    if abs(new_d - base_d) > Decimal(str(max_change)) * base_d + Decimal("0.005"):
         return (
             f"max_change: {_fmt(base)} -> {_fmt(new)} is a {change:+.1%} change of the {what}, "
             f"beyond the allowed ±{max_change:.0%}"

@@ -158,16 +158,29 @@ class LedgerRow:
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
-    """Create the ``activation`` schema, the ledger and its event table; bring an older ledger up to date."""
+    """Create the ``activation`` schema, the ledger and its event table; bring an older ledger up to date.
+
+    A ledger already up to date is only read here: ALTER TABLE would lock it against running pushes.
+    """
     with conn.transaction():
         # Serialise concurrent first runs: CREATE ... IF NOT EXISTS still races in the catalog.
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(LEDGER_DDL)
-        for name, kind in LEDGER_ADDED_COLUMNS.items():
-            conn.execute(f"alter table activation.budget_changes add column if not exists {name} {kind}")
         conn.execute(EVENTS_DDL)
         conn.execute("create index if not exists budget_change_events_change on activation.budget_change_events (change_id)")
+        present = {name for (name,) in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'activation' and table_name = 'budget_changes'").fetchall()}
+        for name, kind in LEDGER_ADDED_COLUMNS.items():
+            if name not in present:
+                conn.execute(f"alter table activation.budget_changes add column {name} {kind}")
+        checks = dict(conn.execute(
+            "select conname, pg_get_constraintdef(oid) from pg_constraint"
+            " where conrelid = 'activation.budget_changes'::regclass and contype = 'c'").fetchall())
+        status_check = checks.get("budget_changes_status_check", "")
+        if all(f"'{s}'" in status_check for s in STATUSES) and "budget_changes_applied_at_check" in checks:
+            return
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_status_check")
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_check")
         conn.execute("alter table activation.budget_changes drop constraint if exists budget_changes_applied_at_check")

@@ -426,9 +426,10 @@ def _check(
     for i, row in enumerate(rows):
         campaign = live.get((row.account_id, row.campaign_id))
         if i not in decided:
-            # A push that died after the platform took the change: record it, do not send it again.
+            # A push that died after the platform took the change: record it, do not send it again. Its
+            # live_daily_budget stays the one read before the write: what a rollback and the 24-hour limit go back to.
             ctx.log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
-            done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
+            done += record.finish(row, APPLIED, reconciled=True)
             continue
         row, problems = decided[i]
         if problems:
@@ -464,6 +465,7 @@ def _limited(ctx: _Context, platform: str, row: LedgerRow, live: Mapping[tuple[s
         settings=ctx.policy.settings(platform, row.account_id),
         other_budgets={cid: b for (account, cid), b in planned.items() if account == row.account_id},
         campaign_id=row.campaign_id, last_change=budget_limits.LastChange(*last) if last else None, now=ctx.now,
+        platform_rules=ctx.connectors[platform].is_live,
     )
     if result.refused:
         return row, [result.refusal]
@@ -552,7 +554,7 @@ def _reconcile_attempted(record: Recorder, rows: list[LedgerRow], connectors: Ma
             campaign = live.get((row.account_id, row.campaign_id))
             if _reached(campaign, row):
                 log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
-                done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget, reconciled=True)
+                done += record.finish(row, APPLIED, reconciled=True)
             else:
                 done += record.finish(row, otherwise, error=reason,
                                       live_daily_budget=campaign.daily_budget if campaign else None)

@@ -54,17 +54,26 @@ REHEARSALS_ADDED_COLUMNS = {"guardrail_notes": "text"}
 
 
 def ensure_rehearsals(conn: psycopg.Connection) -> None:
-    """Create the rehearsal table, if missing."""
+    """Create the rehearsal table, if missing, or bring an older one up to date (left alone when it is)."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('mbo.activation.ddl'))")
         warehouse.ensure_schemas(conn, ("activation",))
         conn.execute(REHEARSALS_DDL)
+        present = {name for (name,) in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'activation' and table_name = 'budget_rehearsals'").fetchall()}
+        for name, kind in REHEARSALS_ADDED_COLUMNS.items():
+            if name not in present:
+                conn.execute(f"alter table activation.budget_rehearsals add column {name} {kind}")
+        check = conn.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint where conrelid = 'activation.budget_rehearsals'::regclass"
+            " and conname = 'budget_rehearsals_outcome_check'").fetchone()
+        if check and all(f"'{o}'" in check[0] for o in OUTCOMES):
+            return
         conn.execute("alter table activation.budget_rehearsals drop constraint if exists budget_rehearsals_outcome_check")
         # Rehearsals stored under the first outcome names, in today's words.
         conn.execute("update activation.budget_rehearsals set outcome = case outcome when 'would_apply' then 'rehearsed'"
                      " else 'refused' end where outcome in ('would_apply', 'blocked')")
-        for name, kind in REHEARSALS_ADDED_COLUMNS.items():
-            conn.execute(f"alter table activation.budget_rehearsals add column if not exists {name} {kind}")
         conn.execute(f"alter table activation.budget_rehearsals add constraint budget_rehearsals_outcome_check"
                      f" check ({_OUTCOME_CHECK})")
 
