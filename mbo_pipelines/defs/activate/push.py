@@ -443,6 +443,11 @@ def _check(
     return done, sendable
 
 
+def _clipped(row: LedgerRow, result: budget_limits.LimitResult) -> LedgerRow:
+    """The change as the account's limits let it through: their amount, and their notes on how they clipped it."""
+    return dataclasses.replace(row, new_daily_budget=result.amount, guardrail_notes="; ".join(result.notes) or None)
+
+
 def _increase(row: LedgerRow) -> Decimal:
     """How much a change raises its budget (a non-finite one counts as none: the rules refuse it anyway)."""
     return row.new_daily_budget - row.old_daily_budget if row.new_daily_budget.is_finite() else Decimal(0)
@@ -469,7 +474,7 @@ def _limited(ctx: _Context, platform: str, row: LedgerRow, live: Mapping[tuple[s
     )
     if result.refused:
         return row, [result.refusal]
-    row = dataclasses.replace(row, new_daily_budget=result.amount, guardrail_notes="; ".join(result.notes) or None)
+    row = _clipped(row, result)
     problems = guardrails.change_problems(row.old_daily_budget, row.new_daily_budget, row.currency, campaign, limits,
                                           day_ago)
     if not problems:
@@ -580,8 +585,7 @@ def _record_manual(ctx: _Context, record: Recorder, platform: str, rows: list[Le
         )
         problems = [result.refusal] if result.refused else []
         if not problems:
-            row = dataclasses.replace(row, new_daily_budget=result.amount,
-                                      guardrail_notes="; ".join(result.notes) or None)
+            row = _clipped(row, result)
             problems = [p for p in (
                 guardrails.check_positive_budget(row.new_daily_budget),
                 guardrails.check_max_change(row.old_daily_budget, row.new_daily_budget, limits.max_change,
