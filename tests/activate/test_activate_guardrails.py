@@ -147,3 +147,14 @@ def test_the_rolling_limit_measures_against_the_budget_a_day_ago():
     # Undoing today's change is always allowed, and so is any move inside both bands.
     assert g.change_problems(Decimal("130.00"), Decimal("100.00"), "USD", live, day_ago=Decimal("100.00")) == []
     assert g.change_problems(Decimal("130.00"), Decimal("125.00"), "USD", live, day_ago=Decimal("100.00")) == []
+
+
+def test_undoing_a_full_cut_of_today_is_allowed_but_only_back_to_the_budget_a_day_ago():
+    live = g.LiveCampaign("a", "c", "USD", Decimal("70.00"))
+    # MBO cut 100 -> 70 today: going back is +42.9 % of the budget now, and allowed.
+    assert g.change_problems(Decimal("70.00"), Decimal("100.00"), "USD", live, day_ago=Decimal("100.00")) == []
+    # Past it is not an undo: measured against the budget now (and the day's limit: 100 -> 120 is fine).
+    problems = g.change_problems(Decimal("70.00"), Decimal("120.00"), "USD", live, day_ago=Decimal("100.00"))
+    assert [p.split(":")[0] for p in problems] == ["max_change", "max_change"]
+    # Without a change of MBO's today there is nothing to undo: +42.9 % is refused.
+    assert g.change_problems(Decimal("70.00"), Decimal("100.00"), "USD", live)[0].startswith("max_change: ")

@@ -181,6 +181,11 @@ MUTANTS = (
            "        if self.kill_switch and not self.book.accounts:\n            return modes.OFF",
            "MBO_KILL_SWITCH=1 stops writes only when no account has its own section: an accounts file "
            "saying auto wins over the kill switch.", (ACTIVATE,)),
+    Mutant("undo-held-to-todays-band", "mbo_pipelines/defs/activate/guardrails.py",
+           "    return min(base, day_ago) <= new <= max(base, day_ago)",
+           "    return False",
+           "Undoing a full cut of today is measured against the cut budget: +43 % is refused, and a rollback "
+           "cannot restore what MBO did the same day.", (ACTIVATE,)),
     Mutant("cap-forgets-earlier-increases", "mbo_pipelines/defs/activate/push.py",
            "                planned[(row.account_id, row.campaign_id)] = decided[i][0].new_daily_budget",
            "                pass",

@@ -25,9 +25,11 @@ Rules on one change:
 - ``stale_plan``: the budget in force on the platform now is within 1% of the
   plan's current budget (or already of the new one, as after an interrupted push);
 - ``max_change``: the new budget is within ``MBO_MAX_BUDGET_CHANGE`` (default
-  0.30) of both the plan's current budget and the budget in force now;
+  0.30) of both the plan's current budget and the budget in force now, unless it
+  moves the budget back toward the one in force 24 hours earlier (an undo);
 - ``max_change_24h``: and within it of the budget in force 24 hours earlier, before
-  any change MBO applied since (so re-runs of the plan cannot stack their changes);
+  any change MBO applied since (so re-runs of the plan cannot stack their changes,
+  and undoing them is always allowed);
 - ``campaign_status``: the campaign is active on the platform (one paused or
   removed since the plan keeps its budget);
 - ``own_budget``: the campaign has a daily budget of its own (a Meta campaign
@@ -249,12 +251,22 @@ def change_problems(
     checks = (
         check_currency(currency, live.currency),
         check_stale(current, new, live.daily_budget, limits.stale_tolerance),
+        None if _undoes(new, current, day_ago) else
         check_max_change(current, new, limits.max_change, "plan's current budget"),
+        None if _undoes(new, live.daily_budget, day_ago) else
         check_max_change(live.daily_budget, new, limits.max_change, "budget in force on the platform"),
         _rolling(check_max_change(day_ago, new, limits.max_change, "budget in force 24 hours ago"))
         if day_ago is not None else None,
     )
     return [p for p in checks if p]
+
+
+def _undoes(new: Number, base: Number, day_ago: Number | None) -> bool:
+    """True when ``new`` moves ``base`` back toward the budget in force 24 hours ago, not past it: undoing MBO's
+    changes of the day is always allowed (the rolling limit, measured from ``day_ago``, still applies)."""
+    if day_ago is None or not all(is_finite_number(v) for v in (new, base, day_ago)):
+        return False
+    return min(base, day_ago) <= new <= max(base, day_ago)
 
 
 def _rolling(problem: str | None) -> str | None:
