@@ -1,5 +1,6 @@
 """The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI, and operate the
-pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``)."""
+pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``, approvals, rollback and the
+kill switch)."""
 
 import argparse
 import os
@@ -130,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     rollback = sub.add_parser("rollback", help="restore the budgets in force before a plan, as a new plan pushed "
                                                "through the same guardrails, approvals and ledger")
     rollback.add_argument("plan_id")
+    switch = sub.add_parser("kill-switch", help="stop every budget write now (on), allow them again (off), or show it")
+    switch.add_argument("action", choices=["on", "off", "status"], nargs="?", default="status")
+    switch.add_argument("--reason", default=None, help="why (stored with the switch and shown by every push it stops)")
     push.add_argument("--resume", action="store_true",
                       help="finish every plan an interrupted push left with pending changes (reading the platform first)")
     args, extra = parser.parse_known_args(argv)
@@ -159,6 +163,12 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         from mbo_pipelines.instance import prepare_environment
 
         print(operations.changes_report(prepare_environment(), args.plan_id))
+        return 0
+    if args.command == "kill-switch":
+        from mbo_pipelines import operations
+        from mbo_pipelines.instance import prepare_environment
+
+        print(operations.kill_switch(prepare_environment(), args.action, args.reason))
         return 0
     if args.command in ("extract", "refresh", "push", "approve", "reject", "rollback"):
         return _operate(args)

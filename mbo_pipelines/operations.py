@@ -173,6 +173,19 @@ def rollback(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: s
     return Outcome(pushed.ok, f"rollback of {plan_id}: {pushed.message}", pushed.run_id, rollback_id)
 
 
+def kill_switch(database_url: str, action: str, reason: str | None = None) -> str:
+    """``mbo kill-switch on|off|status``: pull, release or show the kill switch stored in the database."""
+    import getpass
+
+    from mbo_pipelines.defs.activate import kill_switch as switch
+
+    with warehouse.connect(database_url, autocommit=True) as conn:
+        if action in ("on", "off"):
+            switch.set_switch(conn, action == "on", f"{getpass.getuser()} (mbo kill-switch)", reason)
+        why = switch.reason_to_stop(conn)
+    return why or "kill switch off: pushes may write (within their modes and guardrails)"
+
+
 def changes_report(database_url: str, plan_id: str | None = None) -> str:
     """``mbo changes``: a plan's ledger rows (the latest plan by default), those waiting for approval first."""
     plan_id = plan_id or latest_plan_id(database_url)

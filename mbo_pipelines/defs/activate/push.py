@@ -47,7 +47,7 @@ from mbo_pipelines.connectors import (
     last_write,
     send_budget_changes,
 )
-from mbo_pipelines.defs.activate import budget_limits, guardrails, ledger, modes
+from mbo_pipelines.defs.activate import budget_limits, guardrails, kill_switch, ledger, modes
 from mbo_pipelines.defs.activate.ledger import (
     APPLIED,
     APPLYING,
@@ -214,14 +214,15 @@ def push_plan(
         if connector.platform != platform:
             raise ValueError(f"connector for {platform!r} says it is for {connector.platform!r}")
     policy = load_policy({p for p, c in connectors.items() if c.is_live}, dry_run, max_change)
-    if policy.kill_switch:
-        log.warning(f"plan {plan_id}: {policy.kill_switch}")
     secrets = _url_secrets(database_url)
     actor = f"push {run_id}" if run_id else "push"
 
     # Autocommit: every ledger transition is durable the moment it is made, before the next platform call.
     with warehouse.connect(database_url, autocommit=True) as conn:
         ledger.ensure_ledger(conn)
+        if stop := kill_switch.reason_to_stop(conn):
+            policy = dataclasses.replace(policy, kill_switch=stop)
+            log.warning(f"plan {plan_id}: {stop}")
         with _plan_lock(conn, plan_id, lock_wait_seconds):
             plan, recommendations = _load_plan(conn, plan_id)
             moves = [r for r in recommendations if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])]
@@ -497,6 +498,10 @@ def _send(
     done = 0
     if not dry:
         # Checked again just before each write: a plan superseded mid-push sends nothing more.
+        # The kill switch, pulled while this push runs, stops it before its next write; the rest stay approved.
+        if stop := kill_switch.reason_to_stop(conn):
+            log.warning(f"plan {plan_id}: not sent: {stop}")
+            return 0
         if problem := guardrails.check_latest(plan_id, _newer_plan(conn, plan_id)):
             log.warning(f"plan {plan_id}: {problem}")
             return sum(record.finish(r, SUPERSEDED, error=problem, live_daily_budget=c.daily_budget)
