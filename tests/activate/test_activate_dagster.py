@@ -119,3 +119,22 @@ def test_a_live_platform_missing_its_token_fails_only_its_own_changes(monkeypatc
     assert platform == "meta_ads" and connector.is_live
     with pytest.raises(ConnectorError, match="meta_ads is enabled but META_ACCESS_TOKEN is not set"):
         connector.fetch_campaigns()
+
+
+def test_a_plan_held_for_approval_shows_on_the_run_and_in_its_metadata(database_url, market, monkeypatch):
+    monkeypatch.setenv("MBO_ACTIVATION", "approve")
+    rows = scale(market_rows(market), {0: 1.1, 1: 0.9})
+    plan_id = insert_plan(database_url, rows)
+
+    with DagsterInstance.ephemeral() as instance:
+        result = push_budget_changes_job.execute_in_process(
+            run_config=run_config_for(plan_id), resources={"activation": _resource(database_url, market)},
+            instance=instance,
+        )
+        tags = instance.get_run_by_id(result.run_id).tags
+
+    assert result.success and tags["mbo/waiting_for_approval"] == "2"
+    [output] = [e for e in result.all_node_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = output.step_output_data.metadata
+    assert metadata["pending_approval_count"].value == 2
+    assert f"`mbo approve {plan_id}`" in metadata["waiting_for_approval"].value

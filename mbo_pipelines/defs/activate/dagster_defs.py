@@ -136,8 +136,12 @@ def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_i
             allow_retries=False,
         )
     if summary.counts[PENDING_APPROVAL]:
-        context.log.warning(f"plan {plan_id}: {summary.counts[PENDING_APPROVAL]} change(s) wait for approval: "
-                            f"`mbo approve {plan_id}` or the decide_budget_changes_job")
+        waiting = summary.counts[PENDING_APPROVAL]
+        how = f"`mbo approve {plan_id}` / `mbo reject {plan_id}`, or launch decide_budget_changes_job with this plan_id"
+        context.log.warning(f"plan {plan_id}: {waiting} change(s) wait for approval: {how}")
+        # A tag shows in the Runs list, so a plan held for approval is visible without opening the run.
+        context.instance.add_run_tags(context.run_id, {"mbo/waiting_for_approval": str(waiting)})
+        metadata["waiting_for_approval"] = dg.MetadataValue.md(f"**{waiting} change(s) wait for approval**: {how}.")
     rehearsed = {_rehearsal_key(outcome): n for outcome, n in summary.rehearsal_counts.items()}
     return dg.Output({**summary.counts, **rehearsed}, metadata=metadata)
 
