@@ -133,3 +133,21 @@ def remove_test_plans(database_url: str) -> None:
                 conn.execute(f"delete from {table} where plan_id = any(%s)", (CREATED_PLANS,))
         conn.commit()
     CREATED_PLANS.clear()
+
+
+class PlatformProxy:
+    """A platform connector passing every call to ``inner``: tests subclass it to make the platform misbehave
+    (fail a write, change something between calls) at its boundary, never inside MBO's code."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.platform, self.is_live = inner.platform, inner.is_live
+
+    def fetch_campaign_daily(self, start, end):
+        return self.inner.fetch_campaign_daily(start, end)
+
+    def fetch_campaigns(self):
+        return self.inner.fetch_campaigns()
+
+    def set_daily_budget(self, account_id, campaign_id, amount):
+        self.inner.set_daily_budget(account_id, campaign_id, amount)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from activate_helpers import (
     PlanRow,
+    PlatformProxy,
     cents,
     insert_plan,
     ledger_rows,
@@ -262,18 +263,12 @@ def test_a_nan_recommendation_is_recorded_and_blocked(database_url, market, conn
     assert "finite_numbers" in nan_row["error"] and summary.counts["applied"] == 0
 
 
-class FlakyConnector:
+class FlakyConnector(PlatformProxy):
     """The sandbox connector, except that writes to one campaign raise."""
 
     def __init__(self, inner, bad_campaign: str, exc: BaseException):
-        self.inner, self.bad_campaign, self.exc = inner, bad_campaign, exc
-        self.platform, self.is_live = inner.platform, inner.is_live
-
-    def fetch_campaign_daily(self, start, end):
-        return self.inner.fetch_campaign_daily(start, end)
-
-    def fetch_campaigns(self):
-        return self.inner.fetch_campaigns()
+        super().__init__(inner)
+        self.bad_campaign, self.exc = bad_campaign, exc
 
     def set_daily_budget(self, account_id, campaign_id, amount):
         if campaign_id == self.bad_campaign:

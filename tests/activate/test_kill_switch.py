@@ -4,7 +4,7 @@ every later push, and lets the stopped changes go out once it is released."""
 from __future__ import annotations
 
 import pytest
-from activate_helpers import cents, insert_plan, market_rows, sandbox_change_count, scale
+from activate_helpers import PlatformProxy, cents, insert_plan, market_rows, sandbox_change_count, scale
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.cli import main
@@ -19,18 +19,12 @@ def released(database_url):
         kill_switch.set_switch(conn, False, "test cleanup")
 
 
-class PullsTheSwitchAfterOneWrite:
+class PullsTheSwitchAfterOneWrite(PlatformProxy):
     """The sandbox platform, with an operator who pulls the kill switch right after its first write lands."""
 
     def __init__(self, inner, database_url: str):
-        self.inner, self.database_url, self.writes = inner, database_url, 0
-        self.platform, self.is_live = inner.platform, inner.is_live
-
-    def fetch_campaign_daily(self, start, end):
-        return self.inner.fetch_campaign_daily(start, end)
-
-    def fetch_campaigns(self):
-        return self.inner.fetch_campaigns()
+        super().__init__(inner)
+        self.database_url, self.writes = database_url, 0
 
     def set_daily_budget(self, account_id, campaign_id, amount):
         self.inner.set_daily_budget(account_id, campaign_id, amount)
