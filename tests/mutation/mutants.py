@@ -186,6 +186,11 @@ MUTANTS = (
            "    return False",
            "Undoing a full cut of today is measured against the cut budget: +43 % is refused, and a rollback "
            "cannot restore what MBO did the same day.", (ACTIVATE,)),
+    Mutant("kill-switch-read-once", "mbo_pipelines/defs/activate/push.py",
+           "        if stop := kill_switch.reason_to_stop(conn):\n            log.warning(f\"plan {plan_id}: not sent: {stop}\")",
+           "        if stop := None:\n            log.warning(f\"plan {plan_id}: not sent: {stop}\")",
+           "The kill switch is read when a push starts, not before each write: pulling it cannot stop a push "
+           "that is running.", (ACTIVATE,)),
     Mutant("cap-forgets-earlier-increases", "mbo_pipelines/defs/activate/push.py",
            "                planned[(row.account_id, row.campaign_id)] = decided[i][0].new_daily_budget",
            "                pass",
