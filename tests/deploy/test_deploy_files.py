@@ -129,7 +129,7 @@ def test_dagster_services_environment(compose):
         # Compute logs: written where runs execute, read by the webserver.
         assert f"dagster_storage:{env['DAGSTER_HOME']}/storage" in services[name]["volumes"], name
     # CSV imports are read where runs execute, and only read.
-    assert services["code_location"]["volumes"][1:] == ["./imports:/imports:ro"]
+    assert services["code_location"]["volumes"][1:] == ["./imports:/imports:ro", "./config:/config:ro"]
     # Only the container that executes runs gets the secrets, passed through (empty when unset).
     secrets = ["ANTHROPIC_API_KEY", "GOOGLE_ADS_DEVELOPER_TOKEN", "GOOGLE_ADS_CLIENT_SECRET", "GOOGLE_ADS_REFRESH_TOKEN",
                "META_ACCESS_TOKEN", "TIKTOK_ACCESS_TOKEN"]
@@ -139,6 +139,11 @@ def test_dagster_services_environment(compose):
         assert secret not in services["daemon"]["environment"]
     # Live budget changes stay off unless the operator turns them on.
     assert services["code_location"]["environment"]["MBO_ALLOW_LIVE_BUDGET_CHANGES"] == "${MBO_ALLOW_LIVE_BUDGET_CHANGES:-}"
+    # How pushes treat money is the operator's to set, from .env, where the runs execute.
+    for name in ("MBO_ACTIVATION", "MBO_KILL_SWITCH", "MBO_ACCOUNTS_FILE", "MBO_APPROVAL_ABOVE_CHANGE",
+                 "MBO_APPROVAL_ABOVE_AMOUNT"):
+        assert services["code_location"]["environment"][name] == f"${{{name}:-}}", name
+    assert "./config:/config:ro" in services["code_location"]["volumes"]
     assert set(compose["volumes"]) == {"pgdata", "dagster_storage"}
 
 
