@@ -534,6 +534,41 @@ def test_a_write_that_timed_out_after_the_platform_took_it_is_applied_and_reconc
     assert summary.ok
 
 
+class TimesOutThenCannotBeRead(AppliesThenTimesOut):
+    """The write goes through and times out, and the platform then cannot be read until ``healthy``."""
+
+    healthy = True
+
+    def set_daily_budget(self, account_id, campaign_id, amount):
+        self.healthy = campaign_id != self.bad_campaign
+        super().set_daily_budget(account_id, campaign_id, amount)
+
+    def fetch_campaigns(self):
+        if not self.healthy:
+            raise ConnectionError("connection reset by peer")
+        return super().fetch_campaigns()
+
+
+def test_a_write_whose_outcome_cannot_be_read_stays_applying_until_a_push_can_read_it(
+        database_url, market, connectors):
+    rows = scale(market_rows(market), {0: 1.2})
+    platform = rows[0].platform
+    flaky = TimesOutThenCannotBeRead(connectors[platform], rows[0].campaign_id, None)
+    plan_id = insert_plan(database_url, rows)
+
+    first = push_plan(database_url, plan_id, {**connectors, platform: flaky})
+
+    row = ledger_rows(database_url, plan_id)[_key(rows[0])]
+    assert row["status"] == "applying" and row["error"].startswith("unsettled: TimeoutError: read timed out")
+    assert not first.ok and first.problems == {"applying": 1}
+
+    flaky.healthy = True
+    second = push_plan(database_url, plan_id, {**connectors, platform: flaky})
+    row = ledger_rows(database_url, plan_id)[_key(rows[0])]
+    assert second.ok and row["status"] == "applied" and row["reconciled"] is True and row["attempts"] == 1
+    assert row["live_daily_budget"] == rows[0].current  # the budget before the write, what a rollback restores
+
+
 def test_a_campaign_paused_on_the_platform_after_planning_keeps_its_budget(database_url, market, connectors):
     rows = scale(market_rows(market), {0: 1.2})
     with warehouse.connect(database_url) as conn:  # paused in the platform's own UI

@@ -523,7 +523,14 @@ def _send(
     # after the platform took the write).
     read_back = _read_back(connector, platform) if any(errors) and not dry else {}
     for (row, campaign), error in zip(batch, errors, strict=True):
-        if error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
+        if error and read_back is None:
+            # Neither the write's answer nor the platform says whether the money moved: the row stays applying
+            # (its error noted) and the next push, or the resume sensor, reads it back before anything else.
+            log.error(f"{_what(platform, row)}: the call failed ({error}) and {platform} could not be read back; "
+                      "left applying for the next push to settle")
+            record.finish(row, APPLYING, error=f"unsettled: {error}"[:MAX_ERROR_CHARS], request_id=request_id,
+                          response=response)
+        elif error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
             log.warning(f"{_what(platform, row)}: the call failed ({error}) but the platform runs the new budget")
             done += record.finish(row, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
                                   reconciled=True, request_id=request_id, response=response)
@@ -538,12 +545,13 @@ def _send(
     return done
 
 
-def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, str], guardrails.LiveCampaign]:
-    """The platform's budgets after a failed write, to tell a refused change from one that went through."""
+def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, str], guardrails.LiveCampaign] | None:
+    """The platform's budgets after a failed write, to tell a refused change from one that went through; None
+    when the platform cannot be read either."""
     try:
         return guardrails.live_campaigns(platform, connector.fetch_campaigns())
-    except Exception:  # noqa: BLE001 - unreadable: the failures stand as failures
-        return {}
+    except Exception:  # noqa: BLE001 - unreadable: the caller leaves the outcome open
+        return None
 
 
 def _reconcile_attempted(record: Recorder, rows: list[LedgerRow], connectors: Mapping[str, PlatformConnector],
