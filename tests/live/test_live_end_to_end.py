@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import grpc
 import pytest
 
+from mbo_pipelines.defs.activate.budget_limits import platform_minimum
 from tests.fakes.ad_world import FakeAccount, make_world
 from tests.fakes.fake_ga4 import FakeGA4, ga4_rows_from_world
 from tests.fakes.fake_google_ads import FakeGoogleAds
@@ -45,6 +46,11 @@ def _worlds():
                        FakeAccount("444555666", "JPY", "Asia/Tokyo")], START, END, seed=2, id_base=2000)
     tiktok = make_world([FakeAccount("7200000000001", "PLN", "Europe/Warsaw"),
                          FakeAccount("7200000000002", "USD", "America/Chicago")], START, END, seed=3, id_base=3000)
+    # TikTok refuses campaign budgets under its minimum (50 USD or the equivalent), so real ones sit above it,
+    # far enough that a 30 % cut stays above it too.
+    for c in tiktok.campaigns:
+        currency = "PLN" if c.account_id == "7200000000001" else "USD"
+        c.daily_budget = max(c.daily_budget, platform_minimum("tiktok_ads", currency) * Decimal("1.5"))
     return google, meta, tiktok
 
 
