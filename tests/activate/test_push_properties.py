@@ -328,12 +328,13 @@ def test_pushes_under_platform_faults_keep_the_guardrails_and_a_true_ledger(data
                   lambda call, kind: data.draw(call_steps, label=f"platform call {call} ({kind})"))
 
 
-def _campaign(current: str, recommended: str) -> CampaignDraw:
-    return CampaignDraw(Decimal(current), Decimal(recommended), ACTIVE, DAILY)
+def _campaign(current: str, recommended: str, status: str = ACTIVE, budget_mode: str = DAILY) -> CampaignDraw:
+    return CampaignDraw(Decimal(current), Decimal(recommended), status, budget_mode)
 
 
-def _plan(*campaigns: CampaignDraw, batch: bool = False, faulty_pushes: int = 1) -> Scenario:
-    return Scenario(max_change=0.3, max_change_from_env=False, approval_above=None, campaigns=campaigns,
+def _plan(*campaigns: CampaignDraw, batch: bool = False, faulty_pushes: int = 1,
+          approval_above: float | None = None) -> Scenario:
+    return Scenario(max_change=0.3, max_change_from_env=False, approval_above=approval_above, campaigns=campaigns,
                     batch=batch, faulty_pushes=faulty_pushes, approve_waiting=False)
 
 
@@ -359,6 +360,12 @@ KNOWN_SEQUENCES = {
     # The process dies after the platform took the write, and the first resume cannot read the platform.
     "crashed-then-unreadable-resume": (_plan(_campaign("100.00", "110.00"), faulty_pushes=2),
                                        {1: Step(fault=CRASH_AFTER), 2: Step(fault=ERROR_BEFORE)}),
+    # Paused, or on a lifetime budget, on the platform: nothing to change.
+    "paused-on-the-platform": (_plan(_campaign("100.00", "110.00", status=PAUSED)), {}),
+    "lifetime-budget": (_plan(_campaign("100.00", "110.00", budget_mode=LIFETIME)), {}),
+    # +25 % is above the approval threshold of 10 %: it waits, unsent; +5 % goes through.
+    "held-for-approval": (_plan(_campaign("100.00", "125.00"), _campaign("100.00", "105.00"), approval_above=0.1),
+                          {}),
     # Paused by hand between the read and the write: no client can see it; the write goes to a paused campaign.
     "paused-between-read-and-write": (_plan(_campaign("100.00", "110.00")),
                                       {1: Step(other=OtherEdit(0, status=PAUSED))}),
