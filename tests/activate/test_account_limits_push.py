@@ -133,7 +133,8 @@ def test_a_cooldown_refuses_a_second_change_within_it_but_lets_an_undo_through(
 def test_the_kill_switch_stops_every_write_whatever_the_accounts_file_says(
         database_url, market, connectors, tmp_path, monkeypatch):
     rows = scale(market_rows(market), {0: 1.1, 1: 0.9})
-    _accounts_file(tmp_path, monkeypatch, '[defaults]\nmode = "auto"\n')
+    _accounts_file(tmp_path, monkeypatch, f'[defaults]\nmode = "auto"\n[accounts."{rows[0].platform}/{rows[0].account_id}"]'
+                                          f'\nmode = "auto"\n')
     monkeypatch.setenv("MBO_KILL_SWITCH", "1")
     writes = sandbox_change_count(database_url, market.seed)
 

@@ -113,3 +113,29 @@ def test_a_live_platform_gets_its_minimum_and_whole_currency_units_the_ledger_sa
         assert rounded["guardrail_notes"].startswith("currency_unit: clipped 11000.75 -> 11000")
         assert fake.budgets()[("888999000", world.campaigns[0].campaign_id)] == Decimal("150")
         assert fake.budgets()[("888999000", world.campaigns[1].campaign_id)] == Decimal("11000")
+
+
+def test_one_request_of_changes_keeps_the_accounts_daily_cap_counting_its_own_decreases_and_increases(
+        database_url, tmp_path, monkeypatch):
+    world = make_world([FakeAccount("5550001111", "USD", "America/New_York")], DAY, DAY, seed=7, campaigns_per_account=3)
+    for campaign in world.campaigns:
+        campaign.daily_budget, campaign.status, campaign.shared_budget_id = Decimal("100.00"), "active", None
+    accounts = tmp_path / "mbo_accounts.toml"
+    accounts.write_text('[accounts."google_ads/5550001111"]\ndaily_cap = 310\n')
+    monkeypatch.setenv("MBO_ACCOUNTS_FILE", str(accounts))
+    down, up, more = (c.campaign_id for c in world.campaigns)
+    with FakeGoogleAds(world, developer_token="dev-token") as fake:
+        env = {"MBO_GOOGLE_ADS_ENDPOINT": fake.endpoint, "GOOGLE_ADS_DEVELOPER_TOKEN": "dev-token",
+               "MBO_GOOGLE_ADS_CUSTOMER_IDS": "5550001111"}
+        with GoogleAdsConnector.from_env(env) as connector:
+            rows = [PlanRow("google_ads", "5550001111", cid, "USD", Decimal("100.00"), Decimal(new))
+                    for cid, new in ((down, "80.00"), (up, "120.00"), (more, "130.00"))]
+            summary = push_plan(database_url, insert_plan(database_url, rows), {"google_ads": connector})
+        budgets = fake.budgets()
+    ledger = ledger_rows(database_url, summary.plan_id)
+    # One request: the 20 freed by the cut and the 10 under the cap go to the smaller rise first, then the rest.
+    assert [budgets[("5550001111", cid)] for cid in (down, up, more)] == [Decimal("80.00"), Decimal("120.00"),
+                                                                          Decimal("110.00")]
+    assert sum(budgets.values()) == Decimal("310.00")
+    assert ledger[("google_ads", "5550001111", more)]["guardrail_notes"].startswith("daily_cap: clipped 130.00 -> 110.00")
+    assert summary.ok

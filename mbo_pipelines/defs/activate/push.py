@@ -376,6 +376,7 @@ def _push_platform(ctx: _Context, record: Recorder, platform: str, rows: list[Le
     batch = isinstance(connector, BatchBudgetWriter)
     # A platform that takes many changes per request gets them in one; the others one at a time. A dry run
     # is one read and one validation request, whatever the platform.
+    # One at a time, each change is checked against a read taken after the ones before it landed.
     chunks = [rows] if dry or batch else [[row] for row in rows]
     done = 0
     for chunk in chunks:
