@@ -1,6 +1,6 @@
 """The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI, and operate the
-pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``, approvals, rollback and the
-kill switch)."""
+pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``, approvals, rollback, the
+kill switch and ``quality``)."""
 
 import argparse
 import os
@@ -56,6 +56,25 @@ def _prepare() -> int:
     if dbt_project.manifest_path.exists():
         dbt_project.manifest_path.unlink()
     print(f"dbt manifest: {ensure_manifest()}")
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    import getpass
+
+    from mbo_pipelines.defs.quality.report import accept_check, quality_report
+    from mbo_pipelines.instance import prepare_environment
+
+    url = prepare_environment()
+    if args.action == "show":
+        print(quality_report(url, args.days, args.table))
+        return 0
+    if len(args.target) != 3 or not args.reason:
+        print("mbo quality accept: give TABLE CHECK DAY and --reason, e.g. `mbo quality accept "
+              "meta_ads_campaign_daily volume 2026-11-27 --reason \"account paused for the holidays\"`", file=sys.stderr)
+        return 2
+    table, check, day = args.target
+    print(accept_check(url, table, check, day, f"{getpass.getuser()} (mbo quality accept)", args.reason))
     return 0
 
 
@@ -131,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     rollback = sub.add_parser("rollback", help="restore the budgets in force before a plan, as a new plan pushed "
                                                "through the same guardrails, approvals and ledger")
     rollback.add_argument("plan_id")
+    quality = sub.add_parser("quality", help="the latest data-quality check results per table and partition, "
+                                             "failing ones first; `accept` lets plans use a day a check failed on")
+    quality.add_argument("action", nargs="?", choices=["show", "accept"], default="show")
+    quality.add_argument("target", nargs="*", metavar="TABLE CHECK DAY",
+                         help="for accept: the raw table, the check (valid_table or volume) and the day "
+                              "(YYYY-MM-DD, or 'snapshot' for a campaigns table)")
+    quality.add_argument("--days", type=int, default=7, help="passing results of the last N days too (default 7)")
+    quality.add_argument("--table", default=None, help="only this raw table")
+    quality.add_argument("--reason", default=None, help="for accept: why the data is right (stored with it)")
     switch = sub.add_parser("kill-switch", help="stop every budget write now (on), allow them again (off), or show it")
     switch.add_argument("action", choices=["on", "off", "status"], nargs="?", default="status")
     switch.add_argument("--reason", default=None, help="why (stored with the switch and shown by every push it stops)")
@@ -164,6 +192,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
         print(operations.changes_report(prepare_environment(), args.plan_id))
         return 0
+    if args.command == "quality":
+        return _quality(args)
     if args.command == "kill-switch":
         from mbo_pipelines import operations
         from mbo_pipelines.instance import prepare_environment

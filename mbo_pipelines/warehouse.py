@@ -63,6 +63,26 @@ def replace_date_range(
         return copy_rows(conn, table, columns, rows)
 
 
+def replace_days(
+    conn: psycopg.Connection,
+    table: str,
+    date_column: str,
+    days: Sequence[date],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+) -> int:
+    """Atomically replace the rows of ``table`` on ``days`` (which need not be contiguous) with ``rows``."""
+    schema, name = table.split(".")
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("delete from {}.{} where {} = any(%s)").format(
+                sql.Identifier(schema), sql.Identifier(name), sql.Identifier(date_column)
+            ),
+            (list(days),),
+        )
+        return copy_rows(conn, table, columns, rows)
+
+
 def replace_table_contents(
     conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence]
 ) -> int:

@@ -14,6 +14,7 @@ ACTIVATE = "tests/activate"
 E2E = "tests/test_pipeline_end_to_end.py"
 LIVE = "tests/live/test_live_end_to_end.py"
 CSV_E2E = "tests/live/test_csv_import_end_to_end.py"
+QUALITY = "tests/quality"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class Mutant:
 MUTANTS = (
     # --- ingest -----------------------------------------------------------------------------------
     Mutant("reload-deletes-history", "mbo_pipelines/warehouse.py",
-           'sql.SQL("delete from {}.{} where {} between %s and %s")',
-           'sql.SQL("delete from {}.{} where {} between %s and %s or true")',
+           'sql.SQL("delete from {}.{} where {} = any(%s)")',
+           'sql.SQL("delete from {}.{} where {} = any(%s) or true")',
            "The partition reload deletes the whole raw table, not just the reloaded days: each daily run "
            "would erase the history (a WHERE clause lost in a refactor).",
            (f"{INGEST}/test_extract.py",)),
@@ -40,10 +41,38 @@ MUTANTS = (
            "    return (loaded or start), end", "    return start, end",
            "The lookback window is computed but not used: late conversions are never re-read.",
            (f"{INGEST}/test_extract.py",)),
-    Mutant("negative-spend-passes", "mbo_pipelines/defs/ingest/validation.py",
-           "    if value < 0:", "    if value < -1:",
+    Mutant("negative-spend-passes", "mbo_pipelines/defs/quality/expectations.py",
+           "column=column, min_value=0, max_value=bound))", "column=column, min_value=-1, max_value=bound))",
            "A rounding allowance on the sign check lets small negative spend (a refund row) land in raw.",
-           (f"{INGEST}/test_extract.py",)),
+           (QUALITY,)),
+    # --- data quality -------------------------------------------------------------------------------
+    Mutant("held-day-replaced", "mbo_pipelines/defs/quality/load.py",
+           "report.loadable_days,\n", "report.window_days,\n",
+           "A day a table-level check held back is replaced anyway: a volume collapse wipes the good rows loaded before.",
+           (QUALITY,)),
+    Mutant("nul-bytes-pass", "mbo_pipelines/defs/quality/rules.py",
+           'FORBIDDEN_TEXT = "[\\x00-', 'FORBIDDEN_TEXT = "[\\x01-',
+           "The control-character range starts one too late: a NUL byte in a name reaches COPY and fails the extract.",
+           (QUALITY,)),
+    Mutant("gate-ignores-history", "mbo_pipelines/defs/quality/store.py",
+           "where blocking and not passed and (day is null or day between %s and %s)",
+           "where blocking and not passed and (day is null or day = %s and day = %s)",
+           "The gate looks at the plan's first day only: a failed check later in the history window lets the plan through.",
+           (QUALITY,)),
+    Mutant("push-skips-gate", "mbo_pipelines/defs/quality/gates.py",
+           "if plan is None or plan[2]:", "if plan is None or not plan[2]:",
+           "The rollback exemption inverted: ordinary plans are pushed whatever the data-quality checks said.",
+           (f"{QUALITY}/test_gates.py",)),
+    Mutant("quarantine-kept-after-reload", "mbo_pipelines/defs/quality/store.py",
+           'sql.SQL("delete from {} where _day = any(%s) or (_day is null and _partition = %s)")',
+           'sql.SQL("delete from {} where _day = any(%s) and (_day is null and _partition = %s)")',
+           "Quarantined rows of a day stay after the day reloads clean: the quarantine no longer says what is held now.",
+           (QUALITY,)),
+    Mutant("acceptance-ignored-on-reload", "mbo_pipelines/defs/quality/validate.py",
+           "if (check, report.window_days[int(i)]) not in accepted]",
+           "if (check, report.window_days[int(i)]) not in accepted or True]",
+           "An accepted volume drop still holds the day back on the next extract: the operator can never load it.",
+           (QUALITY,)),
     Mutant("csv-oldest-file-wins", "mbo_pipelines/defs/ingest/csv_import/reader.py",
            "for mtime_ns, _, path in sorted(found)]", "for mtime_ns, _, path in sorted(found, reverse=True)]",
            "Files merged newest first: a re-dropped correction is overwritten by the file it corrects.",

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import psycopg
 
 CURRENCIES = {"acc-usd": ("USD", 1.0), "acc-eur": ("EUR", 1.08)}  # reporting units per local unit
 PLATFORMS = ("google_ads", "meta_ads", "tiktok_ads")
@@ -33,3 +34,32 @@ def synthetic_marts(campaigns_per_account: int = 2, days: int = 60, seed: int = 
                     "daily_budget": round(budget_local, 2), "daily_budget_reporting": round(budget_local, 2) * fx,
                 })
     return pd.concat(daily, ignore_index=True), pd.DataFrame(campaigns)
+
+
+def write_synthetic_marts(url: str, daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
+    """Create the three marts ``budget_recommendations`` reads in database ``url``, holding ``daily`` and ``campaigns``
+    (every campaign active; no monthly budgets, so the plan keeps the current total)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute(
+            "create table marts.fct_campaign_daily (date_day date, platform text, account_id text, campaign_id text, "
+            "spend_reporting numeric, conversion_value_reporting numeric)"
+        )
+        conn.execute(
+            "create table marts.dim_campaign (platform text, account_id text, campaign_id text, campaign_name text, "
+            "currency text, status text, daily_budget numeric, daily_budget_reporting numeric)"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into marts.fct_campaign_daily values (%s, %s, %s, %s, %s, %s)",
+                [tuple(r) for r in daily.itertuples(index=False)],
+            )
+            cur.executemany(
+                "insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
+                [tuple(r) for r in campaigns.itertuples(index=False)],
+            )
+        conn.execute(
+            "create table marts.account_pacing (platform text, account_id text, month date, currency text, "
+            "paced_daily_budget numeric, paced_daily_budget_reporting numeric, spend_mtd numeric, days_left int, "
+            "pace_status text, reporting_currency text, last_loaded_day date)"
+        )

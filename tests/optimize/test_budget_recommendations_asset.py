@@ -11,7 +11,7 @@ import re
 import dagster as dg
 import psycopg
 import pytest
-from optimize_helpers import synthetic_marts
+from optimize_helpers import synthetic_marts, write_synthetic_marts
 
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.optimize.tables import PLANS_DDL
@@ -28,36 +28,13 @@ OLD_PLAN = ("plan-old", "USD", 100.0, 50.0, 55.0, 1, "2026-01-01", "2026-01-31",
 def database(new_database):
     url = new_database("optimize")
     daily, campaigns = synthetic_marts()
+    write_synthetic_marts(url, daily, campaigns)
     with psycopg.connect(url) as conn:
-        conn.execute("create schema marts")
-        conn.execute(
-            "create table marts.fct_campaign_daily (date_day date, platform text, account_id text, campaign_id text, "
-            "spend_reporting numeric, conversion_value_reporting numeric)"
-        )
-        conn.execute(
-            "create table marts.dim_campaign (platform text, account_id text, campaign_id text, campaign_name text, "
-            "currency text, status text, daily_budget numeric, daily_budget_reporting numeric)"
-        )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into marts.fct_campaign_daily values (%s, %s, %s, %s, %s, %s)",
-                [tuple(r) for r in daily.itertuples(index=False)],
-            )
-            cur.executemany(
-                "insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
-                [tuple(r) for r in campaigns.itertuples(index=False)],
-            )
         # One tracking glitch: a day reporting eight times its conversion value.
         conn.execute(
             "update marts.fct_campaign_daily set conversion_value_reporting = conversion_value_reporting * 8 "
             "where (campaign_id, date_day) = (select campaign_id, date_day from marts.fct_campaign_daily "
             "order by campaign_id, date_day offset 20 limit 1)"
-        )
-        # No monthly budgets: the plan keeps the current total.
-        conn.execute(
-            "create table marts.account_pacing (platform text, account_id text, month date, currency text, "
-            "paced_daily_budget numeric, paced_daily_budget_reporting numeric, spend_mtd numeric, days_left int, "
-            "pace_status text, reporting_currency text, last_loaded_day date)"
         )
         conn.execute(PLANS_DDL)  # the first-release shape, without the uplift interval columns
         conn.execute(

@@ -14,6 +14,7 @@ from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.activate.ledger import PENDING_APPROVAL
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
+from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.resources import MboResource
 
 RECOMMENDATIONS_ASSET = dg.AssetKey("budget_recommendations")
@@ -203,8 +204,14 @@ def resume_after_minutes() -> float:
 def resume_interrupted_pushes_sensor(context: dg.SensorEvaluationContext, activation: ActivationResource):
     with warehouse.connect(activation.url()) as conn:
         unfinished = ledger.unfinished_plans(conn, resume_after_minutes())
+        closed = {plan_id: failures for plan_id, _ in unfinished if (failures := gates.plan_failures(conn, plan_id))}
+    for plan_id, failures in closed.items():
+        context.log.warning(str(gates.QualityGateClosed(f"not resuming plan {plan_id}", failures)))
+    unfinished = [(plan_id, last) for plan_id, last in unfinished if plan_id not in closed]
     if not unfinished:
-        yield dg.SkipReason("no plan has open budget changes left by an interrupted push")
+        yield dg.SkipReason(
+            f"plans {', '.join(closed)} have open budget changes, but blocking data-quality checks failed on their "
+            "history: see `mbo quality`" if closed else "no plan has open budget changes left by an interrupted push")
         return
     for plan_id, last_change in unfinished:
         # One resume per stuck state: a resume that itself dies changes updated_at, and gets its own.

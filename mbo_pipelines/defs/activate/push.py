@@ -63,6 +63,7 @@ from mbo_pipelines.defs.activate.ledger import (
 )
 from mbo_pipelines.defs.activate.policy import LiveChangesNotAllowed, Policy, load_policy
 from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
+from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 from mbo_pipelines.redaction import redact
 
@@ -205,8 +206,10 @@ def push_plan(
     ``MBO_MAX_BUDGET_CHANGE`` (0.30) / ``MBO_PLAN_MAX_AGE_HOURS`` (36).
     ``log`` is anything with ``info``/``warning``/``error`` (a Dagster
     ``context.log``); by default this module's logger. Raises ``LookupError``
-    for an unknown plan; a refused or failed change is not an exception but a
-    ledger row (see ``PushSummary.ok``).
+    for an unknown plan, and ``QualityGateClosed`` (recording nothing, sending
+    nothing) when a blocking data-quality check failed on a day of the plan's
+    history; a refused or failed change is not an exception but a ledger row
+    (see ``PushSummary.ok``).
     """
     log = log or logger
     limits = guardrails.limits_from_env(max_change, max_plan_age_hours)
@@ -225,6 +228,7 @@ def push_plan(
             log.warning(f"plan {plan_id}: {stop}")
         with _plan_lock(conn, plan_id, lock_wait_seconds):
             plan, recommendations = _load_plan(conn, plan_id)
+            gates.require_clean_plan(conn, plan_id)
             moves = [r for r in recommendations if _is_change(r["current_daily_budget"], r["recommended_daily_budget"])]
             mode_of = {_key(r): policy.mode(r["platform"], r["account_id"]) for r in moves}
             switched_off = sorted({f"{r['platform']}/{r['account_id']}" for r in moves if mode_of[_key(r)] == modes.OFF})

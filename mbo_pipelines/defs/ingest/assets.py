@@ -1,7 +1,10 @@
 """Extract assets: per platform, campaign performance per day (partitioned) and current campaign settings.
 
 Each daily asset replaces its partitions' rows in one transaction (COPY), so
-re-materializing a day never duplicates it. A run over a range of days is
+re-materializing a day never duplicates it. Before anything is written the
+rows go through the table's data-quality expectations (``defs/quality``):
+failing rows are quarantined, and a day that fails a table-level check keeps
+the rows loaded for it before. A run over a range of days is
 one backfill run (single-run backfill policy), one transaction per asset.
 Every run also re-reads the ``MBO_LOOKBACK_DAYS`` days before its range that
 were loaded already, so conversions a platform attributes late replace the
@@ -17,8 +20,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import dagster as dg
-from psycopg.types.json import Jsonb
-
 from mbo_pipelines import platform_setup, settings, warehouse
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.ingest.raw_tables import (
@@ -29,20 +30,9 @@ from mbo_pipelines.defs.ingest.raw_tables import (
     RawTable,
     ensure_raw_tables,
 )
-from mbo_pipelines.defs.ingest.validation import validate_rows
+from mbo_pipelines.defs.quality.asset_checks import check_results, check_specs
+from mbo_pipelines.defs.quality.load import LoadOutcome, check_and_load
 from mbo_pipelines.resources import MboResource
-
-
-def _load(mbo: MboResource, table: RawTable, rows: list[dict], window=None, run_id: str | None = None) -> int:
-    columns = [*table.column_names, "_run_id"]
-    json_columns = set(table.json_columns)
-    values = [[*(Jsonb(row[c]) if c in json_columns else row.get(c) for c in table.column_names), run_id]
-              for row in rows]
-    with warehouse.connect(mbo.url()) as conn:
-        ensure_raw_tables(conn)
-        if window:
-            return warehouse.replace_date_range(conn, table.name, table.date_column, *window, columns, values)
-        return warehouse.replace_table_contents(conn, table.name, columns, values)
 
 
 def lookback_days() -> int:
@@ -79,45 +69,76 @@ def _summary(rows: list[dict], table: RawTable) -> dict:
     }
 
 
-def _daily_result(rows: list[dict], table: RawTable, written: int, requested: tuple[date, date],
+def _partition_label(context: dg.AssetExecutionContext) -> str:
+    """The run's partition key, or ``first...last`` for a range run."""
+    keys = context.partition_key_range
+    return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+
+
+def _quality_metadata(outcome: LoadOutcome) -> dict:
+    report = outcome.report
+    return {
+        "rows_written": dg.MetadataValue.int(outcome.written),
+        "rows_quarantined": dg.MetadataValue.int(outcome.quarantined),
+        "held_back_days": dg.MetadataValue.text(
+            ", ".join("all" if d is None else str(d) for d in report.held_days) or "none"),
+    }
+
+
+def _daily_result(outcome: LoadOutcome, table: RawTable, requested: tuple[date, date],
                   window: tuple[date, date], extra: dict | None = None) -> dg.MaterializeResult:
+    rows = outcome.report.rows_to_load()
     days = sorted({r[table.date_column] for r in rows})
     restated = (requested[0] - window[0]).days
     return dg.MaterializeResult(
         metadata={
             **_summary(rows, table),
-            "rows_written": dg.MetadataValue.int(written),
+            **_quality_metadata(outcome),
             "date_range": dg.MetadataValue.text(
                 f"{days[0]}..{days[-1]}" if days else f"no complete day in {window[0]}..{window[1]}"),
             "days": dg.MetadataValue.int(len(days)),
             "restated_days": dg.MetadataValue.int(restated),
             "extracted_window": dg.MetadataValue.text(f"{window[0]}..{window[1]}"),
             **(extra or {}),
-        }
+        },
+        check_results=check_results(outcome),
     )
 
 
 def _extract_daily(context: dg.AssetExecutionContext, mbo: MboResource, platform: str, table: RawTable,
                    fetch: Callable[[date, date], list[dict]], extra: Callable[[list[dict]], dict] | None = None):
-    """Fetch [partition range + lookback], validate, replace those days in ``table``."""
+    """Fetch [partition range + lookback], check, and replace the days that pass in ``table``."""
     requested = _partition_days(context)
     window = extract_window(mbo, table, *requested)
     context.log.info(f"extracting {platform} {window[0]}..{window[1]}"
                      + (f" (re-reading {(requested[0] - window[0]).days} loaded days for late conversions)"
                         if window[0] < requested[0] else ""))
     rows = fetch(*window)
-    validate_rows(platform, table, rows, window)
-    written = _load(mbo, table, rows, window, context.run.run_id)
-    context.log.info(f"{platform}: {written} rows written to {table.name}")
-    return _daily_result(rows, table, written, requested, window, extra(rows) if extra else None)
+    outcome = check_and_load(mbo.url(), table, rows, window, _partition_label(context), context.run.run_id)
+    _log_outcome(context, platform, table, outcome)
+    return _daily_result(outcome, table, requested, window, extra(rows) if extra else None)
+
+
+def _log_outcome(context: dg.AssetExecutionContext, platform: str, table: RawTable, outcome: LoadOutcome) -> None:
+    context.log.info(f"{platform}: {outcome.written} rows written to {table.name}")
+    for finding in outcome.report.findings:
+        context.log.warning(f"{platform} {table.name}: {finding.line()}")
+    if outcome.quarantined:
+        context.log.warning(f"{platform}: {outcome.quarantined} rows put in quarantine.{table.name.split('.')[1]}")
+    if outcome.report.held_days:
+        context.log.error(f"{platform}: held back (the rows loaded before stay): "
+                          + "; ".join(f"{d or 'all days'}: {', '.join(r)}" for d, r in outcome.report.held_days.items()))
 
 
 def build_daily_asset(platform: str) -> dg.AssetsDefinition:
     """The daily-partitioned performance asset ``raw/<platform>_campaign_daily``."""
     table = DAILY_TABLES[platform]
 
+    key = dg.AssetKey(["raw", f"{platform}_campaign_daily"])
+
     @dg.asset(
-        key=["raw", f"{platform}_campaign_daily"],
+        key=key,
+        check_specs=check_specs(key, table),
         group_name="ingest",
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -135,23 +156,29 @@ def build_campaigns_asset(platform: str) -> dg.AssetsDefinition:
     """The snapshot asset ``raw/<platform>_campaigns``: every campaign's current settings."""
     table = CAMPAIGN_TABLES[platform]
 
+    key = dg.AssetKey(["raw", f"{platform}_campaigns"])
+
     @dg.asset(
-        key=["raw", f"{platform}_campaigns"],
+        key=key,
+        check_specs=check_specs(key, table),
         group_name="ingest",
         kinds={"python", "postgres"},
         description=f"Current {platform} campaign settings (name, status, daily budget) in {table.name}.",
     )
     def _campaigns(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
         rows = mbo.connector(platform, log=context.log).fetch_campaigns()
-        validate_rows(platform, table, rows)
-        _load(mbo, table, rows, run_id=context.run.run_id)
-        return dg.MaterializeResult(metadata=_summary(rows, table))
+        outcome = check_and_load(mbo.url(), table, rows, None, "snapshot", context.run.run_id)
+        _log_outcome(context, platform, table, outcome)
+        return dg.MaterializeResult(metadata={**_summary(outcome.report.rows_to_load(), table),
+                                              **_quality_metadata(outcome)},
+                                    check_results=check_results(outcome))
 
     return _campaigns
 
 
 @dg.asset(
     key=["raw", "ga4_traffic_daily"],
+    check_specs=check_specs(dg.AssetKey(["raw", "ga4_traffic_daily"]), GA4_TRAFFIC_DAILY),
     group_name="ingest",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -168,6 +195,7 @@ def ga4_traffic_daily(context: dg.AssetExecutionContext, mbo: MboResource) -> dg
 
 @dg.asset(
     key=["raw", "csv_campaign_daily"],
+    check_specs=check_specs(dg.AssetKey(["raw", "csv_campaign_daily"]), CSV_CAMPAIGN_DAILY),
     group_name="ingest",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -1,5 +1,6 @@
 """The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``.
 
+No plan is made on a history window whose blocking data-quality checks failed (``defs/quality/gates``).
 A plan's id is a fingerprint of its inputs. When the marts, the history window and the settings are
 unchanged since a stored plan, the asset names that plan (``inputs_unchanged``) instead of planning,
 explaining and writing it again; the push sensor's run key is the plan id, so it is pushed once.
@@ -14,6 +15,7 @@ from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
 from mbo_pipelines.defs.optimize import charts, pacing, store
+from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.defs.optimize.planning import (
     Plan,
     build_plan,
@@ -148,6 +150,18 @@ def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pac
     )
 
 
+def _require_clean_inputs(conn, history) -> None:
+    """Refuse (``dg.Failure``) to plan on a history window with failed blocking data-quality checks."""
+    start, end = history_window(history)
+    try:
+        gates.require_clean(conn, start, end, f"refusing to plan on {start}..{end}")
+    except gates.QualityGateClosed as closed:
+        raise dg.Failure(description=str(closed), metadata={
+            "failed_checks": dg.MetadataValue.md("\n".join(
+                f"- {table} {day or 'snapshot'} **{check}**: {summary}" for table, day, check, summary in closed.failures)),
+        }) from None
+
+
 def _history_end(context: dg.AssetExecutionContext) -> date | None:
     """The last day of the run's partition range (``mbo refresh --end``), or None: the marts' latest day."""
     end = context.run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or context.run.tags.get(PARTITION_NAME_TAG)
@@ -180,6 +194,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     history_end = _history_end(context)
     with warehouse.connect(mbo.url()) as conn:
         history = store.read_history(conn, settings.history_days(), history_end)
+        _require_clean_inputs(conn, history)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
     pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=currency)

@@ -1,0 +1,140 @@
+"""The Great Expectations suites built from ``rules``, and the ephemeral GX context that runs them.
+
+Four suites per table: ``rows`` (row-level: what gets a row quarantined),
+``schema`` (the expected columns), ``accounts`` (one currency per account and
+day) and ``volume`` (each day against the trailing same-weekday median). Every
+expectation carries the check it belongs to and a plain-language reason in its
+``meta``, which is what the check metadata, the quarantine and the errors show.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from mbo_pipelines.currencies import ISO_4217_CODES
+from mbo_pipelines.defs.quality.rules import (
+    FORBIDDEN_TEXT,
+    MAX_TEXT_LENGTH,
+    VALID_ROWS,
+    VALID_TABLE,
+    VOLUME,
+    TableRules,
+)
+
+#: Failing values a result keeps as a sample.
+SAMPLE_SIZE = 5
+
+
+@functools.cache
+def _gx():
+    # GX sends usage statistics unless told not to; MBO never talks to the internet on its own.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx
+
+
+@functools.cache
+def _batches():
+    """One GX ephemeral context, its pandas data source and one batch definition per frame kind."""
+    gx = _gx()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    source = context.data_sources.add_pandas("mbo_quality")
+    return {kind: source.add_dataframe_asset(kind).add_batch_definition_whole_dataframe(kind)
+            for kind in ("rows", "schema", "accounts", "volume")}
+
+
+def _expect(name: str, check: str, reason: str, **kwargs: Any):
+    expectations = _gx().expectations
+    return getattr(expectations, name)(meta={"check": check, "reason": reason}, **kwargs)
+
+
+def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> list:
+    """Row-level expectations: a row failing any of them is quarantined."""
+    out = []
+    key = set(rules.table.key)
+    for column in rules.table.required:
+        what = "a key column" if column in key else "required"
+        out.append(_expect("ExpectColumnValuesToNotBeNull", VALID_ROWS,
+                           f"{column} is missing or not a valid value ({what})", column=column))
+    for column in [*rules.count_columns, *rules.amount_columns]:
+        bound = rules.upper_bound(column)
+        out.append(_expect("ExpectColumnValuesToBeBetween", VALID_ROWS,
+                           f"{column} is negative, infinite or absurdly large (above {bound:.0e})",
+                           column=column, min_value=0, max_value=bound))
+    for column in rules.count_columns:
+        out.append(_expect("ExpectColumnValuesToBeInTypeList", VALID_ROWS,
+                           f"{column} is not a whole number", column=column, type_list=["int"]))
+    for column in rules.list_columns:
+        out.append(_expect("ExpectColumnValuesToBeBetween", VALID_ROWS,
+                           f"{column} has a negative value", column=column, min_value=0))
+    for column in rules.text_columns:
+        out.append(_expect("ExpectColumnValuesToNotMatchRegex", VALID_ROWS,
+                           f"{column} has control characters or is not valid UTF-8", column=column,
+                           regex=FORBIDDEN_TEXT))
+        out.append(_expect("ExpectColumnValueLengthsToBeBetween", VALID_ROWS,
+                           f"{column} is empty or longer than {MAX_TEXT_LENGTH} characters", column=column,
+                           min_value=1, max_value=MAX_TEXT_LENGTH))
+    out.append(_expect("ExpectColumnValuesToBeInSet", VALID_ROWS,
+                       f"{rules.currency_column} is not an ISO 4217 currency code", column=rules.currency_column,
+                       value_set=sorted(ISO_4217_CODES)))
+    for smaller, larger in rules.bounded_by:
+        out.append(_expect("ExpectColumnPairValuesAToBeGreaterThanB", VALID_ROWS,
+                           f"{smaller} exceeds {larger}", column_A=larger, column_B=smaller, or_equal=True,
+                           ignore_row_if="either_value_is_missing"))
+    if rules.table.date_column and window_days is not None:
+        out.append(_expect("ExpectColumnValuesToBeInSet", VALID_ROWS,
+                           f"{rules.table.date_column} is outside the partitions extracted",
+                           column=rules.table.date_column, value_set=sorted(window_days)))
+    out.append(_expect("ExpectCompoundColumnsToBeUnique", VALID_ROWS,
+                       f"another row has the same key ({', '.join(rules.table.key)}) with different values",
+                       column_list=list(rules.table.key)))
+    return out
+
+
+def schema_expectations(rules: TableRules) -> list:
+    """The batch carries exactly the table's columns."""
+    return [_expect("ExpectTableColumnsToMatchSet", VALID_TABLE,
+                    "the columns differ from the raw table's", column_set=rules.table.column_names, exact_match=True)]
+
+
+def account_expectations() -> list:
+    """One currency per account and day."""
+    return [_expect("ExpectColumnValuesToBeBetween", VALID_TABLE,
+                    "an account reports more than one currency on the same day", column="currencies", max_value=1)]
+
+
+def volume_expectations() -> list:
+    """Each day's rows and volume inside the band; no account that spent the day before missing."""
+    return [
+        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+                "fewer rows than the band below the trailing same-weekday median allows",
+                column_A="rows", column_B="rows_low", or_equal=True, ignore_row_if="either_value_is_missing"),
+        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+                "more rows than the band above the trailing same-weekday median allows",
+                column_A="rows_high", column_B="rows", or_equal=True, ignore_row_if="either_value_is_missing"),
+        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+                "volume collapsed below the band of the trailing same-weekday median",
+                column_A="volume", column_B="volume_low", or_equal=True, ignore_row_if="either_value_is_missing"),
+        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+                "volume jumped above the band of the trailing same-weekday median",
+                column_A="volume_high", column_B="volume", or_equal=True, ignore_row_if="either_value_is_missing"),
+        _expect("ExpectColumnValuesToBeBetween", VOLUME,
+                "an account that spent the day before sent no rows", column="accounts_gone", max_value=0),
+    ]
+
+
+def run(kind: str, frame: pd.DataFrame, expectations: list) -> list:
+    """Validate ``frame`` against ``expectations``; the GX results, one per expectation."""
+    gx = _gx()
+    suite = gx.ExpectationSuite(name=f"mbo_{kind}", expectations=expectations)
+    batch = _batches()[kind].get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE",
+                                                  "partial_unexpected_count": SAMPLE_SIZE})
+    return list(result.results)

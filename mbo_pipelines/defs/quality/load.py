@@ -1,0 +1,58 @@
+"""Judge an extract's rows and load what passes, in one transaction with the verdict and the quarantine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from mbo_pipelines import warehouse
+from mbo_pipelines.defs.ingest.raw_tables import RawTable, ensure_raw_tables
+from mbo_pipelines.defs.quality import store
+from mbo_pipelines.defs.quality.history import daily_totals
+from mbo_pipelines.defs.quality.rules import rules_for, volume_band
+from mbo_pipelines.defs.quality.validate import QualityReport, check_batch
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What one checked load did."""
+
+    report: QualityReport
+    written: int
+    quarantined: int
+
+
+def _values(table: RawTable, rows: list[dict[str, Any]], run_id: str | None) -> list[list]:
+    json_columns = set(table.json_columns)
+    return [[*(Jsonb(row[c]) if c in json_columns else row.get(c) for c in table.column_names), run_id] for row in rows]
+
+
+def check_and_load(url: str, table: RawTable, rows: list[dict[str, Any]], window: tuple[date, date] | None,
+                   partition: str, run_id: str | None) -> LoadOutcome:
+    """Validate ``rows`` against the table's expectations and load the rows and days that pass.
+
+    Days a table-level check fails keep what was loaded for them before; rows a row-level check fails go to
+    ``quarantine.<table>``. ``window`` is the days the rows cover (None for a campaign snapshot).
+    """
+    rules = rules_for(table)
+    band = volume_band()
+    with warehouse.connect(url) as conn:
+        ensure_raw_tables(conn)
+        store.ensure_quality_tables(conn, [rules])
+        history = (daily_totals(conn, rules, window[0] - timedelta(days=7 * band.weeks + 1), window[1])
+                   if window else {})
+        report = check_batch(rules, rows, window, history, band, store.accepted(conn, rules.name))
+        columns = [*table.column_names, "_run_id"]
+        values = _values(table, report.rows_to_load(), run_id)
+        with conn.transaction():
+            written = 0
+            if window and report.loadable_days:
+                written = warehouse.replace_days(conn, table.name, table.date_column, report.loadable_days,
+                                                 columns, values)
+            elif not window and report.loads_anything:
+                written = warehouse.replace_table_contents(conn, table.name, columns, values)
+            quarantined = store.record(conn, report, partition, run_id)
+    return LoadOutcome(report, written, quarantined)
