@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -42,6 +43,14 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def env_hours(name: str, default: float) -> timedelta:
+    """``name`` as a positive number of hours, such as 30 or 1.5 (``default`` when unset or blank)."""
+    value = env_float(name, default)
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of hours, got {value}")
+    return timedelta(hours=value)
 
 
 def parse_amount(raw: str) -> Decimal:

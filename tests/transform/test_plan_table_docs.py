@@ -1,4 +1,4 @@
-"""Every column of the tables Python writes (plans, recommendations, the push ledger) is documented in dbt."""
+"""Every column of the tables Python writes (plans, recommendations, the push ledger, quality results) is documented in dbt."""
 
 import re
 from pathlib import Path
@@ -9,6 +9,7 @@ import yaml
 from mbo_pipelines.defs.activate.ledger import EVENTS_DDL, LEDGER_ADDED_COLUMNS, LEDGER_DDL
 from mbo_pipelines.defs.activate.rehearsals import REHEARSALS_ADDED_COLUMNS, REHEARSALS_DDL
 from mbo_pipelines.defs.optimize.tables import PLANS_ADDED_COLUMNS, PLANS_DDL, RECOMMENDATIONS_DDL
+from mbo_pipelines.defs.quality.store import CHECK_RESULTS_DDL
 
 DOCS = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_plan_tables.yml"
 CONSTRAINTS = {"primary", "unique", "check", "constraint", "foreign"}
@@ -38,6 +39,7 @@ def documented() -> dict[str, list[dict]]:
         ("activation.budget_changes", ddl_columns(LEDGER_DDL) + list(LEDGER_ADDED_COLUMNS)),
         ("activation.budget_change_events", ddl_columns(EVENTS_DDL)),
         ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL) + list(REHEARSALS_ADDED_COLUMNS)),
+        ("quality.check_results", ddl_columns(CHECK_RESULTS_DDL)),
     ],
 )
 def test_docs_list_exactly_the_tables_columns_with_a_description(table, columns):

@@ -40,9 +40,9 @@ def check_specs(asset_key: dg.AssetKey, table: RawTable) -> list[dg.AssetCheckSp
                               description=CHECK_DESCRIPTIONS[name]) for name in checks_of(table)]
 
 
-def _cell(value) -> str:
+def _cell(value, limit: int = 200) -> str:
     text = printable(value) or ""
-    text = text if len(text) <= 60 else text[:57] + "…"
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -59,7 +59,7 @@ def _quarantine_sample(outcome: LoadOutcome) -> str:
     shown = outcome.report.rows_to_quarantine()[:SAMPLE_ROWS]
     key = list(table.key)
     header = "| " + " | ".join([*key, "reason"]) + " |\n|" + "---|" * (len(key) + 1) + "\n"
-    return header + "\n".join("| " + " | ".join([*(_cell(row.get(c)) for c in key), _cell(reason)]) + " |"
+    return header + "\n".join("| " + " | ".join([*(_cell(row.get(c), 60) for c in key), _cell(reason)]) + " |"
                               for row, _, reason in shown)
 
 
