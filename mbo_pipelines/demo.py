@@ -75,6 +75,17 @@ def _demo_approval_threshold(url: str, plan_id: str) -> float | None:
     return (moves[0] + moves[1]) / 2
 
 
+def _quality_line(conn) -> str:
+    """One line on the data-quality checks of the extract: results, failures, quarantined rows."""
+    results, failed, tables = conn.execute(
+        "select count(*), count(*) filter (where not passed), count(distinct table_name) "
+        "from quality.latest_check_results").fetchone()
+    quarantined = sum(conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in conn.execute(
+        "select table_schema || '.' || table_name from information_schema.tables where table_schema = 'quarantine'"))
+    return (f"Data quality: {results - failed} of {results} check results passed on {tables} raw tables, "
+            f"{quarantined} rows quarantined (`.venv/bin/mbo quality`).")
+
+
 def report(conn, plan_id: str) -> str:
     """Rows per mart, the plan per campaign, and what the push did."""
     lines = ["", "Rows per mart table:"]
@@ -84,6 +95,7 @@ def report(conn, plan_id: str) -> str:
     for (table,) in tables:
         count = conn.execute(f'select count(*) from marts."{table}"').fetchone()[0]
         lines.append(f"  marts.{table:<28} {count:>8}")
+    lines += ["", _quality_line(conn)]
 
     plan = conn.execute(
         "select reporting_currency, total_daily_budget_reporting, expected_value_current_reporting, "

@@ -62,9 +62,13 @@ class QualityReport:
     #: Day -> the volume check's numbers (rows, volume and their bands), for the metadata.
     volume_lines: dict[date, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        window = {d.isoformat() for d in self.window_days}
+        self._days = [row_day(self.rules, row, window) for row in self.rows]
+
     def day_of(self, index: int) -> date | None:
         """The window day row ``index`` belongs to (None: unusable date, or a snapshot)."""
-        return row_day(self.rules, self.rows[index], {d.isoformat() for d in self.window_days})
+        return self._days[index]
 
     def is_held(self, day: date | None) -> bool:
         """True when ``day`` (or the whole batch) is held back by a table-level check."""
