@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 import pytest
-from optimize_helpers import synthetic_marts
+from optimize_helpers import synthetic_marts, write_synthetic_marts
 
 from mbo_pipelines.defs.optimize import store
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
@@ -205,26 +205,7 @@ def test_two_refreshes_writing_the_same_plan_at_once_store_it_once(new_database,
 def asset_database(new_database):
     url = new_database("plan_identity_asset")
     daily, campaigns = synthetic_marts(days=40, seed=11)
-    with psycopg.connect(url) as conn:
-        conn.execute("create schema marts")
-        conn.execute(
-            "create table marts.fct_campaign_daily (date_day date, platform text, account_id text, campaign_id text, "
-            "spend_reporting numeric, conversion_value_reporting numeric)"
-        )
-        conn.execute(
-            "create table marts.dim_campaign (platform text, account_id text, campaign_id text, campaign_name text, "
-            "currency text, status text, daily_budget numeric, daily_budget_reporting numeric)"
-        )
-        conn.execute(
-            "create table marts.account_pacing (platform text, account_id text, month date, currency text, "
-            "paced_daily_budget numeric, paced_daily_budget_reporting numeric, spend_mtd numeric, days_left int, "
-            "pace_status text, reporting_currency text, last_loaded_day date)"
-        )
-        with conn.cursor() as cur:
-            cur.executemany("insert into marts.fct_campaign_daily values (%s, %s, %s, %s, %s, %s)",
-                            [tuple(r) for r in daily.itertuples(index=False)])
-            cur.executemany("insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
-                            [tuple(r) for r in campaigns.itertuples(index=False)])
+    write_synthetic_marts(url, daily, campaigns)
     return url
 
 
