@@ -54,8 +54,18 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
             line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or "run failed"
             line = line.removeprefix("dagster._core.definitions.events.Failure: ")
             step = f"{event.step_key}: " if event.step_key else ""
-            return redact(step + line)[:1000]
+            return redact(step + line + _failed_checks(result))[:1500]
     return "run failed"
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> str:
+    """What the run's failed blocking data-quality checks said, and where to look (empty when none failed)."""
+    failed = [e for e in result.get_asset_check_evaluations()
+              if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    if not failed:
+        return ""
+    said = "; ".join(f"{e.asset_key.to_user_string()} {e.description or e.check_name}"[:400] for e in failed)
+    return f" ({said}). The days it names keep the rows loaded before; see `mbo quality`."
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, run_config: dict | None = None,

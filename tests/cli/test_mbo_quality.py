@@ -63,3 +63,24 @@ def test_accept_opens_the_gate_and_shows_as_accepted(env):
     again = run_mbo("quality", "accept", "meta_ads_campaign_daily", "valid_table", DAY.isoformat(), "--reason", "x",
                     env=env)
     assert "nothing to accept" in again.stdout
+
+
+def test_mbo_extract_says_which_blocking_check_failed_and_where_to_look(new_database, tmp_path):
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    (imports / "x.csv").write_text(
+        "date,platform,account_id,campaign_id,campaign_name,currency,spend,impressions,clicks,conversions,"
+        "conversion_value,daily_budget,status\n"
+        "2026-04-01,x_ads,18ce54d4x5t,1,One,USD,10.00,100,3,1,20.00,15.00,active\n"
+        "2026-04-01,x_ads,99zz,2,Two,EUR,10.00,100,3,1,20.00,15.00,active\n"
+        "2026-04-02,x_ads,18ce54d4x5t,1,One,USD,10.00,100,3,1,20.00,15.00,active\n", encoding="utf-8")
+    env = mbo_env(new_database("mbo_extract_gate"), tmp_path, MBO_SOURCE="live", MBO_IMPORT_DIR=str(imports))
+    extracted = run_mbo("extract", "--start", "2026-04-01", "--end", "2026-04-02", "--platform", "csv", env=env)
+    assert extracted.returncode == 1
+    assert "blocking asset check failed" in extracted.stderr
+    assert "raw/csv_campaign_daily volume: an account that spent the day before sent no rows" in extracted.stderr
+    assert "accounts x_ads/99zz spent on 2026-04-01 and sent nothing" in extracted.stderr
+    assert "`mbo quality`" in extracted.stderr
+    # The day that passed loaded; the day held back did not.
+    assert query(env["MBO_DATABASE_URL"], "select date, count(*) from raw.csv_campaign_daily group by 1") == [
+        (date(2026, 4, 1), 2)]
