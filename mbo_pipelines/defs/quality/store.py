@@ -73,7 +73,9 @@ def ensure_quality_tables(conn, rules: Sequence[TableRules] = ()) -> None:
         conn.execute(CHECK_RESULTS_DDL)
         conn.execute("create index if not exists check_results_latest on quality.check_results "
                      "(table_name, check_name, day, id desc)")
-        conn.execute(LATEST_VIEW)
+        # Replacing a view takes an exclusive lock that waits for every reader (the gates): only when missing.
+        if conn.execute("select to_regclass('quality.latest_check_results') is null").fetchone()[0]:
+            conn.execute(LATEST_VIEW)
         for rule in rules:
             columns = ", ".join(f"{name} text" for name in rule.table.column_names)
             conn.execute(
