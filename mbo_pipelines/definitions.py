@@ -12,6 +12,7 @@ from mbo_pipelines.defs.activate import (
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
+from mbo_pipelines.defs.quality.reference_data import reference_data_checks
 from mbo_pipelines.defs.quality.freshness import freshness_definitions
 from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
 from mbo_pipelines.resources import mbo_resource_from_env
@@ -46,7 +47,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     freshness_checks, freshness_sensors = freshness_definitions(extract_assets)
     return dg.Definitions(
         assets=[*extract_assets, mbo_dbt_models, budget_recommendations],
-        asset_checks=freshness_checks,
+        asset_checks=[*freshness_checks, *reference_data_checks()],
         jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
         schedules=[daily_refresh_schedule],
         sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, *freshness_sensors],

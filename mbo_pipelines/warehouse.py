@@ -70,15 +70,23 @@ def replace_days(
     days: Sequence[date],
     columns: Sequence[str],
     rows: Sequence[Sequence],
+    keep: Sequence[tuple[str, ...]] = (),
+    key: Sequence[str] = (),
 ) -> int:
-    """Atomically replace the rows of ``table`` on ``days`` (which need not be contiguous) with ``rows``."""
+    """Atomically replace the rows of ``table`` on ``days`` (which need not be contiguous) with ``rows``,
+    except the rows whose ``key`` columns (compared as text) are one of ``keep``: those stay as they are."""
     schema, name = table.split(".")
+    condition = sql.SQL("{} = any(%s)").format(sql.Identifier(date_column))
+    params: list = [list(days)]
+    if keep:
+        columns_as_text = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key)
+        arrays = sql.SQL(", ").join(sql.SQL("%s::text[]") for _ in key)
+        condition = sql.SQL("{} and ({}) not in (select * from unnest({}))").format(condition, columns_as_text, arrays)
+        params += [[k[n] for k in keep] for n in range(len(key))]
     with conn.transaction():
         conn.execute(
-            sql.SQL("delete from {}.{} where {} = any(%s)").format(
-                sql.Identifier(schema), sql.Identifier(name), sql.Identifier(date_column)
-            ),
-            (list(days),),
+            sql.SQL("delete from {}.{} where {}").format(sql.Identifier(schema), sql.Identifier(name), condition),
+            params,
         )
         return copy_rows(conn, table, columns, rows)
 

@@ -3,9 +3,11 @@
 ``write_import_files`` writes one export per platform (or one file for all)
 with the edge cases real exports have: several accounts and currencies (a JPY
 account with whole-number budgets and spend), unicode, SQL-looking names and
-names with quotes, commas and a line break, a campaign paused part-way
+names with quotes, commas and semicolons, a campaign paused part-way
 (zero rows after), a campaign starting mid-range and budgets that change over
 time. ``write_correction_file`` drops a newer file restating a few rows.
+``european=True`` writes what European Excel saves as CSV: semicolon-separated
+with decimal commas.
 Modification times are set explicitly (``os.utime``), so "newest file wins"
 tests do not depend on the clock.
 
@@ -42,8 +44,8 @@ ACCOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
     "amazon_ads": (("ENTITY2K3L4M5N6O7", "EUR"), ("A1B2C3D4E5F6G7", "JPY")),
 }
 
-#: Odd names first: unicode, SQL, quotes and commas, then a line break inside a quoted value.
-NAMES = (*ODD_NAMES, 'Brand, "Exact" — Q1 ', "Spring\nSale")
+#: Odd names first: unicode, SQL, quotes and commas. (A line break is a control character: such a row is quarantined.)
+NAMES = (*ODD_NAMES, 'Brand, "Exact" — Q1 ', 'Spring "Sale"; 50% off')
 
 KEY = ("platform", "account_id", "campaign_id", "date")
 
@@ -73,14 +75,15 @@ def write_import_files(
     directory: str | os.PathLike[str], start: date, end: date, campaigns: int = 50, seed: int = 0,
     platforms: Sequence[str] = ("linkedin_ads", "microsoft_ads", "snapchat_ads"), *, one_file: bool = False,
     columns: Sequence[str] = CSV_COLUMNS, extra_columns: dict[str, str] | None = None, bom: bool = False,
-    modified_at: datetime = DEFAULT_MODIFIED_AT, prefix: str = "",
+    modified_at: datetime = DEFAULT_MODIFIED_AT, prefix: str = "", european: bool = False,
 ) -> ImportFiles:
     """Write ``campaigns`` campaigns' daily rows for [start, end], spread over ``platforms``' accounts.
 
     One file per platform (``<prefix><platform>_<start>_<end>.csv``), or one
     ``<prefix>import_<start>_<end>.csv`` with ``one_file``. ``columns`` sets the
     header order, ``extra_columns`` adds columns (name -> value on every row),
-    ``bom`` starts each file with a UTF-8 BOM. Every file gets ``modified_at``.
+    ``bom`` starts each file with a UTF-8 BOM, ``european`` writes ``;`` and decimal commas. Every file gets
+    ``modified_at``.
     """
     rng = random.Random(seed)
     accounts = [(p, a, c) for p in platforms for a, c in ACCOUNTS.get(p, ((f"{p}-1001", "USD"),))]
@@ -96,7 +99,7 @@ def write_import_files(
     paths, expected = [], []
     for file, rows in by_file.items():
         path = write_csv(Path(directory) / file, rows, columns=columns, extra_columns=extra_columns, bom=bom,
-                         modified_at=modified_at)
+                         modified_at=modified_at, european=european)
         paths.append(path)
         expected += [_loaded(row, file, modified_at) for row in rows]
     return ImportFiles(paths, merge_rows(expected))
@@ -129,19 +132,32 @@ def sample_row(**values: Any) -> dict[str, str]:
     return {**row, **{k: str(v) for k, v in values.items()}}
 
 
+def european_row(**values: Any) -> dict[str, str]:
+    """``sample_row`` as European Excel writes it: its numbers with decimal commas."""
+    row = sample_row(**values)
+    for column in ("spend", "conversions", "conversion_value", "daily_budget"):
+        if column not in values:
+            row[column] = row[column].replace(".", ",")
+    return row
+
+
 def write_csv(
     path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, columns: Sequence[str] = CSV_COLUMNS,
     extra_columns: dict[str, str] | None = None, bom: bool = False, modified_at: datetime | None = DEFAULT_MODIFIED_AT,
-    encoding: str = "utf-8",
+    encoding: str = "utf-8", european: bool = False,
 ) -> Path:
-    """Write ``rows`` (typed or strings) under a header of ``columns`` and set the file's modification time."""
+    """Write ``rows`` (typed or strings) under a header of ``columns`` and set the file's modification time.
+
+    ``european``: semicolon-separated with decimal commas in typed numbers (strings are written as given).
+    """
     path = Path(path)
     header = [*columns, *(extra_columns or {})]
     with path.open("w", encoding="utf-8-sig" if bom else encoding, newline="") as out:
-        writer = csv.writer(out)  # Excel's dialect: CRLF, quotes only where needed
+        # Excel's dialect: CRLF, quotes only where needed.
+        writer = csv.writer(out, delimiter=";" if european else ",")
         writer.writerow(header)
         for row in rows:
-            values = {**{c: _text(row.get(c, "")) for c in columns}, **(extra_columns or {})}
+            values = {**{c: _text(row.get(c, ""), european) for c in columns}, **(extra_columns or {})}
             writer.writerow([values[c] for c in header])
     if modified_at is not None:
         set_modified_at(path, modified_at)
@@ -183,9 +199,10 @@ def _loaded(row: dict[str, Any], file: str, modified_at: datetime) -> dict[str, 
     return {**{c: row[c] for c in CSV_COLUMNS}, "source_file": file, "source_file_modified_at": modified_at}
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, decimal_comma: bool = False) -> str:
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, (float, Decimal)):
+        text = repr(value) if isinstance(value, float) else str(value)
+        return text.replace(".", ",") if decimal_comma else text
     return str(value)

@@ -32,8 +32,8 @@ class Mutant:
 MUTANTS = (
     # --- ingest -----------------------------------------------------------------------------------
     Mutant("reload-deletes-history", "mbo_pipelines/warehouse.py",
-           'sql.SQL("delete from {}.{} where {} = any(%s)")',
-           'sql.SQL("delete from {}.{} where {} = any(%s) or true")',
+           'condition = sql.SQL("{} = any(%s)")',
+           'condition = sql.SQL("{} = any(%s) or true")',
            "The partition reload deletes the whole raw table, not just the reloaded days: each daily run "
            "would erase the history (a WHERE clause lost in a refactor).",
            (f"{INGEST}/test_extract.py",)),
@@ -67,6 +67,11 @@ MUTANTS = (
            'sql.SQL("delete from {} where _day = any(%s) or (_day is null and _partition = %s)")',
            'sql.SQL("delete from {} where _day = any(%s) and (_day is null and _partition = %s)")',
            "Quarantined rows of a day stay after the day reloads clean: the quarantine no longer says what is held now.",
+           (QUALITY,)),
+    Mutant("bad-row-erases-good-row", "mbo_pipelines/defs/quality/load.py",
+           "columns, values, report.kept_keys(), table.key)", "columns, values)",
+           "A re-extract whose row for a campaign-day is quarantined deletes the good row loaded for it before: "
+           "that day's spend silently drops out of the marts.",
            (QUALITY,)),
     Mutant("acceptance-ignored-on-reload", "mbo_pipelines/defs/quality/validate.py",
            "if (check, report.window_days[int(i)]) not in accepted]",

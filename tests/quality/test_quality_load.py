@@ -79,12 +79,29 @@ def test_a_nul_byte_in_one_name_quarantines_that_row_and_loads_the_rest(url):
         ("A1-c2", "lone \\ud800 surrogate", LAST, LAST.isoformat(), "run-1"),
     ]
     assert all("campaign_name has control characters or is not valid UTF-8" in q[3] for q in quarantined)
-    assert [r[1] for r in _raw(url, LAST)] == ["A1-c0", "A2-c0", "A2-c1", "A2-c2"]
+    # The rows loaded before for the two quarantined campaigns stay: a bad re-read erases nothing.
+    assert [(r[1], r[2]) for r in _raw(url, LAST)] == [
+        ("A1-c0", "Campaign A1-c0"), ("A1-c1", "Campaign A1-c1"), ("A1-c2", "Campaign A1-c2"),
+        ("A2-c0", "Campaign A2-c0"), ("A2-c1", "Campaign A2-c1"), ("A2-c2", "Campaign A2-c2")]
     assert _failures(url, LAST) == []  # row-level: not blocking
 
     # The platform fixes the names: the day reloads whole and its quarantine of the earlier run goes.
     check_and_load(url, TABLE, _day_rows(LAST), (LAST, LAST), LAST.isoformat(), "run-2")
     assert len(_raw(url, LAST)) == 6 and _quarantine(url) == []
+
+
+def test_a_bad_reread_of_a_loaded_row_keeps_the_good_one_and_replaces_the_rest(url):
+    rows = _day_rows(LAST)
+    for row in rows:
+        row["spend"] = Decimal("120.00")  # restated by the platform
+    rows[4]["spend"] = Decimal("-5.00")  # A2-c1 now comes back broken
+    rows.append(_row(LAST, "A2", "A2-new", campaign_name="tab\there"))  # a new campaign, broken from the start
+    outcome = check_and_load(url, TABLE, rows, (LAST, LAST), LAST.isoformat(), "run-1")
+    assert outcome.report.kept_keys() == [("A2", "A2-c1", LAST.isoformat()), ("A2", "A2-new", LAST.isoformat())]
+    assert [(r[1], r[3]) for r in _raw(url, LAST)] == [
+        ("A1-c0", Decimal("120.0000")), ("A1-c1", Decimal("120.0000")), ("A1-c2", Decimal("120.0000")),
+        ("A2-c0", Decimal("120.0000")), ("A2-c1", Decimal("100.0000")), ("A2-c2", Decimal("120.0000"))]
+    assert [q[0] for q in _quarantine(url)] == ["A2-c1", "A2-new"]
 
 
 def test_a_volume_collapse_holds_the_day_back_and_keeps_what_was_loaded(url):
@@ -116,17 +133,27 @@ def test_an_account_that_spent_yesterday_and_sent_nothing_holds_the_day(url, mon
     assert "accounts A2 spent on" in outcome.report.held_days[LAST][0]
 
 
-def test_mixed_currencies_in_one_account_hold_only_that_day(url):
-    day_before, last = _raw(url, LAST - timedelta(days=1)), _raw(url, LAST)
-    rows = _day_rows(LAST - timedelta(days=1)) + _day_rows(LAST)
-    rows[-1]["currency"] = "USD"  # A2 reports EUR and USD on the last day
-    for row in rows[:6]:
+def test_a_day_an_account_reports_another_currency_than_its_usual_one_is_held_back(url):
+    before = {day: _raw(url, day) for day in (LAST - timedelta(days=2), LAST - timedelta(days=1), LAST)}
+    rows = [r for day in before for r in _day_rows(day)]
+    for row in rows:
         row["spend"] = Decimal("101.00")
-    outcome = check_and_load(url, TABLE, rows, (LAST - timedelta(days=1), LAST), "range", "run-1")
+        if row["advertiser_id"] == "A2" and row["stat_time_day"] == LAST:
+            row["currency"] = "USD"  # A2 reported EUR the days before
+    outcome = check_and_load(url, TABLE, rows, (LAST - timedelta(days=2), LAST), "range", "run-1")
     assert set(outcome.report.held_days) == {LAST}
-    assert _raw(url, LAST) == last
-    assert [r[3] for r in _raw(url, LAST - timedelta(days=1))] == [Decimal("101.0000")] * 6 != [r[3] for r in day_before]
+    assert _raw(url, LAST) == before[LAST]
+    assert [r[3] for r in _raw(url, LAST - timedelta(days=1))] == [Decimal("101.0000")] * 6  # reloaded
     assert [(t, d, c) for t, d, c, _ in _failures(url, LAST)] == [(TABLE.name, LAST, "valid_table")]
+    assert "A2 on 2026-04-05: USD (its other rows: EUR)" in outcome.report.held_days[LAST][0]
+
+    # Half and half: no usual currency to tell which is wrong, so every day of the account is held.
+    rows = _day_rows(LAST - timedelta(days=1)) + _day_rows(LAST)
+    for row in rows:
+        if row["advertiser_id"] == "A2" and row["stat_time_day"] == LAST:
+            row["currency"] = "USD"
+    outcome = check_and_load(url, TABLE, rows, (LAST - timedelta(days=1), LAST), "range", "run-2")
+    assert set(outcome.report.held_days) == {LAST - timedelta(days=1), LAST}
 
 
 def test_columns_that_differ_hold_every_day_back(url):

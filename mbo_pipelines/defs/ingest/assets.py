@@ -226,6 +226,8 @@ def csv_campaign_daily(context: dg.AssetExecutionContext, mbo: MboResource) -> d
             "files": dg.MetadataValue.text(", ".join(result.files) or "none"),
             "platforms": dg.MetadataValue.text(", ".join(sorted({r["platform"] for r in rows})) or "none"),
             "rows_superseded_by_newer_files": dg.MetadataValue.int(result.superseded),
+            "ignored_columns": dg.MetadataValue.text(
+                "; ".join(f"{f}: {', '.join(c)}" for f, c in result.ignored_columns.items()) or "none"),
         }
 
     # The daily rows and the partition window use the 'date' column; no lookback is needed for files,

@@ -175,6 +175,8 @@ def _history_end(context: dg.AssetExecutionContext) -> date | None:
         dg.AssetKey(["marts", "fct_campaign_daily"]),
         dg.AssetKey(["marts", "dim_campaign"]),
         dg.AssetKey(["marts", "account_pacing"]),
+        # The FX rates directly: their blocking check (valid_rates) then holds the plan in the same run.
+        dg.AssetKey(["reference", "currency_rates"]),
     ],
     kinds={"python", "scipy", "postgres"},
     description=(

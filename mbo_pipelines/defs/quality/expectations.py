@@ -50,7 +50,20 @@ def _batches():
             for kind in ("rows", "schema", "accounts", "volume")}
 
 
-def _expect(name: str, check: str, reason: str, **kwargs: Any):
+@functools.cache
+def batch_definition(kind: str):
+    """The whole-dataframe batch definition ``kind`` of the shared context: one of the four above, or another
+    kind of frame (reference data), added on first use."""
+    batches = _batches()
+    if kind in batches:
+        return batches[kind]
+    source = next(iter(batches.values())).data_asset.datasource
+    return source.add_dataframe_asset(kind).add_batch_definition_whole_dataframe(kind)
+
+
+def expectation(name: str, check: str, reason: str, **kwargs: Any):
+    """The GX expectation class ``name`` (``ExpectColumnValuesToBeUnique``…) with its check and plain-language
+    reason in ``meta``, as every suite here carries them."""
     expectations = _gx().expectations
     return getattr(expectations, name)(meta={"check": check, "reason": reason}, **kwargs)
 
@@ -61,38 +74,38 @@ def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> li
     key = set(rules.table.key)
     for column in rules.table.required:
         what = "a key column" if column in key else "required"
-        out.append(_expect("ExpectColumnValuesToNotBeNull", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToNotBeNull", VALID_ROWS,
                            f"{column} is missing or not a valid value ({what})", column=column))
     for column in [*rules.count_columns, *rules.amount_columns]:
         bound = rules.upper_bound(column)
-        out.append(_expect("ExpectColumnValuesToBeBetween", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToBeBetween", VALID_ROWS,
                            f"{column} is negative, infinite or absurdly large (above {bound:.0e})",
                            column=column, min_value=0, max_value=bound))
     for column in rules.count_columns:
-        out.append(_expect("ExpectColumnValuesToBeInTypeList", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToBeInTypeList", VALID_ROWS,
                            f"{column} is not a whole number", column=column, type_list=["int"]))
     for column in rules.list_columns:
-        out.append(_expect("ExpectColumnValuesToBeBetween", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToBeBetween", VALID_ROWS,
                            f"{column} has a negative value", column=column, min_value=0))
     for column in rules.text_columns:
-        out.append(_expect("ExpectColumnValuesToNotMatchRegex", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToNotMatchRegex", VALID_ROWS,
                            f"{column} has control characters or is not valid UTF-8", column=column,
                            regex=FORBIDDEN_TEXT))
-        out.append(_expect("ExpectColumnValueLengthsToBeBetween", VALID_ROWS,
+        out.append(expectation("ExpectColumnValueLengthsToBeBetween", VALID_ROWS,
                            f"{column} is empty or longer than {MAX_TEXT_LENGTH} characters", column=column,
                            min_value=1, max_value=MAX_TEXT_LENGTH))
-    out.append(_expect("ExpectColumnValuesToBeInSet", VALID_ROWS,
+    out.append(expectation("ExpectColumnValuesToBeInSet", VALID_ROWS,
                        f"{rules.currency_column} is not an ISO 4217 currency code", column=rules.currency_column,
                        value_set=sorted(ISO_4217_CODES)))
     for smaller, larger in rules.bounded_by:
-        out.append(_expect("ExpectColumnPairValuesAToBeGreaterThanB", VALID_ROWS,
+        out.append(expectation("ExpectColumnPairValuesAToBeGreaterThanB", VALID_ROWS,
                            f"{smaller} exceeds {larger}", column_A=larger, column_B=smaller, or_equal=True,
                            ignore_row_if="either_value_is_missing"))
     if rules.table.date_column and window_days is not None:
-        out.append(_expect("ExpectColumnValuesToBeInSet", VALID_ROWS,
+        out.append(expectation("ExpectColumnValuesToBeInSet", VALID_ROWS,
                            f"{rules.table.date_column} is outside the partitions extracted",
                            column=rules.table.date_column, value_set=sorted(window_days)))
-    out.append(_expect("ExpectCompoundColumnsToBeUnique", VALID_ROWS,
+    out.append(expectation("ExpectCompoundColumnsToBeUnique", VALID_ROWS,
                        f"another row has the same key ({', '.join(rules.table.key)}) with different values",
                        column_list=list(rules.table.key)))
     return out
@@ -100,32 +113,32 @@ def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> li
 
 def schema_expectations(rules: TableRules) -> list:
     """The batch carries exactly the table's columns."""
-    return [_expect("ExpectTableColumnsToMatchSet", VALID_TABLE,
+    return [expectation("ExpectTableColumnsToMatchSet", VALID_TABLE,
                     "the columns differ from the raw table's", column_set=rules.table.column_names, exact_match=True)]
 
 
 def account_expectations() -> list:
-    """One currency per account and day."""
-    return [_expect("ExpectColumnValuesToBeBetween", VALID_TABLE,
-                    "an account reports more than one currency on the same day", column="currencies", max_value=1)]
+    """One currency per account (across the batch's days)."""
+    return [expectation("ExpectColumnValuesToBeBetween", VALID_TABLE,
+                    "an account reports more than one currency", column="currencies", max_value=1)]
 
 
 def volume_expectations() -> list:
     """Each day's rows and volume inside the band; no account that spent the day before missing."""
     return [
-        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
                 "fewer rows than the band below the trailing same-weekday median allows",
                 column_A="rows", column_B="rows_low", or_equal=True, ignore_row_if="either_value_is_missing"),
-        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
                 "more rows than the band above the trailing same-weekday median allows",
                 column_A="rows_high", column_B="rows", or_equal=True, ignore_row_if="either_value_is_missing"),
-        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
                 "volume collapsed below the band of the trailing same-weekday median",
                 column_A="volume", column_B="volume_low", or_equal=True, ignore_row_if="either_value_is_missing"),
-        _expect("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
+        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
                 "volume jumped above the band of the trailing same-weekday median",
                 column_A="volume_high", column_B="volume", or_equal=True, ignore_row_if="either_value_is_missing"),
-        _expect("ExpectColumnValuesToBeBetween", VOLUME,
+        expectation("ExpectColumnValuesToBeBetween", VOLUME,
                 "an account that spent the day before sent no rows", column="accounts_gone", max_value=0),
     ]
 
@@ -134,7 +147,7 @@ def run(kind: str, frame: pd.DataFrame, expectations: list) -> list:
     """Validate ``frame`` against ``expectations``; the GX results, one per expectation."""
     gx = _gx()
     suite = gx.ExpectationSuite(name=f"mbo_{kind}", expectations=expectations)
-    batch = _batches()[kind].get_batch(batch_parameters={"dataframe": frame})
+    batch = batch_definition(kind).get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                   "partial_unexpected_count": SAMPLE_SIZE})
     return list(result.results)

@@ -35,7 +35,7 @@ def check_and_load(url: str, table: RawTable, rows: list[dict[str, Any]], window
     """Validate ``rows`` against the table's expectations and load the rows and days that pass.
 
     Days a table-level check fails keep what was loaded for them before; rows a row-level check fails go to
-    ``quarantine.<table>``. ``window`` is the days the rows cover (None for a campaign snapshot).
+    ``quarantine.<table>``, and the row loaded before for the same key (if any) stays. ``window`` is the days the rows cover (None for a campaign snapshot).
     """
     rules = rules_for(table)
     band = volume_band()
@@ -51,7 +51,7 @@ def check_and_load(url: str, table: RawTable, rows: list[dict[str, Any]], window
             written = 0
             if window and report.loadable_days:
                 written = warehouse.replace_days(conn, table.name, table.date_column, report.loadable_days,
-                                                 columns, values)
+                                                 columns, values, report.kept_keys(), table.key)
             elif not window and report.loads_anything:
                 written = warehouse.replace_table_contents(conn, table.name, columns, values)
             quarantined = store.record(conn, report, partition, run_id)

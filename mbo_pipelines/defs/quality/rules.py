@@ -9,7 +9,7 @@ account, the day and the volume measure, and which counts bound others
 (clicks ≤ impressions).
 
 Row-level rules quarantine the rows that break them; table-level rules (the
-columns, one currency per account and day, the volume against past weeks, an
+columns, one currency per account, the volume against past weeks, an
 account that spent the day before and sent nothing) hold a whole day back.
 """
 
@@ -47,7 +47,7 @@ CHECK_DESCRIPTIONS = {
     VALID_ROWS: ("Row-level expectations (values present, numbers finite and ≥ 0, clicks ≤ impressions, ISO 4217 "
                  "currencies, dates inside the partition, clean text, unique keys). Failing rows go to quarantine; "
                  "the rest load."),
-    VALID_TABLE: ("Table-level expectations (the expected columns, one currency per account and day). A failing day "
+    VALID_TABLE: ("Table-level expectations (the expected columns, one usual currency per account). A failing day "
                   "is held back: the rows already loaded for it stay."),
     VOLUME: ("Rows and volume per day within the configured band of the trailing same-weekday median, and no account "
              "that spent the day before sending nothing. A failing day is held back."),

@@ -9,7 +9,7 @@ per day what loads and what does not.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -89,6 +89,23 @@ class QualityReport:
         return [row for i, row in enumerate(self.rows)
                 if i not in self.row_reasons and not self.is_held(self.day_of(i))]
 
+    def kept_keys(self) -> list[tuple[str, ...]]:
+        """Keys (as text) of quarantined rows on days that load: the rows loaded before for them stay in raw.
+
+        A bad row in a re-extract must not erase the good row loaded for the same campaign and day; keys
+        that also come with a valid row (an exact duplicate kept once) are not kept twice.
+        """
+        key = self.rules.table.key
+        loading = {_key_text(row, key) for row in self.rows_to_load()}
+        kept = set()
+        for i in self.row_reasons:
+            if self.is_held(self.day_of(i)) or (self.rules.is_daily and self.day_of(i) is None):
+                continue
+            text = _key_text(self.rows[i], key)
+            if text is not None and text not in loading:
+                kept.add(text)
+        return sorted(kept)
+
     def rows_to_quarantine(self) -> list[tuple[dict[str, Any], date | None, str]]:
         """(row, its day, reason) for every row that does not load."""
         out = []
@@ -113,6 +130,20 @@ class QualityReport:
             if finding.check == check:
                 days.update(finding.days or (ALL_DAYS,))
         return days
+
+
+def _key_text(row: dict[str, Any], key: Sequence[str]) -> tuple[str, ...] | None:
+    """A row's key as PostgreSQL prints it (``::text``), or None when a part is missing or could not be stored."""
+    parts = []
+    for column in key:
+        value = row.get(column)
+        if value is None or isinstance(value, (list, dict)):
+            return None
+        part = value.isoformat() if isinstance(value, date) else str(value)
+        if "\x00" in part or any("\ud800" <= ch <= "\udfff" for ch in part):
+            return None
+        parts.append(part)
+    return tuple(parts)
 
 
 def _sample(values: Sequence[Any]) -> tuple[str, ...]:
@@ -163,14 +194,24 @@ def _schema_findings(report: QualityReport) -> None:
 
 
 def _account_findings(report: QualityReport, valid: list[int], accepted: Collection[tuple[str, date | None]]) -> None:
-    currencies: dict[tuple[date | None, str], set[str]] = defaultdict(set)
+    """One currency per account across the batch: a day on which an account reports a currency other than its
+    usual one (the one most of its rows in the batch carry; every day of it when there is no such one) is held."""
+    per_day: dict[tuple[date | None, str], set[str]] = defaultdict(set)
+    rows_per_currency: dict[str, Counter] = defaultdict(Counter)
     for i in valid:
         row = report.rows[i]
-        currencies[(report.day_of(i), account_of(report.rules, row))].add(str(row.get(report.rules.currency_column)))
-    if not currencies:
+        account, currency = account_of(report.rules, row), str(row.get(report.rules.currency_column))
+        per_day[(report.day_of(i), account)].add(currency)
+        rows_per_currency[account][currency] += 1
+    if not per_day:
         return
-    keys = list(currencies)
-    frame = pd.DataFrame({"currencies": [len(currencies[k]) for k in keys]})
+    usual = {}
+    for account, counts in rows_per_currency.items():
+        (first, n), *rest = counts.most_common(2) + [(None, 0)]
+        usual[account] = first if n > rest[0][1] else None
+    keys = list(per_day)
+    frame = pd.DataFrame({"currencies": [
+        len(per_day[key] | {usual[key[1]]}) if usual[key[1]] else len(rows_per_currency[key[1]]) for key in keys]})
     for result in ex.run("accounts", frame, ex.account_expectations()):
         if result.success:
             continue
@@ -179,7 +220,9 @@ def _account_findings(report: QualityReport, valid: list[int], accepted: Collect
         bad = [(day, account) for day, account in bad if (check, day) not in accepted]
         if not bad:
             continue
-        lines = [f"{account} on {day or 'the snapshot'}: {', '.join(sorted(currencies[(day, account)]))}"
+        lines = [f"{account} on {day or 'the snapshot'}: {', '.join(sorted(per_day[(day, account)]))}"
+                 + (f" (its other rows: {', '.join(sorted(set(rows_per_currency[account]) - per_day[(day, account)]))})"
+                    if set(rows_per_currency[account]) - per_day[(day, account)] else "")
                  for day, account in bad]
         report.findings.append(Finding(check, kind, column, reason, len(bad), _sample(lines),
                                        tuple(sorted({d for d, _ in bad}, key=lambda d: (d is None, d)))))
@@ -230,7 +273,11 @@ def _volume_findings(report: QualityReport, valid: list[int], history: DailyTota
         else:
             report.volume_lines[day] = (f"{rows} rows, volume {volume:,.2f}; too little history for the band "
                                         f"({len(past)} of {band.min_history} same weekdays)")
-        yesterday = per_account(day - timedelta(days=1)) or {}
+        # The day before as loaded, overlaid with this batch's valid rows: an account whose rows were all
+        # quarantined the day before still counts as having spent, from what was loaded for it.
+        before = day - timedelta(days=1)
+        yesterday = {account: tuple(v) for (d, account), v in history.items() if d == before}
+        yesterday.update(per_account(before) or {})
         gone = sorted(a for a, (_, spent) in yesterday.items() if spent > 0 and a not in today)
         record["accounts_gone"] = len(gone)
         record["gone"] = gone

@@ -13,6 +13,7 @@ from mbo_pipelines.defs.ingest.csv_import.reader import CsvImportError, read_imp
 from mbo_pipelines.defs.ingest.raw_tables import CSV_CAMPAIGN_DAILY, CSV_COLUMNS
 from tests.fakes.csv_files import (
     DEFAULT_MODIFIED_AT,
+    european_row,
     key,
     merge_rows,
     sample_row,
@@ -63,7 +64,8 @@ def test_a_50_campaign_90_day_import_round_trips_exactly(tmp_path):
     yen = [r for r in result.rows if r["currency"] == "JPY"]
     assert yen and all(r["daily_budget"] == r["daily_budget"].to_integral_value() for r in yen)
     assert {r["status"] for r in result.rows} == {"active", "paused"}
-    assert any("\n" in r["campaign_name"] for r in result.rows) and any("DROP TABLE" in r["campaign_name"] for r in result.rows)
+    names = {r["campaign_name"] for r in result.rows}
+    assert {'Brand, "Exact" — Q1 ', 'Spring "Sale"; 50% off'} <= names and any("DROP TABLE" in n for n in names)
 
 
 def test_a_year_of_50_campaigns_in_three_files_reads_fast(tmp_path):
@@ -88,6 +90,46 @@ def test_a_utf8_bom_is_accepted(tmp_path):
     files = write_import_files(tmp_path, START, END, campaigns=6, bom=True)
     assert files.paths[0].read_bytes().startswith(b"\xef\xbb\xbfdate,")
     assert read_import_rows(tmp_path, START, END).rows == files.rows
+
+
+def test_a_european_excel_export_reads_like_the_comma_separated_file(tmp_path):
+    # Semicolon-separated with decimal commas, as European Excel saves "CSV": the same rows, to the digit.
+    files = write_import_files(tmp_path, START, END, campaigns=6, european=True, bom=True)
+    header, first = files.paths[0].read_text(encoding="utf-8-sig").splitlines()[:2]
+    assert header.startswith("date;platform;") and "," not in header and "." not in first.split(";", 6)[-1]
+    assert read_import_rows(tmp_path, START, END).rows == files.rows
+
+
+def test_a_decimal_comma_in_a_semicolon_file_is_read_as_the_decimal_mark(tmp_path):
+    write_csv(tmp_path / "eu.csv", [european_row(spend="12,50", conversions="1,5", impressions="1000")], european=True)
+    (row,) = read_import_rows(tmp_path, START, END).rows
+    assert (row["spend"], row["conversions"], row["impressions"]) == (Decimal("12.50"), 1.5, 1000)
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    ("spend", "12.50", "a point is refused because it may be a thousands separator"),
+    ("spend", "1.234,56", "no thousands separators"),
+    ("impressions", "1.000", "a whole number >= 0, e.g. 1234: this file is semicolon-separated"),
+    ("spend", "-1,00", "a number >= 0 with a decimal comma, e.g. 1234,56 (amounts cannot be negative)"),
+    ("conversions", "1,2,3", "no thousands separators"),
+    ("spend", "€12,50", "digits and a decimal comma only"),
+])
+def test_a_semicolon_file_refuses_points_and_thousands_separators(tmp_path, column, value, expected):
+    write_csv(tmp_path / "eu.csv", [european_row(campaign_id="1"), european_row(**{column: value})], european=True)
+    message = refusal(tmp_path)
+    assert f"eu.csv line 3, column {column}: {value!r}" in message and expected in message
+
+
+def test_a_decimal_comma_in_a_comma_separated_file_is_still_refused(tmp_path):
+    write_csv(tmp_path / "us.csv", [sample_row(spend="12,50")])  # quoted by the writer: one value
+    assert "us.csv line 2, column spend: '12,50' — expected a number >= 0 with a decimal point" in refusal(tmp_path)
+
+
+def test_an_unquoted_semicolon_in_a_semicolon_file_is_explained(tmp_path):
+    path = write_csv(tmp_path / "eu.csv", [european_row(campaign_name="Brand EU")], european=True)
+    path.write_text(path.read_text(encoding="utf-8").replace("Brand EU", "Brand; EU"), encoding="utf-8")
+    message = refusal(tmp_path)
+    assert "eu.csv line 2: 14 values but the header has 13 columns" in message and "quote text that contains semicolons" in message
 
 
 def test_values_are_normalised(tmp_path):
@@ -238,9 +280,15 @@ def test_missing_columns_are_refused_naming_the_file_and_columns(tmp_path):
     assert "short.csv line 1 (header): missing column(s) spend, status" in message
 
 
-def test_a_semicolon_separated_file_gets_a_hint(tmp_path):
-    (tmp_path / "excel.csv").write_text(";".join(CSV_COLUMNS) + "\n", encoding="utf-8")
-    assert "save it comma-separated" in refusal(tmp_path)
+def test_a_tab_separated_file_gets_a_hint(tmp_path):
+    (tmp_path / "excel.csv").write_text("\t".join(CSV_COLUMNS) + "\n", encoding="utf-8")
+    assert "excel.csv line 1 (header): missing column(s) date" in refusal(tmp_path)
+    assert "looks tab-separated: save it comma-separated" in refusal(tmp_path)
+
+
+def test_a_semicolon_header_missing_a_column_is_named_in_its_own_terms(tmp_path):
+    (tmp_path / "eu.csv").write_text(";".join(c for c in CSV_COLUMNS if c != "status") + "\n", encoding="utf-8")
+    assert "eu.csv line 1 (header): missing column(s) status;" in refusal(tmp_path)
 
 
 def test_a_column_named_twice_is_refused(tmp_path):

@@ -1,18 +1,23 @@
 """Parsing one CSV import value per column: typed values, or a FieldError saying what was expected.
 
-Numbers are strict on purpose: a decimal comma, a thousands separator or a
-currency symbol is refused rather than guessed, because a wrong guess moves
-money by a factor of a thousand. Spend and budgets stay ``Decimal`` exactly as
-written (no float round trip).
+Numbers are strict on purpose: a thousands separator or a currency symbol
+is refused rather than guessed, because a wrong guess moves money by a factor
+of a thousand. The decimal mark follows the file's separator: a point in a
+comma-separated file, a comma in a semicolon-separated one (European Excel
+saves "CSV" that way: ``12,50`` in a ``;`` file), where a point is refused
+because it may be a thousands separator there (``1.234`` = 1234). Spend and
+budgets stay ``Decimal`` exactly as written (no float round trip).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 
@@ -175,6 +180,32 @@ def _not_a_number(value: str, expected: str) -> str:
     return f"{expected} (digits and a decimal point only: no currency symbols, spaces or thousands separators)"
 
 
+def _decimal_comma(parse: Callable[[str], Any], expected: str) -> Callable[[str], Any]:
+    """``parse`` for numbers written with a decimal comma (a point refused), its messages in decimal-comma terms."""
+
+    def parse_with_decimal_comma(text: str) -> Any:
+        value = text.strip()
+        if "." in value or value.count(",") > 1:
+            raise FieldError(
+                f"{_in_decimal_comma(expected)}: this file is semicolon-separated (as European Excel saves CSV), so "
+                f"numbers use a decimal comma and no thousands separators; a point is refused because it may be a "
+                f"thousands separator (1.234 = 1234). Write 1234,56, or save the file as 'CSV UTF-8 (Comma "
+                f"delimited)' with decimal points"
+            )
+        try:
+            return parse(value.replace(",", "."))
+        except FieldError as exc:
+            raise FieldError(_in_decimal_comma(str(exc))) from None
+
+    return parse_with_decimal_comma
+
+
+def _in_decimal_comma(message: str) -> str:
+    for point, comma in (("1234.56", "1234,56"), ("12.5", "12,5"), ("decimal point", "decimal comma")):
+        message = message.replace(point, comma)
+    return message
+
+
 #: Column -> parser, in CSV_COLUMNS order.
 PARSERS = {
     "date": parse_date,
@@ -190,4 +221,14 @@ PARSERS = {
     "conversion_value": parse_float,
     "daily_budget": parse_money,
     "status": parse_status,
+}
+#: The same for a semicolon-separated file: its numbers use a decimal comma.
+DECIMAL_COMMA_PARSERS = {
+    **PARSERS,
+    "spend": _decimal_comma(parse_money, MONEY_EXPECTED),
+    "impressions": _decimal_comma(parse_count, COUNT_EXPECTED),
+    "clicks": _decimal_comma(parse_count, COUNT_EXPECTED),
+    "conversions": _decimal_comma(parse_float, FLOAT_EXPECTED),
+    "conversion_value": _decimal_comma(parse_float, FLOAT_EXPECTED),
+    "daily_budget": _decimal_comma(parse_money, MONEY_EXPECTED),
 }

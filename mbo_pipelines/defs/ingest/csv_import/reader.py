@@ -2,9 +2,10 @@
 
 For LinkedIn, Microsoft Ads, X, Amazon, Snapchat and any platform without a
 native connector. Every ``*.csv`` file directly in the directory (not hidden
-ones, not sub-directories) is UTF-8 (a BOM is fine), comma-separated, with a
-header naming ``CSV_COLUMNS`` in any order; extra columns are ignored and
-reported. Files can be re-dropped with corrections at any time: per
+ones, not sub-directories) is UTF-8 (a BOM is fine), comma-separated with
+decimal points, or semicolon-separated with decimal commas (what European
+Excel saves as CSV: the header decides which), with a header naming
+``CSV_COLUMNS`` in any order; extra columns are ignored and reported. Files can be re-dropped with corrections at any time: per
 date × platform × account × campaign the newest file wins (latest modification
 time; on a tie the later file name).
 
@@ -24,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mbo_pipelines.defs.ingest.csv_import.fields import EXPECTED, PARSERS, FieldError
+from mbo_pipelines.defs.ingest.csv_import.fields import DECIMAL_COMMA_PARSERS, EXPECTED, PARSERS, FieldError
 from mbo_pipelines.defs.ingest.raw_tables import CSV_CAMPAIGN_DAILY, CSV_COLUMNS
 
 #: How many problems an error lists (the rest are counted).
@@ -156,7 +157,8 @@ def _read_file(path: Path, mtime_ns: int, start: date, end: date, problems: _Pro
         problems.add(_not_utf8(name, data, exc))
         return result
     modified_at = _EPOCH + timedelta(microseconds=mtime_ns // 1000)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter = _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -165,10 +167,25 @@ def _read_file(path: Path, mtime_ns: int, start: date, end: date, problems: _Pro
         positions = _header_positions(name, header, result, problems)
         if positions is None:
             return result
-        _read_rows(name, reader, len(header), positions, (start, end), modified_at, result, problems)
+        _read_rows(name, reader, len(header), positions, delimiter, (start, end), modified_at, result, problems)
     except csv.Error as exc:
         problems.add(f"{name} line {reader.line_num}: not valid CSV ({exc}); check the quoting of that line")
     return result
+
+
+def _delimiter(text: str) -> str:
+    """``;`` when the header is semicolon-separated (European Excel's CSV), else ``,``."""
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+
+    def names(delimiter: str) -> list[str]:
+        return [c.strip().lower() for c in next(csv.reader([first_line], delimiter=delimiter), [])]
+
+    by_comma, by_semicolon = names(","), names(";")
+    if set(CSV_COLUMNS) <= set(by_comma):
+        return ","
+    if set(CSV_COLUMNS) <= set(by_semicolon) or (len(by_comma) == 1 and len(by_semicolon) > 1):
+        return ";"
+    return ","
 
 
 def _header_positions(name: str, header: list[str], result: _FileRows, problems: _Problems) -> list[int] | None:
@@ -178,8 +195,8 @@ def _header_positions(name: str, header: list[str], result: _FileRows, problems:
     twice = sorted(column for column, n in Counter(names).items() if n > 1 and column in CSV_COLUMNS)
     if missing:
         hint = ""
-        if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-            hint = " (the file looks semicolon- or tab-separated: save it comma-separated)"
+        if len(header) == 1 and "\t" in header[0]:
+            hint = " (the file looks tab-separated: save it comma-separated)"
         problems.add(
             f"{name} line 1 (header): missing column(s) {', '.join(missing)}{hint}; the header must name "
             f"{','.join(CSV_COLUMNS)} (in any order)"
@@ -194,10 +211,12 @@ def _header_positions(name: str, header: list[str], result: _FileRows, problems:
     return [names.index(column) for column in CSV_COLUMNS]
 
 
-def _read_rows(name, reader, width, positions, window, modified_at, result: _FileRows, problems: _Problems) -> None:
+def _read_rows(name, reader, width, positions, delimiter, window, modified_at, result: _FileRows,
+               problems: _Problems) -> None:
     """Parse and check every data row; keep the rows in the window."""
     start, end = window
-    columns = [(column, position, PARSERS[column]) for column, position in zip(CSV_COLUMNS, positions)]
+    parsers = DECIMAL_COMMA_PARSERS if delimiter == ";" else PARSERS
+    columns = [(column, position, parsers[column]) for column, position in zip(CSV_COLUMNS, positions)]
     loaded_columns = CSV_CAMPAIGN_DAILY.column_names
     seen: dict[tuple, int] = {}
     currencies: dict[tuple[str, str], tuple[str, int]] = {}
@@ -208,7 +227,7 @@ def _read_rows(name, reader, width, positions, window, modified_at, result: _Fil
         if not any(value.strip() for value in record):
             continue  # blank lines and spreadsheets' trailing ",,,," rows
         if len(record) != width:
-            problems.add(_wrong_width(name, first_line, len(record), width))
+            problems.add(_wrong_width(name, first_line, len(record), width, delimiter))
             continue
         row: dict[str, Any] = {}
         for column, position, parse in columns:
@@ -244,9 +263,11 @@ def _read_rows(name, reader, width, positions, window, modified_at, result: _Fil
             result.rows.append({column: row[column] for column in loaded_columns})
 
 
-def _wrong_width(name: str, line: int, got: int, width: int) -> str:
+def _wrong_width(name: str, line: int, got: int, width: int, delimiter: str) -> str:
     text = f"{name} line {line}: {got} values but the header has {width} columns — expected one value per column"
-    if got > width:
+    if got > width and delimiter == ";":
+        text += "; an unquoted semicolon in a name splits a value in two: quote text that contains semicolons"
+    elif got > width:
         text += (
             "; an unquoted decimal comma (12,50) or a comma in a name splits a value in two: use a decimal point "
             "and quote text that contains commas"
@@ -257,7 +278,8 @@ def _wrong_width(name: str, line: int, got: int, width: int) -> str:
 def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> str:
     """Name the line, column and value holding the first byte that is not UTF-8."""
     where = f"{name} line {data.count(_NEWLINE, 0, exc.start) + 1}"
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
+    text = data.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header, line = [column.strip().lower() for column in next(reader, [])], reader.line_num
         if any("\ufffd" in column for column in header):
