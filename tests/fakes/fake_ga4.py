@@ -15,7 +15,11 @@ PERMISSION_DENIED. Point the real SDK at it with ``MBO_GA4_ENDPOINT=fake.url``
 Fault injection (each applies to the next requests, then clears):
 ``fail_next(status=429, times=1)`` answers with an HTTP error in Google's error shape
 (429 RESOURCE_EXHAUSTED, 500 INTERNAL, 503 UNAVAILABLE, ...);
-``truncate_next()`` cuts the next successful response's JSON in half.
+``truncate_next()`` cuts the next successful response's JSON in half;
+``serve_body_next(body, times=1)`` answers the next requests with HTTP 200 and ``body`` verbatim
+(text or bytes: not JSON, or JSON of the wrong shape such as ``"rows": 5``);
+``edit_report(edit)`` serves ``edit(report)`` instead of every report (the REST JSON as a dict: a test
+can add fields, drop values or repeat rows) until ``clear_edits()``.
 Every request is recorded in ``fake.requests``.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +116,8 @@ class FakeGA4(LoopbackHTTPServer):
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._truncate = False
+        self._bodies: list[bytes] = []
+        self._edits: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
         self._server: ThreadingHTTPServer | None = None
 
     def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
@@ -144,6 +150,22 @@ class FakeGA4(LoopbackHTTPServer):
         with self._lock:
             self._truncate = True
 
+    def serve_body_next(self, body: str | bytes, times: int = 1) -> None:
+        """The next ``times`` requests get HTTP 200 and ``body`` verbatim."""
+        with self._lock:
+            self._bodies += [body if isinstance(body, bytes) else body.encode()] * times
+
+    def edit_report(self, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Serve ``edit(report)`` instead of every report (REST JSON as a dict), until ``clear_edits()``."""
+        with self._lock:
+            self._edits.append(edit)
+
+    def clear_edits(self) -> None:
+        """Serve the reports as they are again (drops ``edit_report`` and pending ``serve_body_next``)."""
+        with self._lock:
+            self._edits.clear()
+            self._bodies.clear()
+
     def _setting(self, value: str | Mapping[str, str], property_id: str) -> str:
         return value if isinstance(value, str) else value[property_id]
 
@@ -155,6 +177,8 @@ class FakeGA4(LoopbackHTTPServer):
                 status = self._failures.pop(0)
                 message = "Exhausted concurrent requests quota." if status == 429 else "The service is unavailable."
                 return status, _error(status, message)
+            if self._bodies:
+                return 200, self._bodies.pop(0)
             if method != "POST" or not match:
                 return 404, _error(404, f"Unknown path {path}.")
             property_id = match["id"]
@@ -164,6 +188,8 @@ class FakeGA4(LoopbackHTTPServer):
                 report = self._report(property_id, body)
             except (KeyError, ValueError, TypeError) as exc:
                 return 400, _error(400, f"Invalid request: {exc}")
+            for edit in self._edits:
+                report = edit(report)
             raw = json.dumps(report, ensure_ascii=False).encode()
             if self._truncate:
                 self._truncate, raw = False, raw[: len(raw) // 2]

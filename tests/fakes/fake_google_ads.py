@@ -42,6 +42,14 @@ methods are ``"SearchStream"`` and ``"MutateCampaignBudgets"``):
   is broken: ``"missing_campaign_id"`` or ``"bad_date"`` (an impossible date).
 - ``reject_budget(campaign_id, message)``: every operation on that campaign's
   budget fails (a partial failure when the request allows it); ``message=None`` lifts it.
+- ``corrupt_next_stream(how="truncate", times=1)``: the next ``times`` streams send, as their first
+  response, bytes that are not a ``SearchGoogleAdsStreamResponse``: the serialized message cut short
+  (``"truncate"``: its last byte missing) or ``"garbage"``.
+
+Malformed data (for the data-quality corpus): ``edit_rows(edit, daily=True)`` serves
+``edit(rows) -> rows`` (a list of ``GoogleAdsRow``, before batching: drop fields, repeat rows, set
+NaN or negative metrics, other currencies) instead of the rows of every daily stream (``daily=False``:
+of every campaign listing), until ``clear_edits()``.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import date
@@ -167,6 +176,8 @@ class FakeGoogleAds:
         self._breaks: list[list[int]] = []  # [batches, times]
         self._malformed: list[list] = []  # [problem, times]
         self._rejected: dict[str, str] = {}
+        self._edits: list[tuple[Callable[[list[GoogleAdsRow]], list[GoogleAdsRow]], bool]] = []
+        self._corrupt: list[list] = []  # [how, times]
         self._server: grpc.Server | None = None
         self.port: int | None = None
 
@@ -178,7 +189,7 @@ class FakeGoogleAds:
             grpc.method_handlers_generic_handler(_SERVICES + "GoogleAdsService", {
                 SEARCH_STREAM: grpc.unary_stream_rpc_method_handler(
                     self._search_stream, request_deserializer=SearchGoogleAdsStreamRequest.deserialize,
-                    response_serializer=SearchGoogleAdsStreamResponse.serialize),
+                    response_serializer=_serialize_stream_response),
             }),
             grpc.method_handlers_generic_handler(_SERVICES + "CampaignBudgetService", {
                 MUTATE_BUDGETS: grpc.unary_unary_rpc_method_handler(
@@ -238,6 +249,24 @@ class FakeGoogleAds:
         with self._lock:
             self._malformed.append([problem, times])
 
+    def corrupt_next_stream(self, how: str = "truncate", times: int = 1) -> None:
+        """The next ``times`` streams' first response is not a valid message: ``truncate`` or ``garbage``."""
+        if how not in ("truncate", "garbage"):
+            raise ValueError(f"unknown corruption {how!r}")
+        with self._lock:
+            self._corrupt.append([how, times])
+
+    def edit_rows(self, edit: Callable[[list[GoogleAdsRow]], list[GoogleAdsRow]], daily: bool = True) -> None:
+        """Serve ``edit(rows)`` instead of the rows of every daily stream (``daily=False``: campaign listing)."""
+        with self._lock:
+            self._edits.append((edit, daily))
+
+    def clear_edits(self) -> None:
+        """Serve the world as it is again (drops ``edit_rows`` and pending ``corrupt_next_stream``)."""
+        with self._lock:
+            self._edits.clear()
+            self._corrupt.clear()
+
     def reject_budget(self, campaign_id: str, message: str | None) -> None:
         """Operations on ``campaign_id``'s budget fail with ``message`` (None: accept them again)."""
         with self._lock:
@@ -288,15 +317,20 @@ class FakeGoogleAds:
             with self._lock:
                 broken = _take(self._malformed)
                 cut = _take(self._breaks)
+                corrupt = _take(self._corrupt)
+                edits = [edit for edit, daily in self._edits if daily == (start is not None)]
             if broken is not None and rows:
                 _malform(rows[0], broken)
+            for edit in edits:
+                rows = edit(rows)
             context.set_trailing_metadata((("request-id", record.request_id),))
             batches = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
             for n, batch in enumerate(batches):
                 if cut is not None and n == cut:
                     break
-                yield SearchGoogleAdsStreamResponse(results=batch, field_mask={"paths": fields},
-                                                    request_id=record.request_id)
+                response = SearchGoogleAdsStreamResponse(results=batch, field_mask={"paths": fields},
+                                                         request_id=record.request_id)
+                yield _Corrupt(response, corrupt) if corrupt is not None and n == 0 else response
             if cut is not None:
                 raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.",
                              {"internal_error": "TRANSIENT_ERROR"})
@@ -379,6 +413,22 @@ class FakeGoogleAds:
             return (f"Amount {budget.amount_micros} micros is not a multiple of the minimum unit of {currency}.",
                     {"campaign_budget_error": "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT"}), targets
         return None, targets
+
+
+@dataclass(frozen=True)
+class _Corrupt:
+    """A stream response to be sent as bytes that do not parse as one."""
+
+    response: SearchGoogleAdsStreamResponse
+    how: str
+
+
+def _serialize_stream_response(response) -> bytes:
+    if isinstance(response, _Corrupt):
+        data = SearchGoogleAdsStreamResponse.serialize(response.response)
+        # Both end inside a length-delimited field (the last one, request_id, is a string): no parser accepts that.
+        return data[:-1] if response.how == "truncate" else b"\x0a\xff\xff\xff\x0fnot a protobuf"
+    return SearchGoogleAdsStreamResponse.serialize(response)
 
 
 def _take(queue: list):

@@ -36,6 +36,13 @@ regain_minutes=0)`` (a successful answer whose usage headers report heavy use),
 ``reject_budget(campaign_id, message, code=100)`` (that campaign's budget writes
 fail until ``clear_faults()``), ``fail_next_report(status="Job Failed")``.
 
+Malformed data (for the data-quality corpus): ``edit_rows(edit, on=None)`` passes
+every listing's rows (insights and campaigns, as the wire's dicts, before paging)
+through ``edit(rows) -> rows`` until ``clear_faults()``; ``serve_body_next(body,
+on=None, page=None, times=1)`` answers the next matching requests with HTTP 200,
+a JSON content type and ``body`` as it is (text or bytes: not JSON, cut off, or
+JSON of the wrong shape such as ``{"data": 5}``).
+
 ``fake.requests`` lists every request (``FakeMetaRequest``: method, path without
 the version, params without the token, ``validate_only``, ``page``, and the
 ``request_id`` the fake answered it with in its ``x-fb-request-id`` header,
@@ -51,6 +58,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -86,13 +94,13 @@ class FakeMetaRequest:
 
 @dataclass
 class _Fault:
-    kind: str  # "rate_limit" | "fail" | "usage" | "truncate" | "drop"
+    kind: str  # "rate_limit" | "fail" | "usage" | "truncate" | "drop" | "body"
     times: int
     on: str | None = None
     page: int | None = None
     code: int = 17
     status: int = 500
-    body: str | None = None
+    body: str | bytes | None = None
     percent: float = 97.0
     regain_minutes: int = 0
 
@@ -158,6 +166,7 @@ class FakeMeta(LoopbackHTTPServer):
         self._rejected: dict[str, tuple[str, int]] = {}
         self._report_failures: list[str] = []
         self._reports: dict[str, dict[str, Any]] = {}
+        self._edits: list[tuple[Callable[[list[dict[str, Any]]], list[Any]], str | None]] = []
         self._next_id = 6_100_000_000
         self._server: ThreadingHTTPServer | None = None
 
@@ -202,6 +211,17 @@ class FakeMeta(LoopbackHTTPServer):
         """Serve page ``n`` (1-based) of the next matching listing as cut-off JSON, once."""
         self._add(_Fault("truncate", 1, on, n))
 
+    def edit_rows(self, edit: Callable[[list[dict[str, Any]]], list[Any]], on: str | None = None) -> None:
+        """Serve ``edit(rows)`` instead of the rows of every listing whose path contains ``on`` (all listings
+        when None), until ``clear_faults()``. ``rows`` are the wire's dicts (strings for numbers), before paging."""
+        with self._lock:
+            self._edits.append((edit, on))
+
+    def serve_body_next(self, body: str | bytes, on: str | None = None, page: int | None = None,
+                        times: int = 1) -> None:
+        """Answer the next ``times`` matching requests with HTTP 200, a JSON content type and ``body`` verbatim."""
+        self._add(_Fault("body", times, on, page, body=body))
+
     def reject_budget(self, campaign_id: str, message: str, code: int = 100) -> None:
         """Fail every budget write to ``campaign_id`` with Graph error ``code`` and ``message``."""
         with self._lock:
@@ -216,6 +236,7 @@ class FakeMeta(LoopbackHTTPServer):
         """Drop every pending fault and budget rejection."""
         with self._lock:
             self._faults.clear()
+            self._edits.clear()
             self._rejected.clear()
             self._report_failures.clear()
 
@@ -253,9 +274,13 @@ class FakeMeta(LoopbackHTTPServer):
         try:
             if token != self.access_token:
                 raise _GraphError(400, 190, "Invalid OAuth access token - Cannot parse access token")
-            fault = self._take(("rate_limit", "fail", "drop"), path, page)
+            fault = self._take(("rate_limit", "fail", "drop", "body"), path, page)
             if fault and fault.kind == "drop":
                 handler.close_connection = True
+                return
+            if fault and fault.kind == "body":
+                body = fault.body if isinstance(fault.body, bytes) else str(fault.body).encode()
+                self._send(handler, 200, body, {"Content-Type": "application/json; charset=UTF-8"}, request_id)
                 return
             if fault and fault.kind == "fail" and fault.body is not None:
                 self._send(handler, fault.status, fault.body.encode(), {"Content-Type": "text/html"}, request_id)
@@ -341,11 +366,13 @@ class FakeMeta(LoopbackHTTPServer):
             if method == "GET" and edge is None:
                 return self._account(account, params)
             if method == "GET" and edge == "insights":
-                return self._paged(self._insight_rows(account.account_id, params), full_path, params, query)
+                rows = self._edited(path, self._insight_rows(account.account_id, params))
+                return self._paged(rows, full_path, params, query)
             if method == "POST" and edge == "insights":
                 return self._start_report(account.account_id, params)
             if method == "GET" and edge == "campaigns":
-                return self._paged(self._campaign_rows(account.account_id, params), full_path, params, query)
+                return self._paged(self._edited(path, self._campaign_rows(account.account_id, params)),
+                                   full_path, params, query)
             raise self._unsupported(method, path)
         with self._lock:
             report = self._reports.get(node)
@@ -355,13 +382,21 @@ class FakeMeta(LoopbackHTTPServer):
             if edge == "insights":
                 if report["status"] != "Job Completed":
                     raise _GraphError(400, 100, "Report is not ready yet", 1487750)
-                return self._paged(self._insight_rows(report["account_id"], report["params"]), full_path, params, query)
+                rows = self._edited(path, self._insight_rows(report["account_id"], report["params"]))
+                return self._paged(rows, full_path, params, query)
         campaign = next((c for c in self.world.campaigns if c.campaign_id == node), None)
         if campaign is not None and edge is None:
             if method == "POST":
                 return self._update_campaign(campaign, params)
             return self._campaign_row(campaign, _fields(params) or ["id"])
         raise self._unsupported(method, node)
+
+    def _edited(self, path: str, rows: list[dict[str, Any]]) -> list[Any]:
+        with self._lock:
+            edits = [edit for edit, on in self._edits if on is None or on in path]
+        for edit in edits:
+            rows = edit(rows)
+        return rows
 
     @staticmethod
     def _unsupported(method: str, what: str) -> _GraphError:

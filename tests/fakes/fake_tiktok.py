@@ -27,7 +27,11 @@ Fault injection (each applies to the next matching requests, then clears):
 ``reject_budget(campaign_id, code=40002, message=...)`` refuses every budget write to that campaign;
 ``override_field(campaign_id, field, value)`` serves ``value`` (a string) for that report field of
 the campaign's rows (a dimension like ``stat_time_day`` or a metric like ``spend``);
-``set_budget_mode(campaign_id, mode)`` makes ``campaign/get`` report another budget mode.
+``set_budget_mode(campaign_id, mode)`` makes ``campaign/get`` report another budget mode;
+``edit_items(edit, on=None)`` serves ``edit(items)`` instead of the list items of every
+report or campaign listing (of endpoint ``on``, if given; before paging) until ``clear_edits()``;
+``serve_body_next(body, on=None, times=1)`` answers the next requests (to endpoint ``on``) with
+HTTP 200 and ``body`` verbatim (text or bytes: not JSON, cut off, or JSON of the wrong shape).
 Every request is recorded in ``fake.requests``, with the ``request_id`` it was answered
 with: distinct per request, in the JSON body and the ``X-Tt-Logid`` header (an HTTP
 error carries it in the header only).
@@ -39,6 +43,7 @@ import json
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -98,6 +103,8 @@ class FakeTikTok(LoopbackHTTPServer):
         self._rejections: dict[str, tuple[int, str]] = {}
         self._overrides: dict[tuple[str, str], str] = {}
         self._budget_modes: dict[str, str] = {}
+        self._edits: list[tuple[Callable[[list[Any]], list[Any]], str | None]] = []
+        self._bodies: list[tuple[bytes, str | None]] = []
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -167,6 +174,23 @@ class FakeTikTok(LoopbackHTTPServer):
         with self._lock:
             self._overrides[(campaign_id, name)] = value
 
+    def edit_items(self, edit: Callable[[list[Any]], list[Any]], on: str | None = None) -> None:
+        """Serve ``edit(items)`` instead of the list items of every listing (of endpoint ``on``, e.g.
+        ``"report/integrated/get"``), before paging, until ``clear_edits()``."""
+        with self._lock:
+            self._edits.append((edit, on))
+
+    def clear_edits(self) -> None:
+        """Serve the world as it is again (drops ``edit_items`` and pending ``serve_body_next``)."""
+        with self._lock:
+            self._edits.clear()
+            self._bodies.clear()
+
+    def serve_body_next(self, body: str | bytes, on: str | None = None, times: int = 1) -> None:
+        """The next ``times`` requests (to endpoint ``on``, if given) get HTTP 200 and ``body`` verbatim."""
+        with self._lock:
+            self._bodies += [(body if isinstance(body, bytes) else body.encode(), on)] * times
+
     def set_budget_mode(self, campaign_id: str, mode: str) -> None:
         """``campaign/get`` reports ``mode`` (e.g. ``BUDGET_MODE_TOTAL``) for ``campaign_id``."""
         with self._lock:
@@ -220,7 +244,7 @@ class FakeTikTok(LoopbackHTTPServer):
             }
             values.update({k: v for (cid, k), v in self._overrides.items() if cid == campaign.campaign_id})
             items.append({"dimensions": {d: values[d] for d in dimensions}, "metrics": {m: values[m] for m in metrics}})
-        return 0, _page(items, page, size)
+        return 0, _page(self._edited("report/integrated/get", items), page, size)
 
     def _campaigns(self, params: dict[str, str], body: Any) -> tuple[int, Any]:
         advertiser = params.get("advertiser_id", "")
@@ -242,7 +266,13 @@ class FakeTikTok(LoopbackHTTPServer):
                 "budget": float(c.daily_budget), "objective_type": "WEB_CONVERSIONS",
             }
             items.append({k: v for k, v in record.items() if fields is None or k in fields or k == "campaign_id"})
-        return 0, _page(items, page, size)
+        return 0, _page(self._edited("campaign/get", items), page, size)
+
+    def _edited(self, endpoint: str, items: list[Any]) -> list[Any]:
+        for edit, on in self._edits:
+            if on in (None, endpoint):
+                items = edit(items)
+        return items
 
     def _update(self, params: dict[str, str], body: Any) -> tuple[int, Any]:
         if not isinstance(body, dict):
@@ -277,6 +307,10 @@ class FakeTikTok(LoopbackHTTPServer):
             record = RecordedRequest(method, endpoint, params, headers, body)
             self.requests.append(record)
             record.request_id = f"2025{uuid.uuid4().hex[:20].upper()}"
+            body_due = next((b for b in self._bodies if b[1] in (None, endpoint)), None)
+            if body_due is not None:
+                self._bodies.remove(body_due)
+                return 200, {"Content-Type": "application/json", "X-Tt-Logid": record.request_id}, body_due[0]
             due = next((e for e in self._http_errors if e[1] in (None, endpoint)), None)
             if due is not None:
                 self._http_errors.remove(due)

@@ -1,14 +1,19 @@
-"""GA4 ``runReport`` rows → rows of ``raw.ga4_traffic_daily``, checked.
+"""GA4 ``runReport`` rows → rows of ``raw.ga4_traffic_daily``.
 
 GA4 sends every value as a string: the date as ``YYYYMMDD``, metrics as
-decimal numbers. A row of the wrong shape, a date outside the requested range,
-a negative or non-finite count fails the extract with a ``ConnectorError``
-naming the property: nothing half-checked is loaded.
+decimal numbers. Values are passed on leniently: a number that parses keeps
+its parsed type whatever it is (negative, NaN, infinite, absurd), a date
+outside the requested range stays a date, and a value that does not parse is
+passed on as GA4 sent it. The data-quality checks (``defs/quality/rules.py``,
+the one place that says what valid means) then quarantine such rows.
+
+What fails the extract with a ``ConnectorError`` naming the property is an
+answer of the wrong shape: columns other than the ones asked for, or a row
+with more or fewer values than there are columns.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,28 +25,33 @@ DIMENSIONS = ("date", "sessionSourceMedium", "sessionCampaignName")
 METRICS = ("sessions", "keyEvents", "totalRevenue")
 
 
-class _Bad(ValueError):
-    """A value that failed its check (the caller names the property)."""
-
-
-def _number(name: str, value: str, *, negative_ok: bool = False) -> Decimal:
+def _parsed(value: str) -> Decimal | None:
     try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise _Bad(f"{name} {value!r} is not a number") from None
-    if not number.is_finite() or (number < 0 and not negative_ok) or not math.isfinite(float(number)):
-        raise _Bad(f"{name} {value!r} is not a finite{'' if negative_ok else ', non-negative'} number")
-    return number
+        return Decimal(value.strip())
+    except (InvalidOperation, AttributeError):
+        return None
 
 
-def _day(value: str, start: date, end: date) -> date:
+def _count(value: str) -> Any:
+    """A whole number as an int; any other number as a float (NaN, infinities included); else as sent."""
+    number = _parsed(value)
+    if number is None:
+        return value
+    if number.is_finite() and number == number.to_integral_value():
+        return int(number)
+    return float(number)
+
+
+def _float(value: str) -> Any:
+    number = _parsed(value)
+    return value if number is None else float(number)
+
+
+def _day(value: str) -> Any:
     try:
-        day = datetime.strptime(value, "%Y%m%d").date()
-    except ValueError:
-        raise _Bad(f"date {value!r} is not a YYYYMMDD date") from None
-    if not start <= day <= end:
-        raise _Bad(f"date {day} is outside the requested range {start}..{end}")
-    return day
+        return datetime.strptime(value, "%Y%m%d").date()
+    except (ValueError, TypeError):
+        return value
 
 
 def check_headers(property_id: str, dimension_headers: Sequence[str], metric_headers: Sequence[str]) -> None:
@@ -53,27 +63,23 @@ def check_headers(property_id: str, dimension_headers: Sequence[str], metric_hea
 
 def traffic_row(property_id: str, dimension_values: Sequence[str], metric_values: Sequence[str],
                 currency_code: str, time_zone: str, start: date, end: date) -> dict[str, Any]:
-    """One report row's values → a ``raw.ga4_traffic_daily`` row."""
-    try:
-        if len(dimension_values) != len(DIMENSIONS) or len(metric_values) != len(METRICS):
-            raise _Bad(f"a row has {len(dimension_values)} dimension and {len(metric_values)} metric values, "
-                       f"not {len(DIMENSIONS)} and {len(METRICS)}")
-        day_text, source_medium, campaign = dimension_values
-        sessions = _number("sessions", metric_values[0])
-        if sessions != sessions.to_integral_value():
-            raise _Bad(f"sessions {metric_values[0]!r} is not a whole number")
-        return {
-            "date": _day(day_text, start, end),
-            "property_id": property_id,
-            "session_source_medium": source_medium,
-            "session_campaign_name": campaign,
-            "currency_code": currency_code,
-            "time_zone": time_zone,
-            "sessions": int(sessions),
-            "key_events": float(_number("keyEvents", metric_values[1])),
-            # Refunds are subtracted from totalRevenue, so a day's total can be negative.
-            "total_revenue": float(_number("totalRevenue", metric_values[2], negative_ok=True)),
-        }
-    except _Bad as exc:
-        raise ConnectorError(f"GA4 property {property_id}: {exc}; nothing was loaded (run again; if it persists, "
-                             "check the property's data in GA4)") from None
+    """One report row's values → a ``raw.ga4_traffic_daily`` row (``start``..``end``: the requested range,
+    named when the row has the wrong shape; a date outside it is passed on for the quality checks)."""
+    if len(dimension_values) != len(DIMENSIONS) or len(metric_values) != len(METRICS):
+        raise ConnectorError(f"GA4 property {property_id}: a row of the report {start}..{end} has "
+                             f"{len(dimension_values)} dimension and {len(metric_values)} metric values, not "
+                             f"{len(DIMENSIONS)} and {len(METRICS)} ({list(dimension_values)}); nothing was loaded "
+                             "(run again; if it persists, report it)")
+    day_text, source_medium, campaign = dimension_values
+    return {
+        "date": _day(day_text),
+        "property_id": property_id,
+        "session_source_medium": source_medium,
+        "session_campaign_name": campaign,
+        "currency_code": currency_code,
+        "time_zone": time_zone,
+        "sessions": _count(metric_values[0]),
+        "key_events": _float(metric_values[1]),
+        # Refunds are subtracted from totalRevenue, so a day's total can be negative.
+        "total_revenue": _float(metric_values[2]),
+    }

@@ -1,8 +1,13 @@
 """The GAQL the connector sends and the raw rows it makes of the answers (``raw.google_ads_*`` columns).
 
-Rows are protobuf ``GoogleAdsRow`` messages; a field the query selected but
-the row lacks (or a date that does not parse) is a ``MalformedRow``: the
-connector then loads nothing for that customer rather than guess.
+Rows are protobuf ``GoogleAdsRow`` messages. Daily rows are lenient: a field
+the query selected but the row lacks is None, a date that does not parse is
+passed on as sent, a date outside the requested range stays a date, and every
+metric keeps its value (negative, NaN, absurd); the data-quality checks
+(``defs/quality/rules.py``) then quarantine such rows or hold their day back.
+Campaign rows are also the push's read of the budgets running now, so a field
+they lack is a ``MalformedRow``: the connector then loads nothing for that
+customer rather than guess.
 """
 
 from __future__ import annotations
@@ -43,23 +48,30 @@ def _need(message, name: str, gaql: str):
     return getattr(message, name)
 
 
+def _optional(message, name: str):
+    """The field's value, or None when the row lacks it."""
+    return getattr(message, name) if message.HasField(name) else None
+
+
 def daily_row(customer_id: str, row, start: date, end: date) -> dict[str, Any]:
-    """One ``raw.google_ads_campaign_daily`` row; metrics Google leaves out count as zero."""
-    raw_date = _need(row.segments, "date", "segments.date")
+    """One ``raw.google_ads_campaign_daily`` row; metrics Google leaves out count as zero.
+
+    ``start`` and ``end`` are the requested range: a row outside it is passed on for the quality checks.
+    """
+    raw_date = _optional(row.segments, "date")
     try:
-        day = date.fromisoformat(raw_date)
+        day = date.fromisoformat(raw_date) if raw_date is not None else None
     except ValueError:
-        raise MalformedRow(f"segments.date {raw_date!r} is not a date") from None
-    if not start <= day <= end:
-        raise MalformedRow(f"segments.date {day} is outside the requested {start}..{end}")
+        day = raw_date
+    campaign_id = _optional(row.campaign, "id")
     metrics = row.metrics
     return {
         "segments_date": day,
         "customer_id": customer_id,
-        "campaign_id": str(_need(row.campaign, "id", "campaign.id")),
-        "campaign_name": _need(row.campaign, "name", "campaign.name"),
-        "customer_currency_code": _need(row.customer, "currency_code", "customer.currency_code"),
-        "customer_time_zone": _need(row.customer, "time_zone", "customer.time_zone"),
+        "campaign_id": None if campaign_id is None else str(campaign_id),
+        "campaign_name": _optional(row.campaign, "name"),
+        "customer_currency_code": _optional(row.customer, "currency_code"),
+        "customer_time_zone": _optional(row.customer, "time_zone"),
         "metrics_cost_micros": int(metrics.cost_micros),
         "metrics_impressions": int(metrics.impressions),
         "metrics_clicks": int(metrics.clicks),

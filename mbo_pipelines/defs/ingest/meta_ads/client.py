@@ -179,7 +179,10 @@ class MetaConnector:
 
     # -- reads --------------------------------------------------------------------------------
     def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
-        """One row per campaign and day in [start, end] (account time zone) for every account, checked."""
+        """One row per campaign and day in [start, end] (account time zone) for every account.
+
+        Values are judged later by the quality checks (``rows``); a campaign-day sent twice (pages that shifted
+        while reading) fails the account."""
         if end < start:
             return []
         out: list[dict[str, Any]] = []
@@ -187,7 +190,7 @@ class MetaConnector:
             account = self._account(account_id)
             data = self._insights(account_id, start, end)
             account_rows = [rows.insight_row(d, account, start, end) for d in data]
-            keys = [(r["campaign_id"], r["date_start"]) for r in account_rows]
+            keys = [(repr(r["campaign_id"]), repr(r["date_start"])) for r in account_rows]
             if len(set(keys)) != len(keys):
                 raise ConnectorError(f"meta_ads account act_{account_id}: the Insights API returned a campaign-day "
                                      "twice; nothing from this account was loaded. Run the extract again.")
@@ -233,7 +236,10 @@ class MetaConnector:
             delay = min(max(delay * 1.5, 0.01), cap)
 
     def _check_conversion_action(self, account_id: str, account_rows: list[dict[str, Any]]) -> None:
-        seen = {a["action_type"] for r in account_rows for a in r["actions"] + r["action_values"]}
+        # Malformed lists pass through to the quality checks (rows.py): only well-formed entries name a type.
+        seen = {a["action_type"] for r in account_rows for field in ("actions", "action_values")
+                for a in (r[field] if isinstance(r[field], list) else [])
+                if isinstance(a, dict) and isinstance(a.get("action_type"), str)}
         if account_rows and self.conversion_action not in seen:
             self._log.warning(
                 f"meta_ads account act_{account_id}: no insights row reports action type '{self.conversion_action}' "

@@ -1,9 +1,22 @@
-"""Meta API answers → raw table rows, checked: numbers numeric, finite, non-negative; dates in range; budgets in minor units.
+"""Meta API answers → raw table rows: numbers parsed, values judged later by the quality checks; budgets in minor units.
 
 The Insights API sends every number as a string; the Marketing API sends
 budgets as strings of minor units (cents; whole units for the currencies
-Meta gives no offset, ``currencies.ZERO_DECIMAL_CURRENCIES``). A value we cannot trust stops the
-load with a ``ConnectorError`` naming the account, the campaign and the field.
+Meta gives no offset, ``currencies.ZERO_DECIMAL_CURRENCIES``).
+
+Insights rows are lenient about values: a number that parses keeps its
+parsed type whatever it is (negative, NaN, absurd), a day outside the
+requested range stays a day, another currency stays that currency, a value
+that does not parse is passed on as Meta sent it, and a missing field is
+None. The data-quality checks (``defs/quality/rules.py``, the one place that
+says what valid means) then quarantine such rows or hold their day back.
+What the connector still refuses, with a ``ConnectorError`` naming the
+account and the campaign, is an answer that cannot be trusted as a whole: a
+row of another account, a row that is not one day (the API ignored
+``time_increment=1``).
+
+Campaign rows are also the push's read of the budgets running now, so they
+stay strict about what the push relies on (campaign id, status, daily budget).
 """
 
 from __future__ import annotations
@@ -37,79 +50,94 @@ def _fail(account_id: str, what: str) -> ConnectorError:
                           "Check the account in Ads Manager; if the API changed its answer, report it with this message.")
 
 
-def _number(account_id: str, where: str, field: str, raw: Any) -> Decimal:
+def _parsed(raw: Any) -> Decimal | None:
+    """``raw`` as a Decimal (NaN and infinities included), or None when it is not a number at all."""
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
+        return None
     try:
-        value = Decimal(str(raw).strip())
+        return Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
-        raise _fail(account_id, f"{where}: {field} is {raw!r}, not a number") from None
-    if not value.is_finite() or value < 0:
+        return None
+
+
+def lenient_number(raw: Any) -> Any:
+    """The parsed Decimal of ``raw``; ``raw`` itself when it does not parse (None stays None)."""
+    value = _parsed(raw)
+    return raw if value is None else value
+
+
+def lenient_count(raw: Any) -> Any:
+    """``raw`` as an int when it is a whole number, else as ``lenient_number`` leaves it."""
+    value = lenient_number(raw)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def lenient_day(raw: Any) -> Any:
+    """``raw`` (``YYYY-MM-DD``) as a date, or as sent when it is not one."""
+    try:
+        return date.fromisoformat(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw
+
+
+def _strict_number(account_id: str, where: str, field: str, raw: Any) -> Decimal:
+    value = _parsed(raw)
+    if value is None or not value.is_finite() or value < 0:
         raise _fail(account_id, f"{where}: {field} is {raw!r}, not a finite non-negative number")
     return value
 
 
-def _count(account_id: str, where: str, field: str, raw: Any) -> int:
-    value = _number(account_id, where, field, raw)
+def _strict_count(account_id: str, where: str, field: str, raw: Any) -> int:
+    value = _strict_number(account_id, where, field, raw)
     if value != value.to_integral_value():
         raise _fail(account_id, f"{where}: {field} is {raw!r}, not a whole number")
     return int(value)
 
 
-def _action_list(account_id: str, where: str, field: str, raw: Any) -> list[dict[str, Any]]:
-    """The API's list of ``{action_type, value, ...}`` as it came ([] when absent), every value checked."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _fail(account_id, f"{where}: {field} is {type(raw).__name__}, not a list")
-    out = []
-    for entry in raw:
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("action_type"), str):
-            raise _fail(account_id, f"{where}: {field} has an entry without an action_type: {entry!r}")
-        for key, value in entry.items():
-            if key != "action_type":
-                _number(account_id, where, f"{field}[{entry['action_type']}].{key}", value)
-        out.append(dict(entry))
-    return out
-
-
-def _text(account_id: str, where: str, field: str, raw: Any) -> str:
+def _strict_text(account_id: str, where: str, field: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise _fail(account_id, f"{where}: {field} is missing or empty ({raw!r})")
     return raw
 
 
+def _action_list(raw: Any) -> Any:
+    """The API's list of ``{action_type, value, ...}`` as it came ([] when absent: Meta omits empty lists)."""
+    if raw is None:
+        return []
+    return [dict(entry) if isinstance(entry, Mapping) else entry for entry in raw] if isinstance(raw, list) else raw
+
+
 def insight_row(data: Mapping[str, Any], account: Mapping[str, str], start: date, end: date) -> dict[str, Any]:
-    """One Insights row (level=campaign, time_increment=1) as a raw.meta_ads_campaign_daily row."""
+    """One Insights row (level=campaign, time_increment=1) as a raw.meta_ads_campaign_daily row.
+
+    ``start`` and ``end`` are the requested range: a row outside it passes (the quality checks quarantine it);
+    a row spanning several days fails the account, as does a row of another account.
+    """
     account_id = account["account_id"]
-    campaign_id = _text(account_id, "an insights row", "campaign_id", data.get("campaign_id"))
+    campaign_id = data.get("campaign_id")
     where = f"campaign {campaign_id} on {data.get('date_start')}"
-    try:
-        day = date.fromisoformat(str(data.get("date_start")))
-        stop = date.fromisoformat(str(data.get("date_stop", data.get("date_start"))))
-    except ValueError:
-        raise _fail(account_id, f"{where}: date_start/date_stop is not a date") from None
-    if not start <= day <= end or stop != day:
-        raise _fail(account_id, f"{where}: row covers {day}..{stop}, not one day inside {start}..{end}")
     row_account = str(data.get("account_id", account_id)).removeprefix("act_")
     if row_account != account_id:
         raise _fail(account_id, f"{where}: row belongs to account {row_account}")
-    currency = data.get("account_currency") or account["currency"]
-    if currency != account["currency"]:
-        raise _fail(account_id, f"{where}: account_currency {currency} differs from the account's {account['currency']}")
-    for field in ("spend", "impressions", "clicks"):
-        if data.get(field) is None:
-            raise _fail(account_id, f"{where}: {field} is missing")
+    day, stop = lenient_day(data.get("date_start")), lenient_day(data.get("date_stop", data.get("date_start")))
+    if isinstance(day, date) and isinstance(stop, date) and stop != day:
+        raise _fail(account_id, f"{where}: row covers {day}..{stop}, not one day (asked for daily rows of "
+                                f"{start}..{end})")
     return {
         "date_start": day,
         "account_id": account_id,
         "campaign_id": campaign_id,
-        "campaign_name": _text(account_id, where, "campaign_name", data.get("campaign_name")),
-        "account_currency": currency,
+        "campaign_name": data.get("campaign_name"),
+        # Absent: the account's own currency (read with the account); present: as sent, even if it differs.
+        "account_currency": data.get("account_currency") or account["currency"],
         "account_timezone_name": account["timezone_name"],
-        "spend": _number(account_id, where, "spend", data["spend"]),
-        "impressions": _count(account_id, where, "impressions", data["impressions"]),
-        "clicks": _count(account_id, where, "clicks", data["clicks"]),
-        "actions": _action_list(account_id, where, "actions", data.get("actions")),
-        "action_values": _action_list(account_id, where, "action_values", data.get("action_values")),
+        "spend": lenient_number(data.get("spend")),
+        "impressions": lenient_count(data.get("impressions")),
+        "clicks": lenient_count(data.get("clicks")),
+        "actions": _action_list(data.get("actions")),
+        "action_values": _action_list(data.get("action_values")),
     }
 
 
@@ -118,17 +146,19 @@ def campaign_row(data: Mapping[str, Any], account: Mapping[str, str]) -> dict[st
 
     ``daily_budget`` stays in Meta's minor units; None when the campaign has
     no daily budget of its own (absent or "0": the budgets are on the ad sets).
+    The push reads budgets through this row, so an id, status or budget that
+    cannot be trusted fails the account; the name is passed as sent.
     """
     account_id = account["account_id"]
-    campaign_id = _text(account_id, "a campaign", "id", data.get("id"))
+    campaign_id = _strict_text(account_id, "a campaign", "id", data.get("id"))
     where = f"campaign {campaign_id}"
     raw_budget = data.get("daily_budget")
-    budget = None if raw_budget in (None, "", "0", 0) else _count(account_id, where, "daily_budget", raw_budget)
+    budget = None if raw_budget in (None, "", "0", 0) else _strict_count(account_id, where, "daily_budget", raw_budget)
     return {
         "account_id": account_id,
         "campaign_id": campaign_id,
-        "campaign_name": _text(account_id, where, "name", data.get("name")),
-        "effective_status": _text(account_id, where, "effective_status", data.get("effective_status")),
+        "campaign_name": data.get("name"),
+        "effective_status": _strict_text(account_id, where, "effective_status", data.get("effective_status")),
         "account_currency": account["currency"],
         "account_timezone_name": account["timezone_name"],
         "daily_budget": budget,

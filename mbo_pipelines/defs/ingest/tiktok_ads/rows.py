@@ -1,15 +1,24 @@
-"""TikTok API records → rows of ``raw.tiktok_ads_campaign_daily`` and ``raw.tiktok_ads_campaigns``, checked.
+"""TikTok API records → rows of ``raw.tiktok_ads_campaign_daily`` and ``raw.tiktok_ads_campaigns``.
 
 The reporting API sends every metric as a string and the day as
-``"YYYY-MM-DD 00:00:00"``; campaign budgets arrive as JSON numbers. A value
-that is not a finite, non-negative number, or a day outside the requested
-range, fails the extract with a ``ConnectorError`` naming the advertiser,
-campaign and field: nothing half-checked is loaded.
+``"YYYY-MM-DD 00:00:00"``; campaign budgets arrive as JSON numbers.
+
+Report rows are lenient about values: a number that parses keeps its parsed
+type whatever it is (negative, NaN, infinite, absurd), a day outside the
+requested range stays a day, a value that does not parse is passed on as
+TikTok sent it, and a missing field is None. The data-quality checks
+(``defs/quality/rules.py``, the one place that says what valid means) then
+quarantine such rows or hold their day back. A report item without its
+``dimensions`` and ``metrics`` objects is not a row at all: that fails the
+extract with a ``ConnectorError`` naming the advertiser.
+
+Campaign rows are also the push's read of the budgets running now, so they
+stay strict: a value that is not a finite, non-negative number fails the read
+with a ``ConnectorError`` naming the advertiser, campaign and field.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,52 +36,64 @@ class _Bad(ValueError):
     """A field that failed its check (the caller adds the advertiser and campaign)."""
 
 
-def _text(record: dict[str, Any], field: str, *, allow_empty: bool = False) -> str:
+def _text(record: dict[str, Any], field: str) -> str:
     value = record.get(field)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+    if not isinstance(value, str) or not value.strip():
         raise _Bad(f"{field} {value!r} is not a non-empty string")
     return value
 
 
+def _parsed(value: Any) -> Decimal | None:
+    """``value`` as a Decimal (NaN and infinities included), None when it is not a number at all."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
 def _decimal(record: dict[str, Any], field: str) -> Decimal:
     value = record.get(field)
-    try:
-        number = Decimal(str(value).strip()) if isinstance(value, (str, int, float)) else None
-    except InvalidOperation:
-        number = None
+    number = _parsed(value)
     if number is None or not number.is_finite() or number < 0:
         raise _Bad(f"{field} {value!r} is not a finite, non-negative number")
     return number
 
 
-def _count(record: dict[str, Any], field: str) -> int:
-    number = _decimal(record, field)
-    if number != number.to_integral_value():
-        raise _Bad(f"{field} {record.get(field)!r} is not a whole number")
-    return int(number)
+def lenient_decimal(value: Any) -> Any:
+    """The parsed Decimal of ``value``, or ``value`` as sent when it does not parse (None stays None)."""
+    number = _parsed(value)
+    return value if number is None else number
 
 
-def _float(record: dict[str, Any], field: str) -> float:
-    number = float(_decimal(record, field))
-    if not math.isfinite(number):  # a Decimal beyond float's range
-        raise _Bad(f"{field} {record.get(field)!r} is out of range")
+def lenient_count(value: Any) -> Any:
+    """``value`` as an int when it is a whole number, else as ``lenient_decimal`` leaves it."""
+    number = lenient_decimal(value)
+    if isinstance(number, Decimal) and number.is_finite() and number == number.to_integral_value():
+        return int(number)
     return number
 
 
-def _day(record: dict[str, Any], field: str, start: date, end: date) -> date:
-    value = record.get(field)
+def lenient_float(value: Any) -> Any:
+    """``value`` as a float (NaN and infinities included) when it parses, else as sent."""
+    number = lenient_decimal(value)
+    return float(number) if isinstance(number, Decimal) else number
+
+
+def lenient_day(value: Any) -> Any:
+    """``"YYYY-MM-DD 00:00:00"`` or ``"YYYY-MM-DD"`` as a date, else ``value`` as sent."""
+    if not isinstance(value, str):
+        return value
     try:
-        day = datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S").date()
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").date()
     except ValueError:
         try:
-            day = date.fromisoformat(str(value).strip())
+            return date.fromisoformat(value.strip())
         except ValueError:
-            raise _Bad(f"{field} {value!r} is not a date") from None
-    if not start <= day <= end:
-        raise _Bad(f"{field} {day} is outside the requested range {start}..{end}")
-    return day
+            return value
 
 
 def _section(item: Any, name: str) -> dict[str, Any]:
@@ -83,32 +104,40 @@ def _section(item: Any, name: str) -> dict[str, Any]:
 
 
 def report_row(item: Any, advertiser_id: str, currency: str, timezone: str, start: date, end: date) -> dict[str, Any]:
-    """One ``report/integrated/get`` list item → a ``raw.tiktok_ads_campaign_daily`` row."""
-    campaign = "?"
+    """One ``report/integrated/get`` list item → a ``raw.tiktok_ads_campaign_daily`` row.
+
+    ``start`` and ``end`` are the requested range, for the error message: a day outside it is passed on (the
+    quality checks quarantine the row), as is any value; only an item that is not a report row fails.
+    """
     try:
         dims, metrics = _section(item, "dimensions"), _section(item, "metrics")
-        campaign = _text(dims, "campaign_id")
-        return {
-            "stat_time_day": _day(dims, "stat_time_day", start, end),
-            "advertiser_id": advertiser_id,
-            "campaign_id": campaign,
-            "campaign_name": _text(metrics, "campaign_name", allow_empty=True),
-            "currency": currency,
-            "timezone": timezone,
-            "spend": _decimal(metrics, "spend"),
-            "impressions": _count(metrics, "impressions"),
-            "clicks": _count(metrics, "clicks"),
-            "conversion": _float(metrics, "conversion"),
-            "total_purchase_value": _float(metrics, "total_purchase_value"),
-        }
+        for key in REPORT_DIMENSIONS:  # the row's identity: an object there is not a value, the row is garbled
+            if isinstance(dims.get(key), (dict, list)):
+                raise _Bad(f"dimension {key} is {dims[key]!r}")
     except _Bad as exc:
-        raise ConnectorError(f"TikTok advertiser {advertiser_id}, campaign {campaign}: report field {exc}; "
-                             "nothing was loaded (run again; if it persists, check the campaign in TikTok Ads Manager)"
-                             ) from None
+        raise ConnectorError(f"TikTok advertiser {advertiser_id}: report {start}..{end}: {exc}; nothing was loaded "
+                             "(run again; if it persists, TikTok changed its answer: report it)") from None
+    campaign = dims.get("campaign_id")
+    return {
+        "stat_time_day": lenient_day(dims.get("stat_time_day")),
+        "advertiser_id": advertiser_id,
+        "campaign_id": str(campaign) if isinstance(campaign, int) and not isinstance(campaign, bool) else campaign,
+        "campaign_name": metrics.get("campaign_name"),
+        "currency": currency,
+        "timezone": timezone,
+        "spend": lenient_decimal(metrics.get("spend")),
+        "impressions": lenient_count(metrics.get("impressions")),
+        "clicks": lenient_count(metrics.get("clicks")),
+        "conversion": lenient_float(metrics.get("conversion")),
+        "total_purchase_value": lenient_float(metrics.get("total_purchase_value")),
+    }
 
 
 def campaign_row(item: Any, advertiser_id: str, currency: str, timezone: str) -> dict[str, Any]:
-    """One ``campaign/get`` list item → a ``raw.tiktok_ads_campaigns`` row (budget in currency units)."""
+    """One ``campaign/get`` list item → a ``raw.tiktok_ads_campaigns`` row (budget in currency units).
+
+    The push reads budgets through this row: an id, status, budget mode or budget that cannot be trusted fails
+    the read; the name is passed as sent."""
     campaign = "?"
     try:
         if not isinstance(item, dict):
@@ -117,7 +146,7 @@ def campaign_row(item: Any, advertiser_id: str, currency: str, timezone: str) ->
         return {
             "advertiser_id": advertiser_id,
             "campaign_id": campaign,
-            "campaign_name": _text(item, "campaign_name", allow_empty=True),
+            "campaign_name": item.get("campaign_name"),  # judged by the quality checks, like the report's
             "operation_status": _text(item, "operation_status"),
             "currency": currency,
             "timezone": timezone,
