@@ -77,6 +77,8 @@ def _demo_approval_threshold(url: str, plan_id: str) -> float | None:
 
 def _quality_line(conn) -> str:
     """One line on the data-quality checks of the extract: results, failures, quarantined rows."""
+    if conn.execute("select to_regclass('quality.latest_check_results') is null").fetchone()[0]:
+        return "Data quality: no extract has been checked yet."
     results, failed, tables = conn.execute(
         "select count(*), count(*) filter (where not passed), count(distinct table_name) "
         "from quality.latest_check_results").fetchone()

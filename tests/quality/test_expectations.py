@@ -122,3 +122,15 @@ def test_an_accepted_day_is_not_held_back_again():
     history = {(DAY - timedelta(days=1), "1"): (3, 10.0)}
     report = check_batch(META, [_meta_row(account_id="2")], (DAY, DAY), history, VolumeBand(), {("volume", DAY)})
     assert report.held_days == {} and len(report.rows_to_load()) == 1
+
+
+def test_ga4_revenue_net_of_refunds_may_be_negative_but_not_infinite():
+    from mbo_pipelines.defs.ingest.raw_tables import GA4_TRAFFIC_DAILY
+
+    ga4 = rules_for(GA4_TRAFFIC_DAILY)
+    row = {"date": DAY, "property_id": "1", "session_source_medium": "google / cpc", "session_campaign_name": "c",
+           "currency_code": "EUR", "time_zone": "UTC", "sessions": 10, "key_events": 1.0, "total_revenue": -40.0}
+    report = _check([row, dict(row, session_campaign_name="d", total_revenue=float("-inf")),
+                     dict(row, session_campaign_name="e", sessions=-1)], ga4)
+    assert sorted(report.row_reasons) == [1, 2]
+    assert report.row_reasons[1] == ["total_revenue is infinite or absurdly large (beyond ±1e+12)"]

@@ -78,9 +78,14 @@ def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> li
                            f"{column} is missing or not a valid value ({what})", column=column))
     for column in [*rules.count_columns, *rules.amount_columns]:
         bound = rules.upper_bound(column)
+        if column in rules.signed_columns:
+            out.append(expectation("ExpectColumnValuesToBeBetween", VALID_ROWS,
+                                   f"{column} is infinite or absurdly large (beyond ±{bound:.0e})",
+                                   column=column, min_value=-bound, max_value=bound))
+            continue
         out.append(expectation("ExpectColumnValuesToBeBetween", VALID_ROWS,
-                           f"{column} is negative, infinite or absurdly large (above {bound:.0e})",
-                           column=column, min_value=0, max_value=bound))
+                               f"{column} is negative, infinite or absurdly large (above {bound:.0e})",
+                               column=column, min_value=0, max_value=bound))
     for column in rules.count_columns:
         out.append(expectation("ExpectColumnValuesToBeInTypeList", VALID_ROWS,
                            f"{column} is not a whole number", column=column, type_list=["int"]))

@@ -69,6 +69,8 @@ class TableRules:
     bounded_by: tuple[tuple[str, str], ...] = ()
     #: Amount columns in millionths of a unit (Google's micros): their absurdity bound scales with them.
     micros_columns: tuple[str, ...] = ()
+    #: Amount columns that may be negative (GA4's totalRevenue is net of refunds): finite and within ± the bound.
+    signed_columns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -147,10 +149,10 @@ _AD_COUNTS = (("metrics_clicks", "metrics_impressions"), ("clicks", "impressions
 
 
 def _rules(table: RawTable, accounts: tuple[str, ...], currency: str, volume: str | None = None,
-           micros: tuple[str, ...] = ()) -> TableRules:
+           micros: tuple[str, ...] = (), signed: tuple[str, ...] = ()) -> TableRules:
     columns = set(table.column_names)
     pairs = tuple(pair for pair in _AD_COUNTS if set(pair) <= columns)
-    return TableRules(table, accounts, currency, volume, pairs, micros)
+    return TableRules(table, accounts, currency, volume, pairs, micros, signed)
 
 
 RULES: dict[str, TableRules] = {
@@ -164,7 +166,7 @@ RULES: dict[str, TableRules] = {
         _rules(META_ADS_CAMPAIGNS, ("account_id",), "account_currency"),
         _rules(TIKTOK_ADS_CAMPAIGN_DAILY, ("advertiser_id",), "currency", "spend"),
         _rules(TIKTOK_ADS_CAMPAIGNS, ("advertiser_id",), "currency"),
-        _rules(GA4_TRAFFIC_DAILY, ("property_id",), "currency_code", "sessions"),
+        _rules(GA4_TRAFFIC_DAILY, ("property_id",), "currency_code", "sessions", signed=("total_revenue",)),
         _rules(CSV_CAMPAIGN_DAILY, ("platform", "account_id"), "currency", "spend"),
     )
 }

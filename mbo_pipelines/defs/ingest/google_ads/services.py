@@ -57,6 +57,18 @@ _REDACTING = _RedactingFilter()
 _SDK_LOGGER.addFilter(_REDACTING)
 
 
+class _LoggingInterceptor(LoggingInterceptor):
+    """The SDK's request log, without its hang on a response that does not parse.
+
+    For such a call grpc never sets ``debug_error_string``, and the SDK's failed-request log waits for it on
+    grpc's channel thread, for ever: the next call on the channel (a retry) and ``close()`` then hang too.
+    """
+
+    def _parse_exception_to_str(self, exception) -> str:
+        failure = getattr(exception, "failure", None)
+        return str(failure) if failure is not None else "{}"
+
+
 class RequestIds(grpc.UnaryUnaryClientInterceptor):
     """Notes the ``request-id`` of each unary call's response metadata, per thread; ``take()`` hands it out once."""
 
@@ -114,7 +126,7 @@ class ServiceFactory:
         self._intercepted = grpc.intercept_channel(
             self._channel,
             MetadataInterceptor(developer_token, login_customer_id),
-            LoggingInterceptor(_SDK_LOGGER, API_VERSION, endpoint),
+            _LoggingInterceptor(_SDK_LOGGER, API_VERSION, endpoint),
             ExceptionInterceptor(API_VERSION, use_proto_plus=False),
             self.request_ids,
         )

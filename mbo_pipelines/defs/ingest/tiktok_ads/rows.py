@@ -9,12 +9,15 @@ requested range stays a day, a value that does not parse is passed on as
 TikTok sent it, and a missing field is None. The data-quality checks
 (``defs/quality/rules.py``, the one place that says what valid means) then
 quarantine such rows or hold their day back. A report item without its
-``dimensions`` and ``metrics`` objects is not a row at all: that fails the
-extract with a ``ConnectorError`` naming the advertiser.
+``dimensions`` and ``metrics`` objects, or whose campaign id or day is itself
+an object, is not a row at all: that fails the extract with a
+``ConnectorError`` naming the advertiser.
 
 Campaign rows are also the push's read of the budgets running now, so they
-stay strict: a value that is not a finite, non-negative number fails the read
-with a ``ConnectorError`` naming the advertiser, campaign and field.
+stay strict about what the push relies on: an id, status or budget mode that
+is missing, or a budget that is not a finite, non-negative number, fails the
+read with a ``ConnectorError`` naming the advertiser, campaign and field; the
+name is passed on as sent.
 """
 
 from __future__ import annotations
