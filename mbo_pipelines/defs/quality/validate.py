@@ -147,7 +147,8 @@ def _key_text(row: dict[str, Any], key: Sequence[str]) -> tuple[str, ...] | None
 
 
 def _sample(values: Sequence[Any]) -> tuple[str, ...]:
-    return tuple(repr(v)[:80] for v in list(values)[:ex.SAMPLE_SIZE])
+    # Text quoted (so control characters show as escapes), numbers and days as written.
+    return tuple((repr(v) if isinstance(v, str) else str(v))[:80] for v in list(values)[:ex.SAMPLE_SIZE])
 
 
 def _read(result) -> tuple[str, str | None, str, str]:
@@ -171,7 +172,9 @@ def _row_findings(report: QualityReport, frame: pd.DataFrame) -> None:
         indexes = [int(i) for i in result.result.get("unexpected_index_list") or []]
         for i in indexes:
             report.row_reasons.setdefault(i, []).append(reason)
-        sample = result.result.get("partial_unexpected_list") or []
+        # What the platform sent (the frame holds NaN for a value it could not read as a number).
+        sample = ([report.rows[i].get(column) for i in indexes[:ex.SAMPLE_SIZE]] if column and indexes
+                  else result.result.get("partial_unexpected_list") or [])
         days = tuple(sorted({report.day_of(i) for i in indexes}, key=lambda d: (d is None, d)))
         report.findings.append(Finding(check, kind, column, reason, len(indexes), _sample(sample), days))
 
