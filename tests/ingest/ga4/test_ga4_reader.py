@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -132,7 +133,7 @@ def test_a_truncated_response_fails_naming_the_property(fake: FakeGA4):
 @pytest.mark.parametrize(("row", "column", "passed"), [
     (GA4Row(START, "google / cpc", "x", "lots", 1.0, 2.0), "sessions", "lots"),
     (GA4Row(START, "google / cpc", "x", -4, 1.0, 2.0), "sessions", -4),
-    (GA4Row(START, "google / cpc", "x", 2.5, 1.0, 2.0), "sessions", 2.5),
+    (GA4Row(START, "google / cpc", "x", 2.5, 1.0, 2.0), "sessions", Decimal("2.5")),
     (GA4Row(START, "google / cpc", "x", 4, "NaN", 2.0), "key_events", float("nan")),
     (GA4Row(START, "google / cpc", "x", 4, 1.0, "Infinity"), "total_revenue", float("inf")),
     (GA4Row("2025-01-03", "google / cpc", "x", 4, 1.0, 2.0), "date", "2025-01-03"),

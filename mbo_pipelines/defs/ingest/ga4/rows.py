@@ -15,43 +15,14 @@ with more or fewer values than there are columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 from typing import Any
 
 from mbo_pipelines.connectors import ConnectorError
+from mbo_pipelines.defs.ingest import lenient
 
 DIMENSIONS = ("date", "sessionSourceMedium", "sessionCampaignName")
 METRICS = ("sessions", "keyEvents", "totalRevenue")
-
-
-def _parsed(value: str) -> Decimal | None:
-    try:
-        return Decimal(value.strip())
-    except (InvalidOperation, AttributeError):
-        return None
-
-
-def _count(value: str) -> Any:
-    """A whole number as an int; any other number as a float (NaN, infinities included); else as sent."""
-    number = _parsed(value)
-    if number is None:
-        return value
-    if number.is_finite() and number == number.to_integral_value():
-        return int(number)
-    return float(number)
-
-
-def _float(value: str) -> Any:
-    number = _parsed(value)
-    return value if number is None else float(number)
-
-
-def _day(value: str) -> Any:
-    try:
-        return datetime.strptime(value, "%Y%m%d").date()
-    except (ValueError, TypeError):
-        return value
 
 
 def check_headers(property_id: str, dimension_headers: Sequence[str], metric_headers: Sequence[str]) -> None:
@@ -72,14 +43,14 @@ def traffic_row(property_id: str, dimension_values: Sequence[str], metric_values
                              "(run again; if it persists, report it)")
     day_text, source_medium, campaign = dimension_values
     return {
-        "date": _day(day_text),
+        "date": lenient.day(day_text, "%Y%m%d"),
         "property_id": property_id,
         "session_source_medium": source_medium,
         "session_campaign_name": campaign,
         "currency_code": currency_code,
         "time_zone": time_zone,
-        "sessions": _count(metric_values[0]),
-        "key_events": _float(metric_values[1]),
+        "sessions": lenient.count(metric_values[0]),
+        "key_events": lenient.floating(metric_values[1]),
         # Refunds are subtracted from totalRevenue, so a day's total can be negative.
-        "total_revenue": _float(metric_values[2]),
+        "total_revenue": lenient.floating(metric_values[2]),
     }

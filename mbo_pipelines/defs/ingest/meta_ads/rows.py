@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from mbo_pipelines.connectors import ConnectorError
+from mbo_pipelines.defs.ingest import lenient
 from mbo_pipelines.currencies import minor_units_per_unit
 
 PLATFORM = "meta_ads"
@@ -50,40 +51,8 @@ def _fail(account_id: str, what: str) -> ConnectorError:
                           "Check the account in Ads Manager; if the API changed its answer, report it with this message.")
 
 
-def _parsed(raw: Any) -> Decimal | None:
-    """``raw`` as a Decimal (NaN and infinities included), or None when it is not a number at all."""
-    if raw is None or isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
-        return None
-    try:
-        return Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def lenient_number(raw: Any) -> Any:
-    """The parsed Decimal of ``raw``; ``raw`` itself when it does not parse (None stays None)."""
-    value = _parsed(raw)
-    return raw if value is None else value
-
-
-def lenient_count(raw: Any) -> Any:
-    """``raw`` as an int when it is a whole number, else as ``lenient_number`` leaves it."""
-    value = lenient_number(raw)
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    return value
-
-
-def lenient_day(raw: Any) -> Any:
-    """``raw`` (``YYYY-MM-DD``) as a date, or as sent when it is not one."""
-    try:
-        return date.fromisoformat(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return raw
-
-
 def _strict_number(account_id: str, where: str, field: str, raw: Any) -> Decimal:
-    value = _parsed(raw)
+    value = lenient.parsed(raw)
     if value is None or not value.is_finite() or value < 0:
         raise _fail(account_id, f"{where}: {field} is {raw!r}, not a finite non-negative number")
     return value
@@ -121,7 +90,7 @@ def insight_row(data: Mapping[str, Any], account: Mapping[str, str], start: date
     row_account = str(data.get("account_id", account_id)).removeprefix("act_")
     if row_account != account_id:
         raise _fail(account_id, f"{where}: row belongs to account {row_account}")
-    day, stop = lenient_day(data.get("date_start")), lenient_day(data.get("date_stop", data.get("date_start")))
+    day, stop = lenient.day(data.get("date_start")), lenient.day(data.get("date_stop", data.get("date_start")))
     if isinstance(day, date) and isinstance(stop, date) and stop != day:
         raise _fail(account_id, f"{where}: row covers {day}..{stop}, not one day (asked for daily rows of "
                                 f"{start}..{end})")
@@ -133,9 +102,9 @@ def insight_row(data: Mapping[str, Any], account: Mapping[str, str], start: date
         # Absent: the account's own currency (read with the account); present: as sent, even if it differs.
         "account_currency": data.get("account_currency") or account["currency"],
         "account_timezone_name": account["timezone_name"],
-        "spend": lenient_number(data.get("spend")),
-        "impressions": lenient_count(data.get("impressions")),
-        "clicks": lenient_count(data.get("clicks")),
+        "spend": lenient.number(data.get("spend")),
+        "impressions": lenient.count(data.get("impressions")),
+        "clicks": lenient.count(data.get("clicks")),
         "actions": _action_list(data.get("actions")),
         "action_values": _action_list(data.get("action_values")),
     }

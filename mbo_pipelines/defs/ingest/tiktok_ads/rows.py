@@ -22,11 +22,12 @@ name is passed on as sent.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from mbo_pipelines.connectors import ConnectorError
+from mbo_pipelines.defs.ingest import lenient
 
 #: The report's metrics, in the order requested (``campaign_name`` is an attribute TikTok serves as a metric).
 REPORT_METRICS = ("campaign_name", "spend", "impressions", "clicks", "conversion", "total_purchase_value")
@@ -48,55 +49,12 @@ def _text(record: dict[str, Any], field: str) -> str:
     return value
 
 
-def _parsed(value: Any) -> Decimal | None:
-    """``value`` as a Decimal (NaN and infinities included), None when it is not a number at all."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    try:
-        return Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-
-
 def _decimal(record: dict[str, Any], field: str) -> Decimal:
     value = record.get(field)
-    number = _parsed(value)
+    number = lenient.parsed(value)
     if number is None or not number.is_finite() or number < 0:
         raise _Bad(f"{field} {value!r} is not a finite, non-negative number")
     return number
-
-
-def lenient_decimal(value: Any) -> Any:
-    """The parsed Decimal of ``value``, or ``value`` as sent when it does not parse (None stays None)."""
-    number = _parsed(value)
-    return value if number is None else number
-
-
-def lenient_count(value: Any) -> Any:
-    """``value`` as an int when it is a whole number, else as ``lenient_decimal`` leaves it."""
-    number = lenient_decimal(value)
-    if isinstance(number, Decimal) and number.is_finite() and number == number.to_integral_value():
-        return int(number)
-    return number
-
-
-def lenient_float(value: Any) -> Any:
-    """``value`` as a float (NaN and infinities included) when it parses, else as sent."""
-    number = lenient_decimal(value)
-    return float(number) if isinstance(number, Decimal) else number
-
-
-def lenient_day(value: Any) -> Any:
-    """``"YYYY-MM-DD 00:00:00"`` or ``"YYYY-MM-DD"`` as a date, else ``value`` as sent."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").date()
-    except ValueError:
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return value
 
 
 def _section(item: Any, name: str) -> dict[str, Any]:
@@ -122,17 +80,17 @@ def report_row(item: Any, advertiser_id: str, currency: str, timezone: str, star
                              "(run again; if it persists, TikTok changed its answer: report it)") from None
     campaign = dims.get("campaign_id")
     return {
-        "stat_time_day": lenient_day(dims.get("stat_time_day")),
+        "stat_time_day": lenient.day(dims.get("stat_time_day"), "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"),
         "advertiser_id": advertiser_id,
         "campaign_id": str(campaign) if isinstance(campaign, int) and not isinstance(campaign, bool) else campaign,
         "campaign_name": metrics.get("campaign_name"),
         "currency": currency,
         "timezone": timezone,
-        "spend": lenient_decimal(metrics.get("spend")),
-        "impressions": lenient_count(metrics.get("impressions")),
-        "clicks": lenient_count(metrics.get("clicks")),
-        "conversion": lenient_float(metrics.get("conversion")),
-        "total_purchase_value": lenient_float(metrics.get("total_purchase_value")),
+        "spend": lenient.number(metrics.get("spend")),
+        "impressions": lenient.count(metrics.get("impressions")),
+        "clicks": lenient.count(metrics.get("clicks")),
+        "conversion": lenient.floating(metrics.get("conversion")),
+        "total_purchase_value": lenient.floating(metrics.get("total_purchase_value")),
     }
 
 
