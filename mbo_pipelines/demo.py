@@ -84,7 +84,7 @@ def _quality_line(conn) -> str:
         "from quality.latest_check_results").fetchone()
     quarantined = sum(conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in conn.execute(
         "select table_schema || '.' || table_name from information_schema.tables where table_schema = 'quarantine'"))
-    return (f"Data quality: {results - failed} of {results} check results passed on {tables} raw tables, "
+    return (f"Data quality: {results - failed} of {results} check results passed on {tables} tables, "
             f"{quarantined} rows quarantined (`.venv/bin/mbo quality`).")
 
 

@@ -250,7 +250,7 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
     results, passed, tables = db.execute("select count(*), count(*) filter (where passed), count(distinct table_name) "
                                          "from quality.latest_check_results").fetchone()
     assert results > 0 and tables >= 6  # the three sandbox platforms' two tables at least
-    assert f"Data quality: {passed} of {results} check results passed on {tables} raw tables, " in text
+    assert f"Data quality: {passed} of {results} check results passed on {tables} tables, " in text
     target_budget = db.execute(
         "select budget_at_target_marginal_roas_reporting from marts.budget_plans where plan_id = %s", (latest,)
     ).fetchone()[0]

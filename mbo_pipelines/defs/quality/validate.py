@@ -271,10 +271,10 @@ def _volume_findings(report: QualityReport, valid: list[int], history: DailyTota
             record.update(rows_low=median_rows * band.min_ratio, volume_low=median_volume * band.min_ratio,
                           rows_high=median_rows * band.max_ratio if median_rows else None,
                           volume_high=median_volume * band.max_ratio if median_volume else None)
-            report.volume_lines[day] = (f"{rows} rows (median {median_rows:g}), volume {volume:,.2f} "
+            report.volume_lines[day] = (f"{rows} rows (median {median_rows:g}), {rules.volume_column} {volume:,.2f} "
                                         f"(median {median_volume:,.2f}); band ×{band.min_ratio:g}–×{band.max_ratio:g}")
         else:
-            report.volume_lines[day] = (f"{rows} rows, volume {volume:,.2f}; too little history for the band "
+            report.volume_lines[day] = (f"{rows} rows, {rules.volume_column} {volume:,.2f}; too little history for the band "
                                         f"({len(past)} of {band.min_history} same weekdays)")
         # The day before as loaded, overlaid with this batch's valid rows: an account whose rows were all
         # quarantined the day before still counts as having spent, from what was loaded for it.
