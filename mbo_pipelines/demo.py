@@ -82,8 +82,9 @@ def _quality_line(conn) -> str:
     results, failed, tables = conn.execute(
         "select count(*), count(*) filter (where not passed), count(distinct table_name) "
         "from quality.latest_check_results").fetchone()
-    quarantined = sum(conn.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in conn.execute(
-        "select table_schema || '.' || table_name from information_schema.tables where table_schema = 'quarantine'"))
+    from mbo_pipelines.defs.quality.store import quarantine_counts
+
+    quarantined = sum(n for _, n in quarantine_counts(conn))
     return (f"Data quality: {results - failed} of {results} check results passed on {tables} tables, "
             f"{quarantined} rows quarantined (`.venv/bin/mbo quality`).")
 

@@ -40,18 +40,19 @@ def check_specs(asset_key: dg.AssetKey, table: RawTable) -> list[dg.AssetCheckSp
                               description=CHECK_DESCRIPTIONS[name]) for name in checks_of(table)]
 
 
-def _cell(value, limit: int = 200) -> str:
+def cell(value, limit: int = 200) -> str:
+    """``value`` as one Markdown table cell: printable, cut to ``limit`` characters, pipes escaped."""
     text = printable(value) or ""
     text = text if len(text) <= limit else text[:limit - 1] + "…"
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _findings_table(outcome: LoadOutcome, check: str) -> str:
-    lines = [f for f in outcome.report.findings if f.check == check]
+def findings_table(findings) -> str:
+    """Failing expectations as a Markdown table: expectation, column, count, reason, sample."""
     header = "| expectation | column | failing | reason | sample |\n|---|---|---:|---|---|\n"
     return header + "\n".join(
-        f"| {f.expectation} | {f.column or ''} | {f.count} | {_cell(f.reason)} | {_cell(', '.join(f.sample))} |"
-        for f in lines)
+        f"| {f.expectation} | {f.column or ''} | {f.count} | {cell(f.reason)} | {cell(', '.join(f.sample))} |"
+        for f in findings)
 
 
 def _quarantine_sample(outcome: LoadOutcome) -> str:
@@ -59,7 +60,7 @@ def _quarantine_sample(outcome: LoadOutcome) -> str:
     shown = outcome.report.rows_to_quarantine()[:SAMPLE_ROWS]
     key = list(table.key)
     header = "| " + " | ".join([*key, "reason"]) + " |\n|" + "---|" * (len(key) + 1) + "\n"
-    return header + "\n".join("| " + " | ".join([*(_cell(row.get(c), 60) for c in key), _cell(reason)]) + " |"
+    return header + "\n".join("| " + " | ".join([*(cell(row.get(c), 60) for c in key), cell(reason)]) + " |"
                               for row, _, reason in shown)
 
 
@@ -81,7 +82,8 @@ def check_results(outcome: LoadOutcome) -> list[dg.AssetCheckResult]:
             metadata["days"] = dg.MetadataValue.md("\n".join(
                 f"- {day}: {line}" for day, line in sorted(report.volume_lines.items())))
         if not passed:
-            metadata["failing_expectations"] = dg.MetadataValue.md(_findings_table(outcome, check))
+            metadata["failing_expectations"] = dg.MetadataValue.md(findings_table(
+                f for f in report.findings if f.check == check))
             metadata["failed_days"] = dg.MetadataValue.text(_days(report.failed_days(check)))
             if check == VALID_ROWS:
                 metadata["quarantined_sample"] = dg.MetadataValue.md(_quarantine_sample(outcome))

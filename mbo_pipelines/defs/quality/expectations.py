@@ -75,7 +75,7 @@ def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> li
     for column in rules.table.required:
         what = "a key column" if column in key else "required"
         out.append(expectation("ExpectColumnValuesToNotBeNull", VALID_ROWS,
-                           f"{column} is missing or not a valid value ({what})", column=column))
+                               f"{column} is missing or not a valid value ({what})", column=column))
     for column in [*rules.count_columns, *rules.amount_columns]:
         bound = rules.upper_bound(column)
         if column in rules.signed_columns:
@@ -88,63 +88,60 @@ def row_expectations(rules: TableRules, window_days: Iterable[str] | None) -> li
                                column=column, min_value=0, max_value=bound))
     for column in rules.count_columns:
         out.append(expectation("ExpectColumnValuesToBeInTypeList", VALID_ROWS,
-                           f"{column} is not a whole number", column=column, type_list=["int"]))
+                               f"{column} is not a whole number", column=column, type_list=["int"]))
     for column in rules.list_columns:
         out.append(expectation("ExpectColumnValuesToBeBetween", VALID_ROWS,
-                           f"{column} has a negative value", column=column, min_value=0))
+                               f"{column} has a negative value", column=column, min_value=0))
     for column in rules.text_columns:
         out.append(expectation("ExpectColumnValuesToNotMatchRegex", VALID_ROWS,
-                           f"{column} has control characters or is not valid UTF-8", column=column,
-                           regex=FORBIDDEN_TEXT))
+                               f"{column} has control characters or is not valid UTF-8", column=column,
+                               regex=FORBIDDEN_TEXT))
         out.append(expectation("ExpectColumnValueLengthsToBeBetween", VALID_ROWS,
-                           f"{column} is empty or longer than {MAX_TEXT_LENGTH} characters", column=column,
-                           min_value=1, max_value=MAX_TEXT_LENGTH))
+                               f"{column} is empty or longer than {MAX_TEXT_LENGTH} characters", column=column,
+                               min_value=1, max_value=MAX_TEXT_LENGTH))
     out.append(expectation("ExpectColumnValuesToBeInSet", VALID_ROWS,
-                       f"{rules.currency_column} is not an ISO 4217 currency code", column=rules.currency_column,
-                       value_set=sorted(ISO_4217_CODES)))
+                           f"{rules.currency_column} is not an ISO 4217 currency code", column=rules.currency_column,
+                           value_set=sorted(ISO_4217_CODES)))
     for smaller, larger in rules.bounded_by:
-        out.append(expectation("ExpectColumnPairValuesAToBeGreaterThanB", VALID_ROWS,
-                           f"{smaller} exceeds {larger}", column_A=larger, column_B=smaller, or_equal=True,
-                           ignore_row_if="either_value_is_missing"))
+        out.append(_not_below(VALID_ROWS, f"{smaller} exceeds {larger}", larger, smaller))
     if rules.table.date_column and window_days is not None:
         out.append(expectation("ExpectColumnValuesToBeInSet", VALID_ROWS,
-                           f"{rules.table.date_column} is outside the partitions extracted",
-                           column=rules.table.date_column, value_set=sorted(window_days)))
+                               f"{rules.table.date_column} is outside the partitions extracted",
+                               column=rules.table.date_column, value_set=sorted(window_days)))
     out.append(expectation("ExpectCompoundColumnsToBeUnique", VALID_ROWS,
-                       f"another row has the same key ({', '.join(rules.table.key)}) with different values",
-                       column_list=list(rules.table.key)))
+                           f"another row has the same key ({', '.join(rules.table.key)}) with different values",
+                           column_list=list(rules.table.key)))
     return out
 
 
 def schema_expectations(rules: TableRules) -> list:
     """The batch carries exactly the table's columns."""
     return [expectation("ExpectTableColumnsToMatchSet", VALID_TABLE,
-                    "the columns differ from the raw table's", column_set=rules.table.column_names, exact_match=True)]
+                        "the columns differ from the raw table's", column_set=rules.table.column_names, exact_match=True)]
 
 
 def account_expectations() -> list:
     """One currency per account (across the batch's days)."""
     return [expectation("ExpectColumnValuesToBeBetween", VALID_TABLE,
-                    "an account reports more than one currency", column="currencies", max_value=1)]
+                        "an account reports more than one currency", column="currencies", max_value=1)]
+
+
+def _not_below(check: str, reason: str, larger: str, smaller: str):
+    """Row by row, ``larger`` ≥ ``smaller`` (rows missing either value are not judged)."""
+    return expectation("ExpectColumnPairValuesAToBeGreaterThanB", check, reason, column_A=larger, column_B=smaller,
+                       or_equal=True, ignore_row_if="either_value_is_missing")
 
 
 def volume_expectations() -> list:
     """Each day's rows and volume inside the band; no account that spent the day before missing."""
+    band = "the trailing same-weekday median"
     return [
-        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
-                "fewer rows than the band below the trailing same-weekday median allows",
-                column_A="rows", column_B="rows_low", or_equal=True, ignore_row_if="either_value_is_missing"),
-        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
-                "more rows than the band above the trailing same-weekday median allows",
-                column_A="rows_high", column_B="rows", or_equal=True, ignore_row_if="either_value_is_missing"),
-        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
-                "volume collapsed below the band of the trailing same-weekday median",
-                column_A="volume", column_B="volume_low", or_equal=True, ignore_row_if="either_value_is_missing"),
-        expectation("ExpectColumnPairValuesAToBeGreaterThanB", VOLUME,
-                "volume jumped above the band of the trailing same-weekday median",
-                column_A="volume_high", column_B="volume", or_equal=True, ignore_row_if="either_value_is_missing"),
-        expectation("ExpectColumnValuesToBeBetween", VOLUME,
-                "an account that spent the day before sent no rows", column="accounts_gone", max_value=0),
+        _not_below(VOLUME, f"fewer rows than the band below {band} allows", "rows", "rows_low"),
+        _not_below(VOLUME, f"more rows than the band above {band} allows", "rows_high", "rows"),
+        _not_below(VOLUME, f"volume collapsed below the band of {band}", "volume", "volume_low"),
+        _not_below(VOLUME, f"volume jumped above the band of {band}", "volume_high", "volume"),
+        expectation("ExpectColumnValuesToBeBetween", VOLUME, "an account that spent the day before sent no rows",
+                    column="accounts_gone", max_value=0),
     ]
 
 

@@ -16,11 +16,11 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
 
+from mbo_pipelines.defs.ingest import lenient
 from mbo_pipelines.defs.quality.rules import TableRules
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -30,15 +30,10 @@ MALFORMED = float("nan")
 
 def number(value: Any) -> float | int | None:
     """``value`` as a number (int when whole and finite), or None when it is not one (bools are not numbers)."""
-    if value is None or isinstance(value, bool):
-        return None
     if isinstance(value, float):
         return None if math.isnan(value) else value
-    try:
-        parsed = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if parsed.is_nan():
+    parsed = lenient.parsed(value)
+    if parsed is None or parsed.is_nan():
         return None
     if parsed.is_infinite():
         return float(parsed)

@@ -19,12 +19,12 @@ import dagster as dg
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.currencies import ISO_4217_CODES
 from mbo_pipelines.defs.quality import expectations as ex
 from mbo_pipelines.defs.quality import store
+from mbo_pipelines.defs.quality.asset_checks import findings_table
 from mbo_pipelines.defs.quality.frames import number
 from mbo_pipelines.defs.quality.validate import Finding
 from mbo_pipelines.defs.transform.assets import mbo_dbt_models
@@ -160,17 +160,8 @@ def read_and_check(conn) -> RatesReport:
 
 def record(conn, report: RatesReport, run_id: str | None) -> None:
     """Append the verdict to ``quality.check_results`` (no day: it holds for every window the gates check)."""
-    details = [{"expectation": f.expectation, "column": f.column, "reason": f.reason, "count": f.count,
-                "sample": list(f.sample)} for f in report.findings]
-    conn.execute(
-        "insert into quality.check_results (table_name, day, check_name, passed, blocking, severity, summary, "
-        "details, partition_key, run_id) values (%s, null, %s, %s, true, 'ERROR', %s, %s, null, %s)",
-        (TABLE_NAME, CHECK_NAME, report.passed, report.summary, Jsonb(details), run_id),
-    )
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    store.insert_result(conn, TABLE_NAME, None, CHECK_NAME, report.passed, True, report.summary,
+                        store.finding_details(report.findings), run_id=run_id)
 
 
 def check_result(report: RatesReport) -> dg.AssetCheckResult:
@@ -179,10 +170,7 @@ def check_result(report: RatesReport) -> dg.AssetCheckResult:
                                 "rows_checked": dg.MetadataValue.int(report.rows),
                                 "recorded_as": dg.MetadataValue.text(f"quality.check_results: {TABLE_NAME}")}
     if not report.passed:
-        metadata["failing_expectations"] = dg.MetadataValue.md(
-            "| expectation | column | failing | reason | sample |\n|---|---|---:|---|---|\n" + "\n".join(
-                f"| {f.expectation} | {f.column or ''} | {f.count} | {_cell(f.reason)} | {_cell(', '.join(f.sample))} |"
-                for f in report.findings))
+        metadata["failing_expectations"] = dg.MetadataValue.md(findings_table(report.findings))
         metadata["what_to_do"] = dg.MetadataValue.text(HOW_TO_FIX)
     return dg.AssetCheckResult(
         check_name=CHECK_NAME, passed=report.passed, metadata=metadata, severity=dg.AssetCheckSeverity.ERROR,

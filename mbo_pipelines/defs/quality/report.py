@@ -37,7 +37,7 @@ def quality_report(url: str, days: int = 7, table: str | None = None) -> str:
             """,
             {"table": table, "days": days},
         ).fetchall()
-        quarantined = _quarantine_counts(conn)
+        quarantined = store.quarantine_counts(conn)
     if not rows:
         return "no data-quality results yet: they are written by every extract (`mbo extract`, `mbo refresh`)"
     width = max(len(r[0]) for r in rows)
@@ -55,14 +55,6 @@ def quality_report(url: str, days: int = 7, table: str | None = None) -> str:
         lines.append("")
         lines.append(f"{failing} failing check result(s). {HOW_TO_CLEAR}")
     return "\n".join(lines)
-
-
-def _quarantine_counts(conn) -> list[tuple[str, int]]:
-    tables = conn.execute(
-        "select table_schema || '.' || table_name from information_schema.tables where table_schema = 'quarantine' "
-        "order by 1").fetchall()
-    counts = [(t, conn.execute(f"select count(*) from {t}").fetchone()[0]) for (t,) in tables]
-    return [(t, n) for t, n in counts if n]
 
 
 def accept_check(url: str, table: str, check: str, day: str, who: str, reason: str) -> str:

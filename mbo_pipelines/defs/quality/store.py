@@ -84,16 +84,37 @@ def ensure_quality_tables(conn, rules: Sequence[TableRules] = ()) -> None:
             )
 
 
+def finding_details(findings) -> list[dict[str, Any]]:
+    """The ``details`` JSON of failing expectations: expectation, column, reason, count and a printable sample."""
+    return [{"expectation": f.expectation, "column": f.column, "reason": f.reason, "count": f.count,
+             "sample": [printable(s) for s in f.sample]} for f in findings]
+
+
 def _finding_details(report: QualityReport, check: str, day: date | None) -> list[dict[str, Any]]:
-    out = []
-    for finding in report.findings:
-        if finding.check != check:
-            continue
-        if day is not None and finding.days and day not in finding.days and ALL_DAYS not in finding.days:
-            continue
-        out.append({"expectation": finding.expectation, "column": finding.column, "reason": finding.reason,
-                    "count": finding.count, "sample": [printable(s) for s in finding.sample]})
-    return out
+    return finding_details(
+        f for f in report.findings
+        if f.check == check and (day is None or not f.days or day in f.days or ALL_DAYS in f.days))
+
+
+def insert_result(conn, table: str, day: date | None, check: str, passed: bool, blocking: bool, summary: str,
+                  details: list[dict[str, Any]] = (), partition: str | None = None, run_id: str | None = None,
+                  accepted_by: str | None = None, accepted_reason: str | None = None) -> None:
+    """Append one row to ``quality.check_results`` (severity ERROR for blocking checks, WARN otherwise)."""
+    conn.execute(
+        "insert into quality.check_results (table_name, day, check_name, passed, blocking, severity, summary, "
+        "details, partition_key, run_id, accepted_by, accepted_reason) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (table, day, check, passed, blocking, "ERROR" if blocking else "WARN", summary[:1000], Jsonb(list(details)),
+         partition, run_id, accepted_by, accepted_reason),
+    )
+
+
+def quarantine_counts(conn) -> list[tuple[str, int]]:
+    """(quarantine table, rows) for every quarantine table holding any."""
+    tables = conn.execute("select table_schema || '.' || table_name from information_schema.tables "
+                          "where table_schema = 'quarantine' order by 1").fetchall()
+    counts = [(t, conn.execute(f"select count(*) from {t}").fetchone()[0]) for (t,) in tables]
+    return [(t, n) for t, n in counts if n]
 
 
 def check_rows(report: QualityReport) -> list[dict[str, Any]]:
@@ -112,7 +133,7 @@ def check_rows(report: QualityReport) -> list[dict[str, Any]]:
             else:
                 summary = "; ".join(f"{d['reason']} ({d['count']})" for d in details)[:1000] or "failed"
             rows.append({"day": day, "check_name": check, "passed": passed, "blocking": check in BLOCKING_CHECKS,
-                         "severity": "ERROR" if check in BLOCKING_CHECKS else "WARN", "summary": summary,
+                         "summary": summary,
                          "details": details})
     return rows
 
@@ -125,12 +146,8 @@ def record(conn, report: QualityReport, partition: str, run_id: str | None) -> i
     """
     rules = report.rules
     for row in check_rows(report):
-        conn.execute(
-            "insert into quality.check_results (table_name, day, check_name, passed, blocking, severity, summary, "
-            "details, partition_key, run_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (rules.name, row["day"], row["check_name"], row["passed"], row["blocking"], row["severity"],
-             row["summary"], Jsonb(row["details"]), partition, run_id),
-        )
+        insert_result(conn, rules.name, row["day"], row["check_name"], row["passed"], row["blocking"], row["summary"],
+                      row["details"], partition, run_id)
     table = sql.SQL(quarantine_table(rules))
     if report.loads_anything:
         if rules.is_daily:
@@ -160,13 +177,9 @@ def accept(conn, table: str, check: str, day: date | None, who: str, reason: str
         "and not passed",
         (table, check, day),
     ).fetchall()
-    for name, failed_day, check_name, blocking, severity, summary, partition in failed:
-        conn.execute(
-            "insert into quality.check_results (table_name, day, check_name, passed, blocking, severity, summary, "
-            "details, partition_key, accepted_by, accepted_reason) values (%s, %s, %s, true, %s, %s, %s, '[]', %s, %s, %s)",
-            (name, failed_day, check_name, blocking, severity, f"accepted by {who}: {reason} (was: {summary})"[:1000],
-             partition, who, reason),
-        )
+    for name, failed_day, check_name, blocking, _, summary, partition in failed:
+        insert_result(conn, name, failed_day, check_name, True, blocking, f"accepted by {who}: {reason} (was: {summary})",
+                      partition=partition, accepted_by=who, accepted_reason=reason)
     return len(failed)
 
 
