@@ -7,7 +7,7 @@ simulated markets whose TRUE response curves are known, so every plan can be sco
 Markets:
   (a) the sandbox market (``mbo_pipelines.sandbox.market``) for a few seeds: the advertiser's
       own budget schedule, 90 days of simulated history (adstock, weekday seasonality,
-      log-normal noise, pacing), all amounts in USD at the dbt seed's rates;
+      log-normal noise, pacing), all amounts in USD at the sandbox's anchor FX rates;
   (b) random markets of 30-100 campaigns with mixed concave and S-shaped Hill curves,
       geometric adstock, weekday seasonality and noise, whose budgets moved within +-30 %
       over 90 days of history (step changes every 1-3 weeks plus pacing jitter).
@@ -34,12 +34,10 @@ shortfall to the ceiling: see ``bench.shortfall``.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,6 +45,7 @@ import pandas as pd
 from bench.bayes_ceiling import CEILING_DRAWS, bayes_plan, fitted_evidence, grid_allocation, plugin_plan, posterior
 from bench.learned_prior import learned_prior_plan
 from bench.shortfall import shortfall_lines
+from mbo_pipelines.sandbox.fx import ANCHOR_RATES_TO_USD
 from mbo_pipelines.sandbox.market import (
     EPOCH,
     HALF_SATURATION_RANGE,
@@ -64,7 +63,6 @@ HISTORY_DAYS = 90
 MAX_CHANGE = 0.3
 SANDBOX_SEEDS = (7, 1, 2, 3, 4)
 SANDBOX_END_DAY = 240  # days after the sandbox EPOCH: the last day of history ("yesterday")
-RATES_CSV = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "currency_rates.csv"
 # The random markets' true curves, around each campaign's base budget: a share S_SHAPED_SHARE
 # is S-shaped; half-saturation = base x U(range), ROAS at the base budget ~ U(ROAS_RANGE).
 S_SHAPED_SHARE = 0.35
@@ -97,9 +95,8 @@ class Market:
 
 
 def usd_rates() -> dict[str, float]:
-    """US dollars per unit of each currency (the dbt seed the marts use)."""
-    with RATES_CSV.open() as f:
-        return {row["currency"]: float(row["rate_to_usd"]) for row in csv.DictReader(f)}
+    """US dollars per unit of each currency: the anchors the sandbox's daily FX rates move around."""
+    return dict(ANCHOR_RATES_TO_USD)
 
 
 def sandbox_prior(base: float, draws: int, rng: np.random.Generator):

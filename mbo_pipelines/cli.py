@@ -1,6 +1,6 @@
 """The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI, and operate the
 pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``, approvals, rollback, the
-kill switch and ``quality``)."""
+kill switch and ``quality``), and serve the marts' documentation (``docs``)."""
 
 import argparse
 import os
@@ -78,6 +78,37 @@ def _quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from mbo_pipelines import docs_site
+    from mbo_pipelines.instance import prepare_environment
+
+    url = prepare_environment()
+    print("generating the dbt documentation (dbt docs generate) ...", flush=True)
+    try:
+        site = docs_site.generate(url)
+    except docs_site.DocsError as err:
+        print(f"mbo docs: {err}", file=sys.stderr)
+        return 1
+    if args.no_serve:
+        print(f"documentation written to {site / 'index.html'}")
+        return 0
+    try:
+        httpd = docs_site.server(site, args.port)
+    except OSError as err:
+        print(f"mbo docs: cannot listen on {docs_site.HOST}:{args.port} ({err.strerror}); "
+              "choose another port with --port", file=sys.stderr)
+        return 1
+    print(f"serving the marts' documentation on http://{docs_site.HOST}:{httpd.server_address[1]}/ "
+          "(Ctrl-C to stop)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
+
+
 def _add_range(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=date.fromisoformat, required=True, help="first day (YYYY-MM-DD)")
     parser.add_argument("--end", type=date.fromisoformat, required=True, help="last day, included (YYYY-MM-DD)")
@@ -132,10 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
     sub.add_parser("prepare", help="parse the dbt project (writes dbt_project/target/manifest.json)")
     sub.add_parser("platforms", help="which platforms are enabled, and what the others miss")
+    docs = sub.add_parser("docs", help="generate the dbt documentation of the marts (offline) and serve it on "
+                                       "127.0.0.1")
+    docs.add_argument("--port", type=int, default=8580, help="port to serve on (default 8580)")
+    docs.add_argument("--no-serve", action="store_true", help="only generate $MBO_HOME/dbt-docs/site/index.html")
     extract = sub.add_parser("extract", help="materialize the extract assets for a date range (first loads, backfills)")
     _add_range(extract)
     extract.add_argument("--platform", action="append", default=None, metavar="P",
-                         help="only this platform (repeatable): google_ads, meta_ads, tiktok_ads, ga4, csv")
+                         help="only this platform (repeatable): google_ads, meta_ads, tiktok_ads, ga4, csv, fx_rates")
     refresh = sub.add_parser("refresh", help="the whole daily refresh over a range: extract, marts, a plan")
     _add_range(refresh)
     push = sub.add_parser("push", help="launch the push job for the latest plan, or the given one")
@@ -194,6 +229,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     if args.command == "quality":
         return _quality(args)
+    if args.command == "docs":
+        return _docs(args)
     if args.command == "kill-switch":
         from mbo_pipelines import operations
         from mbo_pipelines.instance import prepare_environment

@@ -10,9 +10,9 @@ from mbo_pipelines.defs.activate import (
     resume_interrupted_pushes_sensor,
 )
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
+from mbo_pipelines.defs.ingest.fx_rates import fx_rates
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
-from mbo_pipelines.defs.quality.reference_data import reference_data_checks
 from mbo_pipelines.defs.quality.freshness import freshness_definitions
 from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
 from mbo_pipelines.resources import mbo_resource_from_env
@@ -46,8 +46,8 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     extract_assets = extract_assets_for_environment()
     freshness_checks, freshness_sensors = freshness_definitions(extract_assets)
     return dg.Definitions(
-        assets=[*extract_assets, mbo_dbt_models, budget_recommendations],
-        asset_checks=[*freshness_checks, *reference_data_checks()],
+        assets=[*extract_assets, fx_rates, mbo_dbt_models, budget_recommendations],
+        asset_checks=freshness_checks,
         jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
         schedules=[daily_refresh_schedule],
         sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, *freshness_sensors],

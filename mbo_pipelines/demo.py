@@ -89,6 +89,19 @@ def _quality_line(conn) -> str:
             f"{quarantined} rows quarantined (`.venv/bin/mbo quality`).")
 
 
+def _attribution_line(conn) -> str:
+    """Platform claims against GA4 and the de-duplicated total, over the attribution mart's days."""
+    if conn.execute("select to_regclass('marts.fct_campaign_attribution') is null").fetchone()[0]:
+        return "Attribution: marts.fct_campaign_attribution is not built yet."
+    claimed, observed, dedup, matched, campaigns = conn.execute(
+        "select coalesce(sum(platform_conversions), 0), coalesce(sum(ga4_key_events), 0), "
+        "coalesce(sum(dedup_conversions), 0), count(distinct campaign_key) filter (where is_ga4_matched), "
+        "count(distinct campaign_key) from marts.fct_campaign_attribution").fetchone()
+    return (f"Attribution: the platforms claimed {claimed:,.0f} conversions, GA4 observed {observed:,.0f} "
+            f"on the {matched} of {campaigns} campaigns it could match; de-duplicated: {dedup:,.0f} "
+            "(marts.fct_campaign_attribution).")
+
+
 def report(conn, plan_id: str) -> str:
     """Rows per mart, the plan per campaign, and what the push did."""
     lines = ["", "Rows per mart table:"]
@@ -98,7 +111,7 @@ def report(conn, plan_id: str) -> str:
     for (table,) in tables:
         count = conn.execute(f'select count(*) from marts."{table}"').fetchone()[0]
         lines.append(f"  marts.{table:<28} {count:>8}")
-    lines += ["", _quality_line(conn)]
+    lines += ["", _quality_line(conn), _attribution_line(conn)]
 
     plan = conn.execute(
         "select reporting_currency, total_daily_budget_reporting, expected_value_current_reporting, "

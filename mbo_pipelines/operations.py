@@ -233,13 +233,14 @@ def latest_plan_id(database_url: str) -> str | None:
 
 
 def enabled_sources() -> list[str]:
-    """What ``mbo extract --platform`` accepts now: the ad platforms, then ``ga4`` and ``csv`` when configured."""
+    """What ``mbo extract --platform`` accepts now: the ad platforms, ``ga4`` and ``csv`` when configured, and the
+    FX rates (``fx_rates``), which every deployment needs."""
     names = list(platform_setup.ad_platforms())
     if platform_setup.ga4_enabled():
         names.append(platform_setup.GA4)
     if platform_setup.csv_enabled():
         names.append(platform_setup.CSV)
-    return names
+    return [*names, platform_setup.FX_RATES]
 
 
 def platforms_report() -> str:
@@ -247,9 +248,12 @@ def platforms_report() -> str:
     mode = platform_setup.source()
     lines = [f"MBO_SOURCE={mode}"]
     if mode == platform_setup.SANDBOX:
-        lines.append("  sandbox: google_ads, meta_ads, tiktok_ads (simulated market; set MBO_SOURCE=live for real accounts)")
+        lines.append("  sandbox: google_ads, meta_ads, tiktok_ads and ga4 (simulated market and its GA4 property; "
+                     "set MBO_SOURCE=live for real accounts)")
     for setup in platform_setup.live_setups().values():
-        if mode == platform_setup.SANDBOX:
+        if mode == platform_setup.SANDBOX and setup.platform == platform_setup.GA4:
+            state = "the sandbox's GA4 property (MBO_GA4_PROPERTY_IDS is read in live mode)"
+        elif mode == platform_setup.SANDBOX:
             state = "not used in sandbox mode" + (f" ({len(setup.accounts)} account(s) configured)" if setup.enabled else "")
         elif not setup.enabled:
             state = f"disabled: set {setup.accounts_variable}"
@@ -260,6 +264,7 @@ def platforms_report() -> str:
         lines.append(f"  {setup.platform:<11} {state}")
     csv = platform_setup.csv_setup()
     lines.append(f"  {'csv':<11} " + (f"enabled: files in {csv.accounts[0]}" if csv.enabled else "disabled: set MBO_IMPORT_DIR"))
+    lines.append(f"  {platform_setup.FX_RATES:<11} {platform_setup.fx_rates_state()}")
     dry = os.environ.get("MBO_ALLOW_LIVE_BUDGET_CHANGES", "").strip() != "1"
     lines.append("budget changes on live platforms: " + ("dry-run (validate only; set MBO_ALLOW_LIVE_BUDGET_CHANGES=1 to apply)"
                                                           if dry else "APPLIED (MBO_ALLOW_LIVE_BUDGET_CHANGES=1)"))
@@ -269,7 +274,8 @@ def platforms_report() -> str:
 def _rows_written(result: dg.ExecuteInProcessResult) -> int:
     total = 0
     for event in result.get_asset_materialization_events():
-        value = event.materialization.metadata.get("rows_written") or event.materialization.metadata.get("row_count")
+        metadata = event.materialization.metadata
+        value = metadata.get("rows_written") or metadata.get("rows_upserted") or metadata.get("row_count")
         if value is not None and str(event.materialization.asset_key.path[0]) == "raw":
             total += int(value.value)
     return total

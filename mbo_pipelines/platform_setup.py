@@ -1,10 +1,10 @@
 """Which platforms a deployment reads and writes, and what each still needs: the environment, parsed once.
 
 ``MBO_SOURCE=sandbox`` (the default) reads the simulated market's three
-platforms. ``MBO_SOURCE=live`` reads every real platform whose account list
-is set. ``MBO_IMPORT_DIR`` adds CSV imports beside either. ``mbo platforms``
-prints this module's view; the Dagster definitions build assets only for the
-enabled platforms.
+platforms and its GA4 property. ``MBO_SOURCE=live`` reads every real platform
+whose account list is set. ``MBO_IMPORT_DIR`` adds CSV imports beside either.
+``mbo platforms`` prints this module's view; the Dagster definitions build
+assets only for the enabled platforms.
 
 Secrets are never stored here: a setup only says whether they are set.
 """
@@ -21,6 +21,8 @@ SANDBOX, LIVE = "sandbox", "live"
 NATIVE_PLATFORMS = ("google_ads", "meta_ads", "tiktok_ads")
 #: Readers without budgets: GA4 (web analytics) and CSV imports.
 GA4, CSV = "ga4", "csv"
+#: The daily FX rates (``raw/fx_rates``): not a platform, but every deployment reads them.
+FX_RATES = "fx_rates"
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,10 @@ def ad_platforms(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
 
 
 def ga4_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """GA4 is read in live mode when ``MBO_GA4_PROPERTY_IDS`` is set."""
+    """GA4 is read in sandbox mode (the sandbox's own GA4 property), and in live mode when
+    ``MBO_GA4_PROPERTY_IDS`` is set."""
     env = os.environ if env is None else env
-    return source(env) == LIVE and live_setups(env)[GA4].enabled
+    return source(env) == SANDBOX or live_setups(env)[GA4].enabled
 
 
 def csv_enabled(env: Mapping[str, str] | None = None) -> bool:
@@ -175,3 +178,14 @@ def is_loopback_endpoint(endpoint: str) -> bool:
     host = endpoint.split("://", 1)[-1].rsplit("@", 1)[-1]
     host = host[1:host.index("]")] if host.startswith("[") else host.split(":", 1)[0].split("/", 1)[0]
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def fx_rates_state(env: Mapping[str, str] | None = None) -> str:
+    """Where ``raw/fx_rates`` reads its rates from, for ``mbo platforms``: the file, the sandbox, or what is missing."""
+    env = os.environ if env is None else env
+    path = _env(env, "MBO_FX_RATES_CSV")
+    if path:
+        return f"ECB rates file {path} (MBO_FX_RATES_CSV)"
+    if source(env) == SANDBOX:
+        return "the sandbox's simulated daily rates (set MBO_FX_RATES_CSV to an ECB file for real rates)"
+    return "MISSING: set MBO_FX_RATES_CSV to an ECB rates file; refreshes fail until it is set"

@@ -20,7 +20,7 @@ PLATFORMS = platform_setup.NATIVE_PLATFORMS
 
 
 class MboResource(dg.ConfigurableResource):
-    """The warehouse URL and the platform connectors.
+    """The warehouse URL, the platform connectors and the GA4 reader.
 
     ``database_url`` None means ``MBO_DATABASE_URL`` or the embedded server.
     ``source`` picks the connectors: ``sandbox`` (the simulated market) or ``live`` (the real platforms,
@@ -56,6 +56,18 @@ class MboResource(dg.ConfigurableResource):
         from mbo_pipelines.sandbox.platforms import SandboxMarket
 
         return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today()).connector(platform)
+
+    def ga4_reader(self, log=None):
+        """The GA4 reader of the configured source: the sandbox's GA4 property, or the live ``GA4Reader``
+        (``MBO_GA4_PROPERTY_IDS``). Both answer ``fetch_traffic_daily(start, end)``."""
+        if self.is_live():
+            from mbo_pipelines.defs.ingest import live_connectors
+
+            return live_connectors.ga4_reader(log=log)
+        from mbo_pipelines.sandbox.ga4 import SandboxGA4
+        from mbo_pipelines.sandbox.platforms import SandboxMarket
+
+        return SandboxGA4(SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today()))
 
 
 def mbo_resource_from_env() -> MboResource:

@@ -127,6 +127,21 @@ def target_marginal_roas() -> float:
     return value
 
 
+#: What the optimizer fits its response curves on (``MBO_CONVERSION_SOURCE``): the conversion values as the
+#: platforms report them, or de-duplicated against GA4 (``marts.fct_campaign_attribution``).
+CONVERSION_SOURCES = ("platform", "deduplicated")
+
+
+def conversion_source() -> str:
+    """Which conversion values the optimizer fits on (``MBO_CONVERSION_SOURCE``): ``platform`` (the default,
+    also when blank) or ``deduplicated``, in any case; ValueError naming the variable otherwise."""
+    raw = os.environ.get("MBO_CONVERSION_SOURCE", "").strip()
+    value = raw.lower() or CONVERSION_SOURCES[0]
+    if value not in CONVERSION_SOURCES:
+        raise ValueError(f"MBO_CONVERSION_SOURCE must be 'platform' or 'deduplicated', got {raw!r}")
+    return value
+
+
 def dbt_env(url: str) -> dict[str, str]:
     """The ``MBO_DB_*`` variables ``dbt_project/profiles.yml`` reads, derived from a database URL."""
     parsed = urlparse(url)

@@ -33,7 +33,8 @@ def test_extract_feeds_staging_feeds_marts_feeds_recommendations():
         assert graph.get(raw).is_partitioned
         assert staging in _upstream(dg.AssetKey(["marts", "fct_campaign_daily"]))
     recommendations = graph.get(dg.AssetKey("budget_recommendations"))
-    assert {dg.AssetKey(["marts", "fct_campaign_daily"]), dg.AssetKey(["marts", "dim_campaign"])} <= recommendations.parent_keys
+    assert {dg.AssetKey(["marts", "opt_campaign_inputs"]), dg.AssetKey(["marts", "dim_campaign"]),
+            dg.AssetKey(["raw", "fx_rates"])} <= recommendations.parent_keys
     assert set(RAW_DAILY) <= _upstream(dg.AssetKey("budget_recommendations"))
 
 
@@ -75,6 +76,10 @@ def test_every_singular_dbt_test_is_an_asset_check():
     assert singular and singular <= checks
 
 
+#: The daily FX rates: in the ingest group whatever the platforms.
+FX_RATES = dg.AssetKey(["raw", "fx_rates"])
+
+
 def _extract_keys(monkeypatch, **env) -> set[dg.AssetKey]:
     """The ingest assets ``build_definitions`` makes under ``env`` (every platform variable cleared first)."""
     from mbo_pipelines.definitions import build_definitions
@@ -92,16 +97,17 @@ def _extract_keys(monkeypatch, **env) -> set[dg.AssetKey]:
 def test_live_mode_shows_only_the_enabled_platforms_assets(monkeypatch):
     keys = _extract_keys(monkeypatch, MBO_SOURCE="live", MBO_META_AD_ACCOUNT_IDS="act_123", MBO_IMPORT_DIR="/tmp/imports")
     assert keys == {dg.AssetKey(["raw", "meta_ads_campaign_daily"]), dg.AssetKey(["raw", "meta_ads_campaigns"]),
-                    dg.AssetKey(["raw", "csv_campaign_daily"])}
+                    dg.AssetKey(["raw", "csv_campaign_daily"]), FX_RATES}
 
 
 def test_live_mode_with_every_platform_and_ga4(monkeypatch):
     keys = _extract_keys(monkeypatch, MBO_SOURCE="live", MBO_GOOGLE_ADS_CUSTOMER_IDS="123-456-7890",
                          MBO_META_AD_ACCOUNT_IDS="1", MBO_TIKTOK_ADVERTISER_IDS="2", MBO_GA4_PROPERTY_IDS="3")
     assert keys == {*RAW_DAILY, *(dg.AssetKey(["raw", f"{p}_campaigns"]) for p in ("google_ads", "meta_ads", "tiktok_ads")),
-                    dg.AssetKey(["raw", "ga4_traffic_daily"])}
+                    dg.AssetKey(["raw", "ga4_traffic_daily"]), FX_RATES}
 
 
-def test_sandbox_mode_reads_the_three_simulated_platforms_and_never_ga4(monkeypatch):
+def test_sandbox_mode_reads_the_three_simulated_platforms_and_the_sandbox_ga4(monkeypatch):
     keys = _extract_keys(monkeypatch, MBO_SOURCE="sandbox", MBO_GA4_PROPERTY_IDS="3")
-    assert keys == {*RAW_DAILY, *(dg.AssetKey(["raw", f"{p}_campaigns"]) for p in ("google_ads", "meta_ads", "tiktok_ads"))}
+    assert keys == {*RAW_DAILY, *(dg.AssetKey(["raw", f"{p}_campaigns"]) for p in ("google_ads", "meta_ads", "tiktok_ads")),
+                    dg.AssetKey(["raw", "ga4_traffic_daily"]), FX_RATES}

@@ -168,14 +168,12 @@ def test_the_platform_received_each_applied_change_once_with_the_ledgers_amount(
     assert writes == ledger
 
 
-def test_pushed_budgets_convert_to_the_reporting_recommendation_at_the_seed_rate(db, loop):
-    """The account-currency budget sent to the platform, times the rate, is the reporting-currency plan (±1 cent)."""
-    import csv
-
-    from mbo_pipelines.defs.transform.project import DBT_PROJECT_DIR
-
-    with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open() as handle:
-        to_usd = {row["currency"]: float(row["rate_to_usd"]) for row in csv.DictReader(handle)}
+def test_pushed_budgets_convert_to_the_reporting_recommendation_at_the_latest_rate(db, loop):
+    """The account-currency budget sent to the platform, times the currency's latest published rate in
+    raw.fx_rates, is the reporting-currency plan (±1 cent)."""
+    to_usd = dict(db.execute(
+        "select distinct on (currency) currency, rate_to_usd::float from raw.fx_rates order by currency, date desc"
+    ).fetchall())
     rows = db.execute(
         "select currency, current_daily_budget, recommended_daily_budget, current_daily_budget_reporting, "
         "recommended_daily_budget_reporting from marts.budget_recommendations where plan_id = %s", (loop["plans"][1],)
@@ -184,6 +182,27 @@ def test_pushed_budgets_convert_to_the_reporting_recommendation_at_the_seed_rate
     for currency, current, recommended, current_rep, recommended_rep in rows:
         assert float(current) * to_usd[currency] == pytest.approx(float(current_rep), abs=0.01)
         assert float(recommended) * to_usd[currency] == pytest.approx(float(recommended_rep), abs=0.01)
+
+
+def test_every_new_mart_is_built_from_the_sandbox(db, loop):
+    """Attribution against the sandbox's GA4, platform totals, pacing projection and the optimizer's inputs."""
+    facts = db.execute("select count(*) from marts.fct_campaign_daily").fetchone()[0]
+    claimed, dedup, matched, rows = db.execute(
+        "select sum(platform_conversions), sum(dedup_conversions), count(*) filter (where is_ga4_matched), count(*) "
+        "from marts.fct_campaign_attribution").fetchone()
+    assert rows == facts and db.execute("select count(*) from marts.opt_campaign_inputs").fetchone()[0] == facts
+    # One untagged campaign per account (6 of the market's campaigns) cannot be matched; the rest are.
+    assert 0.7 * rows < matched < rows
+    assert 0.4 * float(claimed) < float(dedup) < 0.9 * float(claimed)  # GA4 sees 45-85% of the claims
+    platforms = db.execute("select count(distinct platform), count(distinct date_day), sum(share_of_spend) "
+                           "from marts.fct_platform_daily").fetchone()
+    assert platforms[:2] == (3, DAYS) and float(platforms[2]) == pytest.approx(DAYS)
+    projected = db.execute("select count(*) from marts.fct_budget_pacing where month = %s "
+                           "and projected_month_end_spend > 0", (TODAY.replace(day=1),)).fetchone()[0]
+    assert projected == 6
+    plan_source = db.execute("select conversion_source from marts.budget_plans where plan_id = %s",
+                             (loop["plans"][1],)).fetchone()[0]
+    assert plan_source == "platform"
 
 
 def test_pushing_the_same_plan_again_applies_nothing(loop):
@@ -251,6 +270,7 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
                                          "from quality.latest_check_results").fetchone()
     assert results > 0 and tables >= 6  # the three sandbox platforms' two tables at least
     assert f"Data quality: {passed} of {results} check results passed on {tables} tables, " in text
+    assert "Attribution: the platforms claimed " in text and "marts.fct_campaign_attribution" in text
     target_budget = db.execute(
         "select budget_at_target_marginal_roas_reporting from marts.budget_plans where plan_id = %s", (latest,)
     ).fetchone()[0]
@@ -261,3 +281,26 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
         "select count(*) from marts.budget_recommendations where plan_id = %s", (latest,)
     ).fetchone()[0]
     assert "applied" in text.split("Pushed (activation.budget_changes):")[1]
+
+
+def _readme_dashboard_queries() -> list[str]:
+    """The SQL block after "Three queries a dashboard runs" in README.md, split into its statements."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("Three queries a dashboard runs:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return [q.strip() for q in block.split(";") if q.strip()]
+
+
+def test_the_readmes_dashboard_queries_run_as_the_bi_role(loop):
+    """What the README tells analysts to run works, as mbo_bi, on the marts the loop built; raw stays closed."""
+    queries = _readme_dashboard_queries()
+    assert len(queries) == 3
+    with psycopg.connect(loop["url"]) as conn:
+        conn.execute("set role mbo_bi")
+        for query in queries:
+            # The queries are about "now"; the loop's sandbox clock is pinned in the past, so shift it.
+            rows = conn.execute(query.replace("current_date", f"date '{TODAY}'")).fetchall()
+            assert rows and all(None not in row[:3] for row in rows), query
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select 1 from raw.google_ads_campaign_daily limit 1")

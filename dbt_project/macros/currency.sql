@@ -61,3 +61,20 @@
         where element ->> 'action_type' = '{{ action_type }}'
     ), 0)
 {%- endmacro %}
+
+
+{#
+    The `fx_max_fill_days` var (default env var MBO_FX_MAX_FILL_DAYS, else 7)
+    as a plain integer: how many days after its publication a rate is still
+    used. Raises a compilation error unless it is a whole number >= 0, so the
+    value can never inject SQL.
+#}
+{% macro fx_max_fill_days() -%}
+    {%- set raw_value = var('fx_max_fill_days', 7) | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,4}$', raw_value) -%}
+        {{ exceptions.raise_compiler_error(
+            "fx_max_fill_days (env var MBO_FX_MAX_FILL_DAYS) must be a whole number of days >= 0, got '" ~ raw_value ~ "'"
+        ) }}
+    {%- endif -%}
+    {{ raw_value | int }}
+{%- endmacro %}

@@ -20,7 +20,14 @@ import numpy as np
 from mbo_pipelines import warehouse
 from mbo_pipelines.connectors import ConnectorError, WriteReceipt
 from mbo_pipelines.sandbox import state
-from mbo_pipelines.sandbox.market import EPOCH, PLATFORMS, SandboxCampaign, simulate, synthetic_budget_schedule
+from mbo_pipelines.sandbox.market import (
+    EPOCH,
+    PLATFORMS,
+    DailyOutcome,
+    SandboxCampaign,
+    simulate,
+    synthetic_budget_schedule,
+)
 
 DEFAULT_SEED = 7
 #: The Meta action type the sandbox reports conversions under (MBO_META_CONVERSION_ACTION's default).
@@ -164,18 +171,24 @@ class SandboxConnector:
         #: The receipt of the last ``set_daily_budget`` (``mbo_pipelines.connectors``): a ``sandbox-<hex>`` id.
         self.last_write: WriteReceipt | None = None
 
-    def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
-        """Rows for every campaign and every complete day in [start, end] (today and later are not complete)."""
+    def simulated(self, start: date, end: date) -> list[tuple[SandboxCampaign, DailyOutcome]]:
+        """Each active campaign's simulated outcome over the complete days in [start, end] (today and later
+        are not complete): what this platform reports, and what the sandbox's GA4 property sees of it."""
         end = min(end, self.market.today - timedelta(days=1))
         if end < start or end < EPOCH:
             return []
         budgets = self.market.daily_budgets(self.platform, end)
         statuses = self._statuses()
+        return [
+            (c, simulate(c, self.market.seed, budgets[c.campaign_id], start, end))
+            for c in self.market.campaigns(self.platform)
+            if statuses.get((c.platform, c.account_id, c.campaign_id)) == "active"
+        ]
+
+    def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Rows for every campaign and every complete day in [start, end] (today and later are not complete)."""
         rows = []
-        for c in self.market.campaigns(self.platform):
-            if statuses.get((c.platform, c.account_id, c.campaign_id)) != "active":
-                continue
-            out = simulate(c, self.market.seed, budgets[c.campaign_id], start, end)
+        for c, out in self.simulated(start, end):
             for i, day in enumerate(out.dates):
                 metrics = {
                     "spend": float(out.spend[i]), "impressions": float(out.impressions[i]),

@@ -10,9 +10,13 @@ from decimal import Decimal
 import pytest
 
 from tests.fakes.csv_files import write_import_files
+from tests.fakes.ecb_rates import write_ecb_history
 from tests.live.live_helpers import mbo_env, query, run_mbo
 
 START, END = date(2026, 7, 1), date(2026, 9, 28)  # 90 days
+#: Rates from before the first month of the shipped monthly budgets (seed account_monthly_budgets), as the
+#: ECB history file (from 1999) would have: account_pacing converts every budget month at its own rate.
+RATES_FROM = date(2025, 12, 1)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,8 @@ def imported(new_database, tmp_path_factory):
     files = write_import_files(home / "imports", START, END, campaigns=50, seed=5)
     url = new_database("csv_e2e")
     # Live mode with no ad platform enabled: the CSV import is the only source.
-    env = mbo_env(url, home, MBO_SOURCE="live", MBO_IMPORT_DIR=str(home / "imports"))
+    rates = write_ecb_history(home / "eurofxref-hist.csv", RATES_FROM, END)
+    env = mbo_env(url, home, MBO_SOURCE="live", MBO_IMPORT_DIR=str(home / "imports"), MBO_FX_RATES_CSV=str(rates))
     refresh = run_mbo("refresh", "--start", START.isoformat(), "--end", END.isoformat(), env=env)
     assert refresh.returncode == 0, refresh.stderr
     push = run_mbo("push", env=env)

@@ -23,6 +23,7 @@ import pytest
 
 from mbo_pipelines.defs.activate.budget_limits import platform_minimum
 from tests.fakes.ad_world import FakeAccount, make_world
+from tests.fakes.ecb_rates import write_ecb_history
 from tests.fakes.fake_ga4 import FakeGA4, ga4_rows_from_world
 from tests.fakes.fake_google_ads import FakeGoogleAds
 from tests.fakes.fake_meta import FakeMeta
@@ -31,6 +32,9 @@ from tests.live.live_helpers import mbo_env, query, run_mbo
 
 END = date(2026, 9, 28)
 START = END - timedelta(days=15)  # 16 days
+#: Rates from before the first month of the shipped monthly budgets (seed account_monthly_budgets), as the
+#: ECB history file (from 1999) would have: account_pacing converts every budget month at its own rate.
+RATES_FROM = date(2025, 12, 1)
 GOOGLE_TOKEN, META_TOKEN, TIKTOK_TOKEN = "gdt-SECRET-7f3a9c1e", "EAAB-SECRET-meta-55d0e2", "tt-SECRET-b81c44aa"
 ZERO_DECIMAL = {"JPY", "KRW"}
 
@@ -72,6 +76,8 @@ def live(new_database, tmp_path_factory):
             MBO_TIKTOK_API_URL=tiktok.url, TIKTOK_ACCESS_TOKEN=TIKTOK_TOKEN,
             MBO_TIKTOK_ADVERTISER_IDS="7200000000001,7200000000002",
             MBO_GA4_PROPERTY_IDS="314159265", MBO_GA4_ENDPOINT=ga4.url,
+            MBO_FX_RATES_CSV=str(write_ecb_history(tmp_path_factory.mktemp("ecb") / "eurofxref-hist.csv",
+                                                   RATES_FROM, END)),
         )
         runs = {}
         tiktok.truncate_page(1)

@@ -15,6 +15,8 @@ E2E = "tests/test_pipeline_end_to_end.py"
 LIVE = "tests/live/test_live_end_to_end.py"
 CSV_E2E = "tests/live/test_csv_import_end_to_end.py"
 QUALITY = "tests/quality"
+FX_MARTS = "tests/marts/test_fx_marts.py"
+PACING = "tests/pacing/test_account_pacing_mart.py"
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,41 @@ MUTANTS = (
     Mutant("reporting-value-without-fx", "dbt_project/models/marts/fct_campaign_daily.sql",
            "(conversion_value * fx_rate_to_reporting)::numeric(20, 6)    as conversion_value_reporting",
            "(conversion_value)::numeric(20, 6)    as conversion_value_reporting",
-           "conversion_value_reporting copied without the FX conversion: EUR and PLN values read as USD.", (E2E,)),
+           "conversion_value_reporting copied without the FX conversion: EUR and PLN values read as USD.", (FX_MARTS,)),
     Mutant("google-micros-off-by-ten", "dbt_project/macros/currency.sql",
            "cast({{ column_name }} as numeric) / 1000000", "cast({{ column_name }} as numeric) / 100000",
            "A zero dropped from the micros divisor: Google spend and budgets ten times too large.", (E2E,)),
-    Mutant("fx-inverted", "dbt_project/models/intermediate/int_currency_rates__to_reporting.sql",
-           "(rates.rate_to_usd / nullif(reporting.reporting_rate_to_usd, 0))",
-           "(reporting.reporting_rate_to_usd / nullif(rates.rate_to_usd, 0))",
-           "The rate turned upside down: PLN converted at 4 USD instead of 0.25.", (E2E,)),
+    Mutant("fx-inverted", "dbt_project/models/intermediate/int_fx_rates__daily.sql",
+           "(filled.rate_to_usd / nullif(reporting.rate_to_usd, 0))",
+           "(reporting.rate_to_usd / nullif(filled.rate_to_usd, 0))",
+           "The rate turned upside down: PLN converted at 4 USD instead of 0.25.", (FX_MARTS,)),
+    Mutant("fx-yesterdays-rate", "dbt_project/models/marts/fct_campaign_daily.sql",
+           "        and fx.date_day = daily.date_day\n",
+           "        and fx.date_day = daily.date_day - 1\n",
+           "Each day's money converted at the previous day's rate (an off-by-one in the date join).", (FX_MARTS,)),
+    Mutant("fx-fill-unbounded", "dbt_project/models/intermediate/int_fx_rates__daily.sql",
+           "and last_published.date_day - last_published.last_published_on <= {{ max_fill_days }}",
+           "and true",
+           "A rate carried forward for ever: a feed that stopped months ago still converts today's spend, silently.",
+           (FX_MARTS,)),
+    Mutant("fx-reporting-rate-of-another-day", "dbt_project/models/intermediate/int_fx_rates__daily.sql",
+           "        on reporting.date_day = filled.date_day\n",
+           "        on reporting.date_day = filled.rate_published_on\n",
+           "The reporting currency's rate taken on the day the other currency's rate was published, not on the day "
+           "converted: over a gap in one currency's publications the two rates are of different days.", (FX_MARTS,)),
+    Mutant("pacing-spend-mtd-at-one-rate", "dbt_project/models/marts/account_pacing.sql",
+           "spend_mtd_reporting::numeric(20, 6)                                 as spend_mtd_reporting,",
+           "(spend_mtd * fx_rate_to_reporting)::numeric(20, 6)                  as spend_mtd_reporting,",
+           "The month's spend converted at one rate (the last day's) instead of each day at its own.", (PACING,)),
+    Mutant("projection-window-not-clipped", "dbt_project/models/marts/fct_budget_pacing.sql",
+           "greatest(last_day - {{ trailing_days - 1 }}, first_loaded_day)",
+           "last_day - {{ trailing_days - 1 }}",
+           "A new account's pace averaged over 7 days it partly did not exist in: its projection far too low.",
+           (FX_MARTS,)),
+    Mutant("platform-share-per-platform", "dbt_project/models/marts/fct_platform_daily.sql",
+           "sum(spend_reporting) over (partition by date_day)",
+           "sum(spend_reporting) over (partition by platform)",
+           "share_of_spend divided by the platform's own spend over all days instead of the day's total.", (FX_MARTS,)),
     Mutant("meta-conversions-from-values", "dbt_project/models/staging/meta_ads/stg_meta_ads__campaign_daily.sql",
            "{{ meta_action_sum('actions', action_type) }}        as conversions,",
            "{{ meta_action_sum('action_values', action_type) }}        as conversions,",

@@ -18,7 +18,7 @@ def test_every_mutant_applies_to_the_current_code_exactly_once():
 def test_the_list_covers_every_stage_of_the_data_path():
     paths = {m.path for m in MUTANTS}
     for area in ("mbo_pipelines/defs/ingest/", "dbt_project/models/staging/", "dbt_project/models/marts/",
-                 "dbt_project/models/intermediate/int_currency_rates", "mbo_pipelines/defs/optimize/planning.py",
+                 "dbt_project/models/intermediate/int_fx_rates", "mbo_pipelines/defs/optimize/planning.py",
                  "mbo_pipelines/defs/activate/guardrails.py", "mbo_pipelines/defs/activate/ledger.py",
                  "mbo_pipelines/defs/activate/push.py"):
         assert any(p.startswith(area) for p in paths), area

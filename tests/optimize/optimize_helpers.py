@@ -8,6 +8,14 @@ import psycopg
 
 CURRENCIES = {"acc-usd": ("USD", 1.0), "acc-eur": ("EUR", 1.08)}  # reporting units per local unit
 PLATFORMS = ("google_ads", "meta_ads", "tiktok_ads")
+#: The de-duplicated measure keeps this share of each platform's claimed value on campaigns GA4 matched.
+DEDUP_SHARE = {"google_ads": 0.8, "meta_ads": 0.55, "tiktok_ads": 0.7}
+#: Campaigns GA4 cannot match (untagged links): they keep their platform value, flagged.
+UNMATCHED_SUFFIX = "-eur-1"
+INPUT_COLUMNS = [
+    "campaign_key", "date_day", "platform", "account_id", "campaign_id", "currency", "reporting_currency",
+    "spend_reporting", "platform_conversion_value_reporting", "dedup_conversion_value_reporting", "is_ga4_matched",
+]
 
 
 def synthetic_marts(campaigns_per_account: int = 2, days: int = 60, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -36,14 +44,43 @@ def synthetic_marts(campaigns_per_account: int = 2, days: int = 60, seed: int = 
     return pd.concat(daily, ignore_index=True), pd.DataFrame(campaigns)
 
 
+def with_attribution(daily: pd.DataFrame) -> pd.DataFrame:
+    """``daily`` plus ``is_ga4_matched`` (false for campaigns ending in ``UNMATCHED_SUFFIX``) and
+    ``dedup_conversion_value_reporting``: the platform value times ``DEDUP_SHARE`` where matched, unchanged where not."""
+    matched = ~daily["campaign_id"].str.endswith(UNMATCHED_SUFFIX)
+    share = daily["platform"].map(DEDUP_SHARE).where(matched, 1.0)
+    return daily.assign(is_ga4_matched=matched, dedup_conversion_value_reporting=daily["conversion_value_reporting"] * share)
+
+
+def opt_campaign_inputs(daily: pd.DataFrame) -> pd.DataFrame:
+    """``daily`` (with its attribution columns, ``with_attribution`` when absent) as rows of
+    ``marts.opt_campaign_inputs`` in ``INPUT_COLUMNS`` order (reporting currency USD)."""
+    if "dedup_conversion_value_reporting" not in daily:
+        daily = with_attribution(daily)
+    return pd.DataFrame({
+        "campaign_key": daily["platform"] + "|" + daily["account_id"] + "|" + daily["campaign_id"],
+        "date_day": daily["date_day"], "platform": daily["platform"], "account_id": daily["account_id"],
+        "campaign_id": daily["campaign_id"],
+        "currency": daily["account_id"].map(lambda account: CURRENCIES.get(account, ("USD",))[0]),
+        "reporting_currency": "USD", "spend_reporting": daily["spend_reporting"],
+        "platform_conversion_value_reporting": daily["conversion_value_reporting"],
+        "dedup_conversion_value_reporting": daily["dedup_conversion_value_reporting"],
+        "is_ga4_matched": daily["is_ga4_matched"].astype(bool),
+    }, columns=INPUT_COLUMNS)
+
+
 def write_synthetic_marts(url: str, daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
-    """Create the three marts ``budget_recommendations`` reads in database ``url``, holding ``daily`` and ``campaigns``
-    (every campaign active; no monthly budgets, so the plan keeps the current total)."""
+    """Create the three marts ``budget_recommendations`` reads in database ``url``: ``marts.opt_campaign_inputs``
+    from ``daily`` (see ``opt_campaign_inputs``), ``marts.dim_campaign`` from ``campaigns`` (every campaign active)
+    and an empty ``marts.account_pacing`` (no monthly budgets, so the plan keeps the current total)."""
+    inputs = opt_campaign_inputs(daily)
     with psycopg.connect(url) as conn:
         conn.execute("create schema if not exists marts")
         conn.execute(
-            "create table marts.fct_campaign_daily (date_day date, platform text, account_id text, campaign_id text, "
-            "spend_reporting numeric, conversion_value_reporting numeric)"
+            "create table marts.opt_campaign_inputs (campaign_key text, date_day date, platform text, account_id text, "
+            "campaign_id text, currency text, reporting_currency text, spend_reporting numeric, "
+            "platform_conversion_value_reporting numeric, dedup_conversion_value_reporting numeric, "
+            "is_ga4_matched boolean)"
         )
         conn.execute(
             "create table marts.dim_campaign (platform text, account_id text, campaign_id text, campaign_name text, "
@@ -51,8 +88,8 @@ def write_synthetic_marts(url: str, daily: pd.DataFrame, campaigns: pd.DataFrame
         )
         with conn.cursor() as cur:
             cur.executemany(
-                "insert into marts.fct_campaign_daily values (%s, %s, %s, %s, %s, %s)",
-                [tuple(r) for r in daily.itertuples(index=False)],
+                f"insert into marts.opt_campaign_inputs values ({', '.join(['%s'] * len(INPUT_COLUMNS))})",
+                [tuple(_plain(v) for v in r) for r in inputs.itertuples(index=False)],
             )
             cur.executemany(
                 "insert into marts.dim_campaign values (%s, %s, %s, %s, %s, 'active', %s, %s)",
@@ -63,3 +100,8 @@ def write_synthetic_marts(url: str, daily: pd.DataFrame, campaigns: pd.DataFrame
             "paced_daily_budget numeric, paced_daily_budget_reporting numeric, spend_mtd numeric, days_left int, "
             "pace_status text, reporting_currency text, last_loaded_day date)"
         )
+
+
+def _plain(value):
+    """numpy scalars → Python scalars for the driver."""
+    return value.item() if hasattr(value, "item") else value

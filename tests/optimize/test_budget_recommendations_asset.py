@@ -32,8 +32,9 @@ def database(new_database):
     with psycopg.connect(url) as conn:
         # One tracking glitch: a day reporting eight times its conversion value.
         conn.execute(
-            "update marts.fct_campaign_daily set conversion_value_reporting = conversion_value_reporting * 8 "
-            "where (campaign_id, date_day) = (select campaign_id, date_day from marts.fct_campaign_daily "
+            "update marts.opt_campaign_inputs "
+            "set platform_conversion_value_reporting = platform_conversion_value_reporting * 8 "
+            "where (campaign_id, date_day) = (select campaign_id, date_day from marts.opt_campaign_inputs "
             "order by campaign_id, date_day offset 20 limit 1)"
         )
         conn.execute(PLANS_DDL)  # the first-release shape, without the uplift interval columns

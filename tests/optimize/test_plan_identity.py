@@ -94,7 +94,7 @@ def test_a_pinned_input_has_a_pinned_id():
         "platform": "google_ads", "account_id": "a-1", "campaign_id": "c-1", "campaign_name": "Brand",
         "currency": "EUR", "daily_budget": 110.0, "daily_budget_reporting": 118.8, "budget_24h_ago": float("nan"),
     }])
-    assert plan_id_for(daily, campaigns, "USD") == "plan-20260302-6953f6263b12"
+    assert plan_id_for(daily, campaigns, "USD") == "plan-20260302-2cf663ae1140"
 
 
 def _changed_inputs(daily, campaigns):
@@ -123,6 +123,7 @@ def _changed_inputs(daily, campaigns):
     yield "total budget given", daily, campaigns, {"total_budget": float(campaigns["daily_budget_reporting"].sum())}
     yield "total budget", daily, campaigns, {"total_budget": 1000.01}
     yield "target marginal ROAS", daily, campaigns, {"target_marginal_roas": 1.5}
+    yield "conversion source", daily, campaigns, {"conversion_source": "deduplicated"}
 
 
 def test_any_change_to_data_window_or_settings_gives_another_id(marts):

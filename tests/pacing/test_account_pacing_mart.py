@@ -1,9 +1,11 @@
 """marts.account_pacing on a small hand-made raw data set, built by the real dbt project on a real PostgreSQL.
 
 The monthly budgets are the shipped seed's (dbt_project/seeds/account_monthly_budgets.csv),
-read here so the expected numbers follow the file. ``dbt build`` runs in a
-subprocess with its target and logs in a temporary directory, so it never
-touches dbt_project/target.
+read here so the expected numbers follow the file. The FX rates (raw.fx_rates) change every
+business day and are not published at weekends, so the reporting amounts are checked against
+rates forward filled here by hand: a static rate, or a rate of the wrong day, fails. ``dbt build``
+runs in a subprocess with its target and logs in a temporary directory, so it never touches
+dbt_project/target.
 """
 
 from __future__ import annotations
@@ -30,6 +32,21 @@ META = ("meta_ads", "act_400500600")  # PLN; data through 2026-03-08 only (a lag
 TIKTOK = ("tiktok_ads", "7100000000002")  # PLN; spends more than its March budget by 2026-03-10
 GOOGLE_EUR = ("google_ads", "2345678901")  # in the seed, no data at all
 MARCH, FEBRUARY, APRIL = date(2026, 3, 1), date(2026, 2, 1), date(2026, 4, 1)
+# Rates are published Monday to Friday from RATES_FROM (before the seed's first month ends) to 2026-03-10.
+RATES_FROM, RATES_TO = date(2026, 1, 26), date(2026, 3, 10)
+
+
+def _published_rate(currency: str, day: date) -> float:
+    """US dollars per unit published on business ``day``: a different rate every day (USD = 1)."""
+    step = (day - RATES_FROM).days
+    return {"USD": 1.0, "PLN": 0.25 + 0.001 * step, "EUR": 1.08 - 0.002 * step}[currency]
+
+
+def _rate(currency: str, day: date) -> float:
+    """The rate in force on ``day``: the last one published on or before it (weekends take Friday's)."""
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return _published_rate(currency, day)
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -44,8 +61,18 @@ def _budget(account: tuple[str, str], month: date) -> float:
     raise AssertionError(f"no budget for {account} {month} in {SEED}")
 
 
+def _insert_rates(conn: psycopg.Connection) -> None:
+    conn.cursor().executemany(
+        "insert into raw.fx_rates (date, currency, rate_to_usd, source) values (%s, %s, %s, 'test')",
+        [(day, currency, _published_rate(currency, day))
+         for day in _days(RATES_FROM, RATES_TO) if day.weekday() < 5
+         for currency in ("USD", "PLN", "EUR")],
+    )
+
+
 def _insert_raw(conn: psycopg.Connection) -> None:
     ensure_raw_tables(conn)
+    _insert_rates(conn)
     # Google: two campaigns, 1,000 + 500 USD a day (in micros), 2026-02-27..2026-03-10.
     conn.cursor().executemany(
         "insert into raw.google_ads_campaign_daily (segments_date, customer_id, campaign_id, campaign_name, "
@@ -140,9 +167,14 @@ def test_lagging_account_counts_from_its_own_last_day_and_converts_to_reporting(
     assert float(row["spend_mtd"]) == 96_000.0
     paced = (budget - 96_000) / 23
     assert float(row["paced_daily_budget"]) == pytest.approx(paced, abs=1e-6)
-    assert float(row["fx_rate_to_reporting"]) == 0.25
-    assert float(row["paced_daily_budget_reporting"]) == pytest.approx(paced * 0.25, abs=1e-6)
-    assert float(row["spend_mtd_reporting"]) == 24_000.0
+    # Budgets convert at the rate of the last loaded day, a Sunday: Friday 2026-03-06's.
+    assert row["fx_rate_date"] == date(2026, 3, 8)
+    assert float(row["fx_rate_to_reporting"]) == pytest.approx(_published_rate("PLN", date(2026, 3, 6)), abs=1e-12)
+    assert float(row["paced_daily_budget_reporting"]) == pytest.approx(paced * _rate("PLN", date(2026, 3, 8)), abs=1e-5)
+    # Spend converts day by day: 03-01 (a Sunday) at Friday 02-27's rate, ..., 03-07 and 03-08 at 03-06's.
+    spent_reporting = sum(12_000 * _rate("PLN", day) for day in _days(MARCH, date(2026, 3, 8)))
+    assert float(row["spend_mtd_reporting"]) == pytest.approx(spent_reporting, abs=1e-5)
+    assert abs(spent_reporting - 96_000 * float(row["fx_rate_to_reporting"])) > 10  # not one rate for the month
     assert float(row["target_spend_mtd"]) == pytest.approx(budget * 8 / 31, abs=1e-6)
     assert 96_000 > 1.1 * budget * 8 / 31  # the data set spends well ahead of the seed's March budget
     assert row["pace_status"] == "overspending"
@@ -168,13 +200,41 @@ def test_past_and_future_months(db):
     assert april["pace_status"] == "on_track"
 
 
+def test_budgets_convert_at_the_rate_of_the_month_end_or_last_loaded_day(db):
+    """A month over converts at its last day's rate (a Saturday: Friday's); a month to come at the latest known."""
+    february, april = _row(db, TIKTOK, FEBRUARY), _row(db, TIKTOK, APRIL)
+    assert february["fx_rate_date"] == date(2026, 2, 28)
+    assert float(february["fx_rate_to_reporting"]) == pytest.approx(_published_rate("PLN", date(2026, 2, 27)), abs=1e-12)
+    assert float(february["monthly_budget_reporting"]) == pytest.approx(
+        _budget(TIKTOK, FEBRUARY) * _rate("PLN", date(2026, 2, 28)), abs=1e-5)
+    assert april["fx_rate_date"] == date(2026, 3, 10)
+    assert float(april["remaining_budget_reporting"]) == pytest.approx(
+        _budget(TIKTOK, APRIL) * _rate("PLN", date(2026, 3, 10)), abs=1e-5)
+
+
+def test_budget_pacing_folds_in_every_row_and_column_of_account_pacing(db):
+    pacing = db.execute("select * from marts.account_pacing order by platform, account_id, month")
+    columns = [d.name for d in pacing.description]
+    rows = pacing.fetchall()
+    folded = db.execute(
+        f"select {', '.join(columns)} from marts.fct_budget_pacing order by platform, account_id, month"
+    ).fetchall()
+    assert folded == rows
+    # Google spends 1,500 a day every day: 15,000 by 03-10, then 21 more days at that pace.
+    row = db.execute(
+        "select projected_month_end_spend from marts.fct_budget_pacing where platform = %s and account_id = %s "
+        "and month = %s", (*GOOGLE, MARCH),
+    ).fetchone()
+    assert float(row[0]) == 15_000 + 1_500 * 21
+
+
 def test_account_without_data_uses_the_latest_day_of_any_account(db):
     row = _row(db, GOOGLE_EUR, MARCH)
     budget = _budget(GOOGLE_EUR, MARCH)
     assert row["last_loaded_day"] == date(2026, 3, 10)
     assert (float(row["spend_mtd"]), row["days_left"]) == (0.0, 21)
     assert float(row["paced_daily_budget"]) == pytest.approx(budget / 21, abs=1e-6)
-    assert float(row["paced_daily_budget_reporting"]) == pytest.approx(budget / 21 * 1.08, abs=1e-5)
+    assert float(row["paced_daily_budget_reporting"]) == pytest.approx(budget / 21 * _rate("EUR", date(2026, 3, 10)), abs=1e-5)
 
 
 def test_paced_daily_totals_reads_the_month_of_today(db):
@@ -202,6 +262,7 @@ def test_budget_in_another_currency_than_the_account_fails_the_build(new_databas
             "values ('2026-03-01', %s, 'g1', 'g1', 'EUR', 'Europe/Berlin', 1000000, 10, 1, 0, 0)",
             (GOOGLE[1],),
         )
+        _insert_rates(conn)
         conn.commit()
     result = _dbt_build(url, tmp_path)
     assert result.returncode != 0

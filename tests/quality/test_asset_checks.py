@@ -37,7 +37,8 @@ def test_every_extract_asset_carries_the_checks_sandbox_and_live(monkeypatch, tm
     monkeypatch.setenv("MBO_SOURCE", "sandbox")
     sandbox = _checks(extract_assets_for_environment())
     assert sandbox == {**{f"raw/{p}_campaign_daily": daily for p in ("google_ads", "meta_ads", "tiktok_ads")},
-                       **{f"raw/{p}_campaigns": snapshot for p in ("google_ads", "meta_ads", "tiktok_ads")}}
+                       **{f"raw/{p}_campaigns": snapshot for p in ("google_ads", "meta_ads", "tiktok_ads")},
+                       "raw/ga4_traffic_daily": daily}
     for name, value in {**LIVE_ENV, "MBO_IMPORT_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
     live = _checks(extract_assets_for_environment())

@@ -85,9 +85,12 @@ def ui(new_database, tmp_path_factory):
 
 
 def test_every_extract_asset_shows_its_quality_checks(ui):
-    extracts = {key: checks for key, checks in ui.items() if key.startswith("raw/")}
+    extracts = {key: checks for key, checks in ui.items() if key.startswith("raw/") and key != "raw/fx_rates"}
+    # The FX rates load whole or not at all: one blocking check, no quarantine or volume.
+    assert {c["name"]: c["blocking"] for c in ui["raw/fx_rates"]} == {"valid_rates": True}
     assert set(extracts) == {*(f"raw/{p}_{t}" for p in ("google_ads", "meta_ads", "tiktok_ads")
-                               for t in ("campaign_daily", "campaigns")), "raw/csv_campaign_daily"}
+                               for t in ("campaign_daily", "campaigns")), "raw/ga4_traffic_daily",
+                             "raw/csv_campaign_daily"}
     for key, checks in extracts.items():
         shown = {c["name"]: c["blocking"] for c in checks}
         assert shown["valid_rows"] is False and shown["valid_table"] is True, key

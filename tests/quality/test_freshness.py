@@ -31,8 +31,9 @@ from mbo_pipelines.resources import MboResource
 
 ENV_VARS = ["MBO_SOURCE", "MBO_IMPORT_DIR", "MBO_MARTS_MAX_AGE_HOURS", "MBO_PLAN_MAX_AGE_HOURS"]
 SANDBOX_RAW = [
-    dg.AssetKey(["raw", f"{platform}_{entity}"])
-    for platform in ("google_ads", "meta_ads", "tiktok_ads") for entity in ("campaign_daily", "campaigns")
+    *(dg.AssetKey(["raw", f"{platform}_{entity}"])
+      for platform in ("google_ads", "meta_ads", "tiktok_ads") for entity in ("campaign_daily", "campaigns")),
+    dg.AssetKey(["raw", "ga4_traffic_daily"]),
 ]
 # Hours since each table was loaded; google_ads_campaigns stays empty. Sources warn after 36 h, error after 72 h.
 LOADED_HOURS_AGO = {"google_ads_campaign_daily": 80, "meta_ads_campaign_daily": 40, "tiktok_ads_campaign_daily": 1}
@@ -166,15 +167,17 @@ def _materialized_hours_ago(instance: dg.DagsterInstance, key: dg.AssetKey, hour
 
 
 def test_mart_older_than_max_age_fails_and_a_fresh_one_passes(sandbox_env):
-    fct, dim, pacing = mart_keys()
+    fct, dim, pacing, *others = mart_keys()
     plan = budget_recommendations.key
     instance = dg.DagsterInstance.ephemeral()
-    for key, hours in ((fct, 31), (dim, 29), (pacing, 1), (plan, 2)):
+    for key, hours in ((fct, 31), (dim, 29), (pacing, 1), (plan, 2), *((key, 3) for key in others)):
         _materialized_hours_ago(instance, key, hours)
     evaluations = _run_last_update_checks(instance)
-    assert set(evaluations) == {fct, dim, pacing, plan}
+    assert set(evaluations) == {fct, dim, pacing, plan, *others}
+    assert {key.path[-1] for key in others} == {"fct_campaign_attribution", "fct_platform_daily",
+                                                "fct_budget_pacing", "opt_campaign_inputs"}
     assert not evaluations[fct].passed and evaluations[fct].severity == dg.AssetCheckSeverity.WARN
-    assert evaluations[dim].passed and evaluations[pacing].passed and evaluations[plan].passed
+    assert all(evaluations[key].passed for key in (dim, pacing, plan, *others))
 
 
 def test_plan_max_age_follows_its_env_var(sandbox_env, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,9 +62,56 @@ PACING_CONTRACT_COLUMNS = {
 }
 PACING_MONEY = ["monthly_budget", "spend_mtd", "remaining_budget", "paced_daily_budget"]
 
-FX_MODEL = "int_currency_rates__to_reporting"
-# Every mart with money converts it to the reporting currency through FX_MODEL.
+FX_MODEL = "int_fx_rates__daily"
+FX_STAGING = "stg_fx__rates"
+# The daily rate table every conversion reads (contract).
+FX_COLUMNS = {"date_day", "currency", "rate_to_usd", "rate_published_on", "reporting_currency", "fx_rate_to_reporting"}
+# Every mart that converts money itself does it through FX_MODEL (the others sum these marts' *_reporting).
 MONEY_MARTS = ["fct_campaign_daily", "dim_campaign", "account_pacing"]
+# fct_budget_pacing: account_pacing's columns plus the projection.
+BUDGET_PACING_COLUMNS = {
+    *PACING_CONTRACT_COLUMNS, "fx_rate_date", "trailing_window_start", "trailing_window_days",
+    "trailing_daily_spend", "days_to_project", "projected_month_end_spend",
+    "projected_month_end_spend_reporting", "projected_vs_budget",
+}
+PLATFORM_DAILY_COLUMNS = {
+    "date_day", "platform", "reporting_currency", "campaigns", "spend_reporting", "impressions", "clicks",
+    "conversions", "conversion_value_reporting", "roas", "cpa_reporting", "share_of_spend",
+}
+# mart -> its indexes (columns, unique) for the dashboards' date and campaign lookups.
+MART_INDEXES = {
+    "fct_campaign_daily": {(("date_day",), False), (("platform", "account_id", "campaign_id", "date_day"), True)},
+    "dim_campaign": {(("campaign_key",), True), (("platform", "account_id", "campaign_id"), False)},
+    "account_pacing": {(("platform", "account_id", "month"), True), (("month",), False)},
+    "fct_budget_pacing": {(("platform", "account_id", "month"), True), (("month",), False)},
+    "fct_platform_daily": {(("date_day", "platform"), True)},
+    "fct_campaign_attribution": {(("platform", "account_id", "campaign_id", "date_day"), True), (("date_day",), False)},
+    "opt_campaign_inputs": {(("platform", "account_id", "campaign_id", "date_day"), True), (("date_day",), False)},
+}
+
+# Attribution against GA4 (contract): platform claims, GA4's observation, the de-duplicated measure.
+ATTRIBUTION_CONTRACT_COLUMNS = {
+    "campaign_key", "date_day", "platform", "account_id", "campaign_id", "campaign_name", "currency",
+    "account_timezone", "reporting_currency", "fx_rate_to_reporting", "spend", "spend_reporting",
+    "platform_conversions", "platform_conversion_value", "platform_conversion_value_reporting",
+    "ga4_sessions", "ga4_key_events", "ga4_revenue", "ga4_revenue_reporting",
+    "dedup_conversions", "dedup_conversion_value", "dedup_conversion_value_reporting", "is_ga4_matched",
+    "dedup_factor_conversions", "dedup_factor_value",
+}
+# What the planner reads (contract).
+OPT_INPUTS_CONTRACT_COLUMNS = {
+    "campaign_key", "date_day", "platform", "account_id", "campaign_id", "currency", "reporting_currency",
+    "spend_reporting", "platform_conversion_value_reporting", "dedup_conversion_value_reporting", "is_ga4_matched",
+}
+ATTRIBUTION_TESTS = [
+    "assert_dedup_conversions_within_ga4_paid_total", "assert_dedup_value_within_ga4_paid_total",
+    "assert_attribution_rows_match_fct", "assert_unmatched_attribution_keeps_platform_numbers",
+]
+# GA4 source / mediums the sandbox property emits as paid traffic, and their platforms (contract).
+SANDBOX_PAID_TRAFFIC = {
+    ("google", "cpc"): "google_ads", ("facebook", "paid_social"): "meta_ads",
+    ("instagram", "paid_social"): "meta_ads", ("tiktok", "paid_social"): "tiktok_ads",
+}
 
 EXPECTED_MODELS = {
     *STAGING_DAILY,
@@ -71,10 +119,15 @@ EXPECTED_MODELS = {
     GA4_MODEL,
     "int_campaign_daily__unioned",
     "int_campaigns__unioned",
+    FX_STAGING,
     FX_MODEL,
     "fct_campaign_daily",
     "dim_campaign",
     "account_pacing",
+    "fct_budget_pacing",
+    "fct_platform_daily",
+    "fct_campaign_attribution",
+    "opt_campaign_inputs",
 }
 
 # model -> the columns of its grain (unique_combination_of_columns)
@@ -87,19 +140,24 @@ EXPECTED_GRAINS = {
     GA4_MODEL: ["date_day", "property_id", "source_medium", "campaign_name"],
     "int_campaign_daily__unioned": ["date_day", "platform", "account_id", "campaign_id"],
     "int_campaigns__unioned": ["platform", "account_id", "campaign_id"],
-    FX_MODEL: ["currency"],
+    FX_STAGING: ["date_day", "currency"],
+    FX_MODEL: ["date_day", "currency"],
     "fct_campaign_daily": ["date_day", "platform", "account_id", "campaign_id"],
     "dim_campaign": ["platform", "account_id", "campaign_id"],
     "account_pacing": ["platform", "account_id", "month"],
+    "fct_budget_pacing": ["platform", "account_id", "month"],
+    "fct_platform_daily": ["date_day", "platform"],
+    "fct_campaign_attribution": ["date_day", "platform", "account_id", "campaign_id"],
+    "opt_campaign_inputs": ["date_day", "platform", "account_id", "campaign_id"],
 }
 
-SEEDS = {"currency_rates", "account_monthly_budgets"}
+SEEDS = {"account_monthly_budgets", "ga4_channel_mapping"}
 
 RAW_TABLES = {
     "google_ads_campaign_daily", "google_ads_campaigns",
     "meta_ads_campaign_daily", "meta_ads_campaigns",
     "tiktok_ads_campaign_daily", "tiktok_ads_campaigns",
-    "ga4_traffic_daily", "csv_campaign_daily",
+    "ga4_traffic_daily", "csv_campaign_daily", "fx_rates",
 }
 
 
@@ -214,6 +272,9 @@ def test_layers_land_in_their_schemas_and_materializations(manifest: dict) -> No
     for name, node in _models(manifest).items():
         if name.startswith("stg_"):
             expected = ("staging", "view")
+        elif name == FX_MODEL:
+            # Every mart joins to it on (currency, date_day): a table with a unique index, not a view.
+            expected = ("intermediate", "table")
         elif name.startswith("int_"):
             expected = ("intermediate", "view")
         else:
@@ -237,8 +298,85 @@ def test_marts_have_the_contract_columns(manifest: dict) -> None:
     assert FCT_CONTRACT_COLUMNS <= set(fct["columns"])
     assert DIM_CONTRACT_COLUMNS <= set(dim["columns"])
     assert PACING_CONTRACT_COLUMNS <= set(pacing["columns"])
-    for node in (fct, dim, pacing):
+    budget_pacing, platform_daily = models["fct_budget_pacing"], models["fct_platform_daily"]
+    # fct_budget_pacing folds in account_pacing: every one of its columns, plus the projection.
+    assert set(pacing["columns"]) | BUDGET_PACING_COLUMNS == set(budget_pacing["columns"])
+    assert "model.mbo.account_pacing" in budget_pacing["depends_on"]["nodes"]
+    assert PLATFORM_DAILY_COLUMNS <= set(platform_daily["columns"])
+    assert "fx_rate_date" in dim["columns"] and "fx_rate_date" in pacing["columns"]
+    for node in (fct, dim, pacing, budget_pacing, platform_daily):
         assert node["config"]["contract"]["enforced"], node["name"]
+
+
+def test_marts_are_indexed_on_their_date_and_campaign_keys(manifest: dict) -> None:
+    models = _models(manifest)
+    for name, expected in MART_INDEXES.items():
+        indexes = {(tuple(i["columns"]), bool(i.get("unique"))) for i in models[name]["config"].get("indexes") or []}
+        assert expected <= indexes, f"{name}: indexes {indexes}, expected {expected}"
+
+
+def test_attribution_marts_have_the_contract_columns_and_tests(manifest: dict) -> None:
+    models = _models(manifest)
+    attribution, inputs = models["fct_campaign_attribution"], models["opt_campaign_inputs"]
+    assert ATTRIBUTION_CONTRACT_COLUMNS <= set(attribution["columns"])
+    assert OPT_INPUTS_CONTRACT_COLUMNS <= set(inputs["columns"])
+    assert {"model.mbo.fct_campaign_daily", "model.mbo.stg_ga4__traffic_daily", "seed.mbo.ga4_channel_mapping",
+            f"model.mbo.{FX_MODEL}"} <= set(attribution["depends_on"]["nodes"])
+    assert inputs["depends_on"]["nodes"] == ["model.mbo.fct_campaign_attribution"]
+    # The de-duplication formula is documented where analysts read it.
+    assert "min(1, sum ga4_key_events / sum platform_conversions)" in attribution["description"]
+    not_null = _tested_columns(manifest, "fct_campaign_attribution", "not_null")
+    assert {"is_ga4_matched", "dedup_conversions", "dedup_conversion_value", "dedup_conversion_value_reporting",
+            "ga4_revenue", "ga4_revenue_reporting"} <= not_null
+    for name in ATTRIBUTION_TESTS:
+        node = manifest["nodes"][f"test.mbo.{name}"]
+        assert node["description"].strip(), name
+        assert node["config"]["meta"]["dagster"]["ref"]["name"] == "fct_campaign_attribution", name
+    # The GA4 side of the bounds is recomputed from raw and the mapping, not read from staging.
+    for name in ATTRIBUTION_TESTS[:2]:
+        depends = set(manifest["nodes"][f"test.mbo.{name}"]["depends_on"]["nodes"])
+        assert {"source.mbo.raw.ga4_traffic_daily", "seed.mbo.ga4_channel_mapping"} <= depends, name
+        assert "model.mbo.stg_ga4__traffic_daily" not in depends, name
+
+
+def test_every_mart_grants_select_to_the_bi_role(manifest: dict) -> None:
+    """dbt's grants config on every mart, the role created before the build and opened on marts after it."""
+    marts = [node for node in _models(manifest).values() if node["schema"] == "marts"]
+    assert len(marts) >= 7
+    for node in marts:
+        assert node["config"]["grants"] == {"select": ["mbo_bi"]}, node["name"]
+    hooks = {node["name"]: node["raw_code"] for node in manifest["nodes"].values() if node["resource_type"] == "operation"}
+    assert hooks == {"mbo-on-run-start-0": "{{ ensure_bi_role() }}", "mbo-on-run-end-0": "{{ grant_bi_access('marts') }}"}
+    project = (PROJECT_DIR / "dbt_project.yml").read_text()
+    assert "bi_role: \"{{ env_var('MBO_BI_ROLE', 'mbo_bi') }}\"" in project
+    macro = (PROJECT_DIR / "macros" / "bi_access.sql").read_text().lower()
+    assert "alter default privileges in schema" in macro and "grant select on all tables in schema" in macro
+    assert "password '" not in macro.replace("password ''<choose one>''", "")  # never a password in dbt's SQL
+
+
+def test_ga4_channel_mapping_seed(manifest: dict) -> None:
+    with (PROJECT_DIR / "seeds" / "ga4_channel_mapping.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and list(rows[0]) == ["source", "medium", "platform"]
+    pairs = [(r["source"], r["medium"]) for r in rows]
+    assert len(pairs) == len(set(pairs))
+    assert all(v == v.strip().lower() and v for r in rows for v in (r["source"], r["medium"]))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", r["platform"]) for r in rows)
+    mapping = {(r["source"], r["medium"]): r["platform"] for r in rows}
+    assert SANDBOX_PAID_TRAFFIC.items() <= mapping.items()
+    # Organic, direct, referral and email traffic is never paid.
+    assert not {("google", "organic"), ("(direct)", "(none)"), ("newsletter", "email"), ("facebook", "referral")} & set(mapping)
+
+    def tested(test_name: str) -> set[str]:
+        return {t["column_name"] for t in _generic_tests(manifest, "ga4_channel_mapping", test_name, "seed")}
+
+    grain = _generic_tests(manifest, "ga4_channel_mapping", "unique_combination_of_columns", "seed")
+    assert [t["test_metadata"]["kwargs"]["combination_of_columns"] for t in grain] == [["source", "medium"]]
+    assert {"source", "medium", "platform"} <= tested("not_null")
+    assert {"source", "medium"} <= tested("lower_case")
+    assert {"platform"} <= tested("platform_name")
+    description = manifest["nodes"]["seed.mbo.ga4_channel_mapping"]["description"].lower()
+    assert "edit for your tagging" in description and "dbt seed" in description
 
 
 def test_every_model_has_its_grain_test(manifest: dict) -> None:
@@ -278,42 +416,60 @@ def test_non_negative_on_metrics_and_budgets(manifest: dict) -> None:
         assert expected <= tested, f"{model_name}: non_negative missing on {expected - tested}"
     fct_tested = _tested_columns(manifest, "fct_campaign_daily", "non_negative")
     assert {"spend_reporting", "conversion_value_reporting"} <= fct_tested
-    pacing_tested = _tested_columns(manifest, "account_pacing", "non_negative")
-    assert {*PACING_MONEY, *(f"{c}_reporting" for c in PACING_MONEY), "days_left"} <= pacing_tested
+    for pacing_model in ("account_pacing", "fct_budget_pacing"):
+        pacing_tested = _tested_columns(manifest, pacing_model, "non_negative")
+        assert {*PACING_MONEY, *(f"{c}_reporting" for c in PACING_MONEY), "days_left"} <= pacing_tested, pacing_model
+    projection = {"projected_month_end_spend", "projected_month_end_spend_reporting", "trailing_daily_spend"}
+    assert projection <= _tested_columns(manifest, "fct_budget_pacing", "non_negative")
+    assert projection <= _tested_columns(manifest, "fct_budget_pacing", "not_null")
+    platform_money = {"spend_reporting", "conversion_value_reporting", "conversions", "roas", "cpa_reporting", "share_of_spend"}
+    assert platform_money <= _tested_columns(manifest, "fct_platform_daily", "non_negative")
 
 
 def test_missing_currency_rates_fail_loudly(manifest: dict) -> None:
-    """A currency without a rate must fail a test, never yield NULL money."""
-    for model_name in ("int_campaign_daily__unioned", "int_campaigns__unioned"):
-        rels = _generic_tests(manifest, model_name, "relationships")
-        assert any(
-            t["column_name"] == "currency" and "currency_rates" in t["test_metadata"]["kwargs"]["to"]
-            for t in rels
-        ), f"{model_name}: currency not tested against seed currency_rates"
+    """A (currency, day) without a rate must fail a test that names it, never yield NULL money."""
+    check = manifest["nodes"]["test.mbo.assert_fx_rate_for_every_fact_day"]
+    # Every fact a rate is needed for: campaign facts, GA4 revenue, and the reporting currency on their days.
+    assert {
+        "model.mbo.int_campaign_daily__unioned", "model.mbo.stg_ga4__traffic_daily", f"model.mbo.{FX_MODEL}",
+    } <= set(check["depends_on"]["nodes"])
+    assert "reporting_currency()" in check["raw_code"]
+    # Its rows (the missing pairs) land in a table the failure message points to.
+    assert check["config"]["store_failures"] is True
     fct_not_null = _tested_columns(manifest, "fct_campaign_daily", "not_null")
     assert {"spend_reporting", "conversion_value_reporting", "fx_rate_to_reporting"} <= fct_not_null
     dim_not_null = _tested_columns(manifest, "dim_campaign", "not_null")
-    assert {"daily_budget_reporting", "fx_rate_to_reporting"} <= dim_not_null
-    pacing_not_null = _tested_columns(manifest, "account_pacing", "not_null")
-    assert {"fx_rate_to_reporting", *(f"{c}_reporting" for c in PACING_MONEY)} <= pacing_not_null
-    assert {"fx_rate_to_reporting", "reporting_currency"} <= _tested_columns(manifest, FX_MODEL, "not_null")
-    assert "test.mbo.assert_reporting_currency_has_rate" in manifest["nodes"]
+    assert {"daily_budget_reporting", "fx_rate_to_reporting", "fx_rate_date"} <= dim_not_null
+    for pacing_model in ("account_pacing", "fct_budget_pacing"):
+        pacing_not_null = _tested_columns(manifest, pacing_model, "not_null")
+        assert {"fx_rate_to_reporting", "fx_rate_date", *(f"{c}_reporting" for c in PACING_MONEY)} <= pacing_not_null
+    assert {"spend_reporting", "conversion_value_reporting"} <= _tested_columns(manifest, "fct_platform_daily", "not_null")
+    assert {"date_day", "currency", "reporting_currency"} <= _tested_columns(manifest, FX_MODEL, "not_null")
 
 
 def test_reporting_rate_is_computed_in_one_place(manifest: dict) -> None:
-    """The marts convert money through int_currency_rates__to_reporting, never from the rates seed directly."""
+    """The marts convert money at the day's rate through int_fx_rates__daily; the static seed is gone."""
     models = _models(manifest)
     fx = models[FX_MODEL]
     assert fx["schema"] == "intermediate"
-    assert set(fx["columns"]) == {"currency", "reporting_currency", "fx_rate_to_reporting"}
-    assert "seed.mbo.currency_rates" in fx["depends_on"]["nodes"]
+    assert set(fx["columns"]) == FX_COLUMNS
+    assert f"model.mbo.{FX_STAGING}" in fx["depends_on"]["nodes"]
+    assert "source.mbo.raw.fx_rates" in models[FX_STAGING]["depends_on"]["nodes"]
+    assert "fx_max_fill_days()" in fx["raw_code"]
+    assert not any(uid.endswith(".currency_rates") for uid in [*manifest["nodes"], *manifest["sources"]])
+    assert not (PROJECT_DIR / "seeds" / "currency_rates.csv").exists()
     for name in MONEY_MARTS:
         depends = set(models[name]["depends_on"]["nodes"])
         assert f"model.mbo.{FX_MODEL}" in depends, name
-        assert "seed.mbo.currency_rates" not in depends, f"{name} reads the rates seed itself"
         assert "rate_to_usd" not in models[name]["raw_code"], f"{name} computes a rate itself"
-        # A LEFT JOIN, so a currency without a rate fails not_null instead of dropping rows.
+        # A LEFT JOIN, so a day without a rate fails not_null instead of dropping rows.
         assert "left join fx" in models[name]["raw_code"], name
+    # Daily money converts at its own day's rate; the budgets at the rate of a day they name.
+    for name in ("fct_campaign_daily", "account_pacing"):
+        assert "and fx.date_day = " in models[name]["raw_code"], name
+    # Marts built on other marts reuse their *_reporting amounts instead of converting again.
+    for name in ("fct_platform_daily", "fct_budget_pacing"):
+        assert f"model.mbo.{FX_MODEL}" not in models[name]["depends_on"]["nodes"], name
 
 
 def test_fct_relates_to_dim(manifest: dict) -> None:
@@ -333,22 +489,53 @@ def test_spend_consistency_test_compares_mart_with_raw(manifest: dict) -> None:
     assert "model.mbo.fct_campaign_daily" in depends
     assert {f"source.mbo.raw.{p}_campaign_daily" for p in PLATFORMS} <= depends
     assert "1000000" in node["raw_code"]  # Google micros
+    # Per platform and day, spend and conversions.
+    assert "group by platform, date_day" in node["raw_code"] and "conversions" in node["raw_code"]
+
+
+def test_fx_and_mart_consistency_tests_read_their_own_inputs(manifest: dict) -> None:
+    """The singular tests recompute from independent inputs and are Dagster checks of the model they guard."""
+    def node(name: str) -> dict:
+        return manifest["nodes"][f"test.mbo.{name}"]
+
+    rates = node("assert_reporting_columns_follow_the_rates")
+    depends = set(rates["depends_on"]["nodes"])
+    # The day's rate recomputed from the raw rates, not read from the model under test.
+    assert "source.mbo.raw.fx_rates" in depends and f"model.mbo.{FX_MODEL}" not in depends
+    assert {f"model.mbo.{m}" for m in ("fct_campaign_daily", "dim_campaign", "account_pacing", "fct_platform_daily")} <= depends
+    platform = node("assert_platform_daily_matches_campaign_daily")
+    assert {"model.mbo.fct_platform_daily", "model.mbo.fct_campaign_daily"} <= set(platform["depends_on"]["nodes"])
+    projection = node("assert_budget_pacing_projection")
+    assert {"model.mbo.fct_budget_pacing", "model.mbo.fct_campaign_daily"} <= set(projection["depends_on"]["nodes"])
+    assert "model.mbo.account_pacing" not in projection["depends_on"]["nodes"]
+    guarded = {
+        "assert_reporting_columns_follow_the_rates": "fct_campaign_daily",
+        "assert_fx_rate_for_every_fact_day": FX_MODEL,
+        "assert_platform_daily_matches_campaign_daily": "fct_platform_daily",
+        "assert_budget_pacing_projection": "fct_budget_pacing",
+    }
+    for name, model in guarded.items():
+        assert node(name)["config"]["meta"]["dagster"]["ref"]["name"] == model, name
+        assert node(name)["description"].strip(), name
 
 
 def test_unit_tests_pin_the_unit_conversions(manifest: dict) -> None:
     by_model = {test["model"] for test in manifest["unit_tests"].values()}
     assert {"stg_google_ads__campaign_daily", "stg_meta_ads__campaigns"} <= by_model
+    # The pacing projection on a hand-computed case.
+    assert "fct_budget_pacing" in by_model
 
 
-def test_currency_rates_seed() -> None:
-    with (PROJECT_DIR / "seeds" / "currency_rates.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows and set(rows[0]) == {"currency", "rate_to_usd"}
-    currencies = [row["currency"] for row in rows]
-    assert len(currencies) == len(set(currencies))
-    assert {"USD", "EUR", "PLN", "GBP", "JPY"} <= set(currencies)
-    assert all(float(row["rate_to_usd"]) > 0 for row in rows)
-    assert next(float(r["rate_to_usd"]) for r in rows if r["currency"] == "USD") == 1.0
+def test_a_bad_fx_max_fill_days_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MBO_DB_", "DBT_"))}
+    result = subprocess.run(
+        [_dbt_executable(), "parse", "--no-partial-parse", "--project-dir", str(PROJECT_DIR),
+         "--profiles-dir", str(PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs")],
+        env={**env, "MBO_FX_MAX_FILL_DAYS": "7; drop table raw.fx_rates"}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "fx_max_fill_days (env var MBO_FX_MAX_FILL_DAYS) must be a whole number of days >= 0" in result.stdout
 
 
 def test_profile_reads_connection_from_env_vars() -> None:
@@ -358,6 +545,7 @@ def test_profile_reads_connection_from_env_vars() -> None:
     assert "env_var('MBO_DB_PORT', '54329') | as_number" in text
     project = (PROJECT_DIR / "dbt_project.yml").read_text()
     assert "env_var('MBO_REPORTING_CURRENCY', 'USD')" in project
+    assert "env_var('MBO_FX_MAX_FILL_DAYS', '7')" in project
 
 
 def test_monthly_budgets_seed_is_tested(manifest: dict) -> None:

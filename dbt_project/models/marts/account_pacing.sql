@@ -14,8 +14,14 @@
 
     Money is in the budget's currency (which must be the account's own:
     test assert_monthly_budget_currency_is_the_accounts), and converted to
-    the reporting currency with int_currency_rates__to_reporting through a
-    LEFT JOIN, so a currency without a rate fails the not_null tests.
+    the reporting currency with the daily rates of int_fx_rates__daily:
+    spend_mtd_reporting is the sum of the days' spend_reporting of
+    fct_campaign_daily (each day at its own rate); the other amounts are
+    budgets and plans, not spent on one day, so they convert at the rate of
+    fx_rate_date = least(last_loaded_day, month_end): the latest day whose
+    spend is known (or the month's last day for a month already over). The
+    rate is joined with a LEFT JOIN, so a missing rate fails the not_null
+    tests instead of dropping the account.
 #}
 
 {#- spend_mtd within +-10% of the budget's pro-rata share of the days elapsed is on track. -#}
@@ -32,15 +38,15 @@ budgets as (
 
 daily as (
 
-    select platform, account_id, date_day, spend
+    select platform, account_id, date_day, spend, spend_reporting
     from {{ ref('fct_campaign_daily') }}
 
 ),
 
 fx as (
 
-    select currency, reporting_currency, fx_rate_to_reporting
-    from {{ ref('int_currency_rates__to_reporting') }}
+    select date_day, currency, fx_rate_to_reporting
+    from {{ ref('int_fx_rates__daily') }}
 
 ),
 
@@ -92,11 +98,21 @@ spent as (
         days.*,
         days.days_in_month - days.days_after_last_loaded  as days_elapsed,
         greatest(days.days_after_last_loaded, 1)          as days_left,
-        month_to_date.spend_mtd
+        -- LEAST ignores NULL: without any data, the month's last day.
+        least(days.last_loaded_day, days.month_end)       as fx_rate_date,
+        month_to_date.spend_mtd,
+        month_to_date.spend_mtd_reporting
 
     from days
     cross join lateral (
-        select coalesce(sum(daily.spend), 0) as spend_mtd
+        select
+            coalesce(sum(daily.spend), 0) as spend_mtd,
+            -- A day without a rate makes the whole sum NULL (not_null fails)
+            -- rather than silently leaving that day's spend out.
+            case
+                when bool_or(daily.spend_reporting is null) then null
+                else coalesce(sum(daily.spend_reporting), 0)
+            end                           as spend_mtd_reporting
         from daily
         where daily.platform = days.platform
           and daily.account_id = days.account_id
@@ -126,12 +142,12 @@ converted as (
             when budgeted.spend_mtd < budgeted.target_spend_mtd * {{ 1 - pace_tolerance }} then 'underspending'
             else 'on_track'
         end                                             as pace_status,
-        fx.reporting_currency,
         fx.fx_rate_to_reporting
 
     from budgeted
     left join fx
-        on fx.currency = budgeted.currency
+        on  fx.currency = budgeted.currency
+        and fx.date_day = budgeted.fx_rate_date
 
 ),
 
@@ -152,10 +168,11 @@ final as (
         pace_status::text                                                   as pace_status,
         remaining_budget::numeric(20, 6)                                    as remaining_budget,
         paced_daily_budget::numeric(20, 6)                                  as paced_daily_budget,
-        reporting_currency,
+        {{ reporting_currency() }}::text                                    as reporting_currency,
         fx_rate_to_reporting::numeric(24, 12)                               as fx_rate_to_reporting,
+        fx_rate_date,
         (monthly_budget * fx_rate_to_reporting)::numeric(20, 6)             as monthly_budget_reporting,
-        (spend_mtd * fx_rate_to_reporting)::numeric(20, 6)                  as spend_mtd_reporting,
+        spend_mtd_reporting::numeric(20, 6)                                 as spend_mtd_reporting,
         (remaining_budget * fx_rate_to_reporting)::numeric(20, 6)           as remaining_budget_reporting,
         (paced_daily_budget * fx_rate_to_reporting)::numeric(20, 6)         as paced_daily_budget_reporting
 

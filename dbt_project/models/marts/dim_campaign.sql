@@ -6,9 +6,11 @@
     is_listed_on_platform = false, so fct_campaign_daily -> dim_campaign
     always resolves.
 
-    Rates come from int_currency_rates__to_reporting with a LEFT JOIN, so a
-    currency without a rate fails the not_null tests instead of dropping
-    the campaign.
+    The daily budget is a current amount, so it converts at the currency's
+    latest rate: the one of the latest date_day of int_fx_rates__daily on
+    which the currency (and the reporting currency) has a rate, shown as
+    fx_rate_date. The rate is joined with a LEFT JOIN, so a currency without
+    any rate fails the not_null tests instead of dropping the campaign.
 #}
 
 with
@@ -27,8 +29,14 @@ daily as (
 
 fx as (
 
-    select currency, reporting_currency, fx_rate_to_reporting
-    from {{ ref('int_currency_rates__to_reporting') }}
+    select distinct on (currency)
+        currency,
+        date_day as fx_rate_date,
+        fx_rate_to_reporting
+
+    from {{ ref('int_fx_rates__daily') }}
+    where fx_rate_to_reporting is not null
+    order by currency, date_day desc
 
 ),
 
@@ -104,7 +112,7 @@ converted as (
 
     select
         joined.*,
-        fx.reporting_currency,
+        fx.fx_rate_date,
         fx.fx_rate_to_reporting
 
     from joined
@@ -126,8 +134,9 @@ final as (
         currency,
         account_timezone,
         daily_budget,
-        reporting_currency,
+        {{ reporting_currency() }}::text                             as reporting_currency,
         fx_rate_to_reporting::numeric(24, 12)                        as fx_rate_to_reporting,
+        fx_rate_date,
         (daily_budget * fx_rate_to_reporting)::numeric(20, 6)        as daily_budget_reporting,
         first_date_day,
         last_date_day

@@ -3,11 +3,12 @@
     performance of every campaign on every platform, with money both in the
     account's own currency and in the reporting currency.
 
-    Rates come from int_currency_rates__to_reporting, joined with a LEFT
-    JOIN on purpose: a currency without a rate yields a NULL
-    fx_rate_to_reporting (and reporting_currency), which the not_null tests
-    turn into a failed build (an inner join would silently drop the
-    campaign's spend).
+    Every amount converts at its own day's rate: int_fx_rates__daily joined
+    on (currency, date_day) with a LEFT JOIN on purpose: a day without a rate
+    yields a NULL fx_rate_to_reporting, which the not_null tests turn into a
+    failed build (an inner join would silently drop the campaign's spend).
+    date_day is the account's own day (its time zone), and the rate is that
+    calendar day's.
 #}
 
 with
@@ -20,8 +21,8 @@ daily as (
 
 fx as (
 
-    select currency, reporting_currency, fx_rate_to_reporting
-    from {{ ref('int_currency_rates__to_reporting') }}
+    select date_day, currency, fx_rate_to_reporting
+    from {{ ref('int_fx_rates__daily') }}
 
 ),
 
@@ -29,12 +30,12 @@ converted as (
 
     select
         daily.*,
-        fx.reporting_currency,
         fx.fx_rate_to_reporting
 
     from daily
     left join fx
-        on fx.currency = daily.currency
+        on  fx.currency = daily.currency
+        and fx.date_day = daily.date_day
 
 ),
 
@@ -55,7 +56,7 @@ final as (
         conversions,
         conversion_value,
         (conversion_value / nullif(spend, 0))::numeric(20, 6)        as roas,
-        reporting_currency,
+        {{ reporting_currency() }}::text                             as reporting_currency,
         fx_rate_to_reporting::numeric(24, 12)                        as fx_rate_to_reporting,
         (spend * fx_rate_to_reporting)::numeric(20, 6)               as spend_reporting,
         (conversion_value * fx_rate_to_reporting)::numeric(20, 6)    as conversion_value_reporting

@@ -12,6 +12,7 @@ from mbo_pipelines.defs.explain.facts import (
     Direction,
     Explanation,
     PlanFacts,
+    ga4_unmatched_spend_pct,
     is_capped,
     moved_amounts,
     plan_marginal_roas,
@@ -165,6 +166,23 @@ def plan_text(plan: PlanFacts) -> str:
             sentences.append(f"{title}: {items}.")
     sentences.append(_solver(plan))
     return " ".join(sentences)
+
+
+def conversion_source_sentence(plan: PlanFacts) -> str:
+    """Which conversion values the plan was fitted on, in one sentence ("" when the facts do not say)."""
+    source = plan.conversion_source
+    if source is None:
+        return ""
+    if source == "platform":
+        return "Conversion values: as the platforms report them (MBO_CONVERSION_SOURCE=platform)."
+    if source != "deduplicated":
+        return f"Conversion values: {source} (MBO_CONVERSION_SOURCE={source})."
+    pct = ga4_unmatched_spend_pct(plan)
+    share = "" if pct is None else f" ({f'{pct:.1f}'.removesuffix('.0')}% of the history's spend)"
+    return (
+        "Conversion values: de-duplicated against GA4 (marts.fct_campaign_attribution, "
+        f"MBO_CONVERSION_SOURCE=deduplicated); campaigns GA4 could not match{share} keep their platform numbers."
+    )
 
 
 def deterministic_explanation(plan: PlanFacts, fallback_reason: str | None = None) -> Explanation:

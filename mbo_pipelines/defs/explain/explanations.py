@@ -48,6 +48,10 @@ spend earns): budget goes to campaigns whose marginal ROAS is above plan_margina
 from those below it. Campaigns with capped_by_max_change true hit the per-campaign change limit \
 (max_change_pct).
 - Say how expected daily value changes, in reporting_currency, and mention the solver's message.
+- conversion_source names the conversion values the response curves were fitted on: "platform" (as the ad \
+platforms report them, overlapping claims included) or "deduplicated" (platform claims scaled so that, per day, \
+they do not exceed what GA4 observed for paid traffic; campaigns GA4 could not match, ga4_unmatched_spend_pct \
+of the history's spend, keep their platform numbers). You may say which in a few words.
 - campaigns lists only the campaigns_listed whose budgets move most, of campaign_count in the plan.
 - Write at most {max_words} words of plain prose: no headings, lists or markdown.
 

@@ -92,6 +92,10 @@ class PlanFacts:
     one. ``plan_marginal_roas`` is the solver's shadow price: what one more unit
     of budget earns at the optimum; when not given it is taken from the
     campaigns no bound holds (at the optimum they all share it).
+    ``conversion_source`` names the conversion values the curves were fitted on
+    (``"platform"`` or ``"deduplicated"``, ``MBO_CONVERSION_SOURCE``);
+    ``ga4_unmatched_spend_share`` (0..1, de-duplicated plans) is the share of the
+    history's spend on campaigns GA4 could not match, which keep their platform numbers.
     """
 
     reporting_currency: str
@@ -103,6 +107,8 @@ class PlanFacts:
     campaigns: tuple[CampaignLine, ...] = field(default_factory=tuple)
     max_change_fraction: float | None = None
     plan_marginal_roas: float | None = None
+    conversion_source: str | None = None
+    ga4_unmatched_spend_share: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "campaigns", tuple(self.campaigns))
@@ -193,6 +199,12 @@ def campaign_payload(line: CampaignLine, plan: PlanFacts) -> dict:
     }
 
 
+def ga4_unmatched_spend_pct(plan: PlanFacts) -> float | None:
+    """The share of the history's spend GA4 could not match, in percent to two decimals (None if not known)."""
+    share = plan.ga4_unmatched_spend_share
+    return None if share is None else round(100.0 * share, 2)
+
+
 def largest_moves(plan: PlanFacts, count: int) -> list[CampaignLine]:
     """The ``count`` campaigns whose budgets move most (in the reporting currency where known), in plan order."""
     def size(line: CampaignLine) -> float:
@@ -228,6 +240,8 @@ def plan_payload(plan: PlanFacts, max_campaigns: int | None = None) -> dict:
         "optimality_gap_pct": None if gap is None else round(100.0 * gap, 4),
         "solver_message": plan.solver_message,
         "max_change_pct": None if cap is None else round(100.0 * cap, 2),
+        "conversion_source": plan.conversion_source,
+        "ga4_unmatched_spend_pct": ga4_unmatched_spend_pct(plan),
         "plan_marginal_roas": _opt_round(plan_marginal_roas(plan), 4),
         "campaign_count": len(plan.campaigns),
         "campaigns_raised": counts["raise"],

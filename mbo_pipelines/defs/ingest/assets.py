@@ -11,8 +11,8 @@ were loaded already, so conversions a platform attributes late replace the
 numbers it reported first.
 
 Which assets exist follows the configuration (``platform_setup``): the
-sandbox's three platforms, or the enabled live ones, plus GA4 and CSV
-imports when they are configured.
+sandbox's three platforms and its GA4 property, or the enabled live
+platforms and GA4 when configured, plus CSV imports when configured.
 """
 
 
@@ -183,13 +183,14 @@ def build_campaigns_asset(platform: str) -> dg.AssetsDefinition:
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"python", "postgres"},
-    description="GA4 sessions, key events and revenue per day × source / medium × campaign name, in raw.ga4_traffic_daily.",
+    description=(
+        "GA4 sessions, key events and revenue per day × source / medium × campaign name, in raw.ga4_traffic_daily: "
+        "the sandbox's GA4 property (400000001) in sandbox mode, the properties in MBO_GA4_PROPERTY_IDS in live mode."
+    ),
 )
 def ga4_traffic_daily(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
     """GA4 traffic for the partition range (and the lookback days), per property."""
-    from mbo_pipelines.defs.ingest.live_connectors import ga4_reader
-
-    reader = ga4_reader(log=context.log)
+    reader = mbo.ga4_reader(log=context.log)
     return _extract_daily(context, mbo, "ga4", GA4_TRAFFIC_DAILY, reader.fetch_traffic_daily)
 
 
@@ -247,9 +248,11 @@ def extract_assets_for_environment() -> list[dg.AssetsDefinition]:
 
 
 def extract_asset_keys(platform: str) -> list[dg.AssetKey]:
-    """The asset keys ``mbo extract --platform`` selects for one platform (``csv`` and ``ga4`` included)."""
+    """The asset keys ``mbo extract --platform`` selects for one platform (``csv``, ``ga4`` and ``fx_rates`` included)."""
     if platform == platform_setup.CSV:
         return [dg.AssetKey(["raw", "csv_campaign_daily"])]
     if platform == platform_setup.GA4:
         return [dg.AssetKey(["raw", "ga4_traffic_daily"])]
+    if platform == platform_setup.FX_RATES:
+        return [dg.AssetKey(["raw", "fx_rates"])]
     return [dg.AssetKey(["raw", f"{platform}_campaign_daily"]), dg.AssetKey(["raw", f"{platform}_campaigns"])]

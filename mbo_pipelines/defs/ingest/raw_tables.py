@@ -194,6 +194,18 @@ CSV_CAMPAIGN_DAILY = RawTable(
     date_column="date",
 )
 
+FX_RATES = RawTable(
+    name="raw.fx_rates",
+    columns=(
+        ("date", "date not null"),  # the day the rate was published (ECB: business days only)
+        ("currency", "text not null"),  # ISO 4217 code
+        ("rate_to_usd", "numeric(20, 10) not null"),  # US dollars per one unit of the currency (USD = 1)
+        ("source", "text not null"),  # 'sandbox' or 'ecb:<file name>'
+    ),
+    key=("date", "currency"),
+    date_column="date",
+)
+
 DAILY_TABLES = {
     "google_ads": GOOGLE_ADS_CAMPAIGN_DAILY,
     "meta_ads": META_ADS_CAMPAIGN_DAILY,
@@ -204,7 +216,7 @@ CAMPAIGN_TABLES = {
     "meta_ads": META_ADS_CAMPAIGNS,
     "tiktok_ads": TIKTOK_ADS_CAMPAIGNS,
 }
-ALL_TABLES = (*DAILY_TABLES.values(), *CAMPAIGN_TABLES.values(), GA4_TRAFFIC_DAILY, CSV_CAMPAIGN_DAILY)
+ALL_TABLES = (*DAILY_TABLES.values(), *CAMPAIGN_TABLES.values(), GA4_TRAFFIC_DAILY, CSV_CAMPAIGN_DAILY, FX_RATES)
 
 
 def ensure_raw_tables(conn) -> None:

@@ -1,5 +1,8 @@
 """The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``.
 
+The history is ``marts.opt_campaign_inputs`` with the conversion values ``MBO_CONVERSION_SOURCE`` names (as the
+platforms report them, or de-duplicated against GA4); the plan records which, and its explanation says so.
+
 No plan is made on a history window whose blocking data-quality checks failed (``defs/quality/gates``).
 A plan's id is a fingerprint of its inputs. When the marts, the history window and the settings are
 unchanged since a stored plan, the asset names that plan (``inputs_unchanged``) instead of planning,
@@ -12,6 +15,7 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 
 from mbo_pipelines import settings, warehouse
+from mbo_pipelines.defs.explain.deterministic import conversion_source_sentence
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
 from mbo_pipelines.defs.optimize import charts, pacing, store
@@ -19,6 +23,7 @@ from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.defs.optimize.planning import (
     Plan,
     build_plan,
+    ga4_unmatched_spend_share,
     history_window,
     plan_id_from_fingerprint,
     plan_inputs_fingerprint,
@@ -29,8 +34,9 @@ from mbo_pipelines.resources import MboResource
 PREVIEW_ROWS = 50  # campaigns in the metadata's recommendations table (the event log keeps every run's)
 
 
-def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
-    """The numbers an explanation may use, taken from the plan."""
+def plan_facts(plan: Plan, max_change: float, ga4_unmatched_spend_share: float | None = None) -> PlanFacts:
+    """The numbers an explanation may use, taken from the plan; ``ga4_unmatched_spend_share``: of its history
+    (see ``planning.ga4_unmatched_spend_share``), for a plan on de-duplicated values."""
     lines = tuple(
         CampaignLine(
             platform=r.platform, account_id=r.account_id, campaign_id=r.campaign_id,
@@ -56,6 +62,8 @@ def plan_facts(plan: Plan, max_change: float) -> PlanFacts:
         campaigns=lines,
         max_change_fraction=max_change,
         plan_marginal_roas=plan.marginal_roas,
+        conversion_source=plan.conversion_source,
+        ga4_unmatched_spend_share=ga4_unmatched_spend_share,
     )
 
 
@@ -122,8 +130,10 @@ def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pac
                       fingerprint: str) -> dg.MaterializeResult:
     """The stored plan of these very inputs, named in the metadata; nothing planned, explained or written."""
     plan_id, currency = stored["plan_id"], stored["reporting_currency"]
+    source = stored.get("conversion_source") or "not recorded"
     status = (
-        f"Inputs unchanged (history {stored['history_start']}..{stored['history_end']}, same data and settings): "
+        f"Inputs unchanged (history {stored['history_start']}..{stored['history_end']}, conversion source "
+        f"{source}, same data and settings): "
         f"plan {plan_id} of {stored['created_at']:%Y-%m-%d %H:%M %Z} stands; it is not planned, explained, "
         f"stored or pushed again."
     )
@@ -144,6 +154,7 @@ def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pac
             "expected_value_recommended": dg.MetadataValue.float(round(recommended, 2)),
             "expected_uplift": dg.MetadataValue.float(round(recommended - current, 2)),
             "history": dg.MetadataValue.text(f"{stored['history_start']}..{stored['history_end']}"),
+            "conversion_source": dg.MetadataValue.text(source),
             "explanation_source": dg.MetadataValue.text(stored["explanation_source"]),
             "explanation": dg.MetadataValue.md(stored["explanation"]),
         }
@@ -162,6 +173,22 @@ def _require_clean_inputs(conn, history) -> None:
         }) from None
 
 
+def _conversion_source() -> str:
+    """``settings.conversion_source()``; a bad MBO_CONVERSION_SOURCE fails the run with just its message."""
+    try:
+        return settings.conversion_source()
+    except ValueError as error:
+        raise dg.Failure(description=str(error)) from None
+
+
+def _read_history(conn, end: date | None, source: str):
+    """``store.read_history`` over MBO_HISTORY_DAYS; a missing marts.opt_campaign_inputs fails the run, saying why."""
+    try:
+        return store.read_history(conn, settings.history_days(), end, source)
+    except LookupError as missing:
+        raise dg.Failure(description=str(missing)) from None
+
+
 def _history_end(context: dg.AssetExecutionContext) -> date | None:
     """The last day of the run's partition range (``mbo refresh --end``), or None: the marts' latest day."""
     end = context.run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or context.run.tags.get(PARTITION_NAME_TAG)
@@ -172,17 +199,18 @@ def _history_end(context: dg.AssetExecutionContext) -> date | None:
     key="budget_recommendations",
     group_name="optimize",
     deps=[
-        dg.AssetKey(["marts", "fct_campaign_daily"]),
+        dg.AssetKey(["marts", "opt_campaign_inputs"]),
         dg.AssetKey(["marts", "dim_campaign"]),
         dg.AssetKey(["marts", "account_pacing"]),
-        # The FX rates directly: their blocking check (valid_rates) then holds the plan in the same run.
-        dg.AssetKey(["reference", "currency_rates"]),
+        # The FX rates the marts' reporting amounts are converted at, directly: their checks run before the plan.
+        dg.AssetKey(["raw", "fx_rates"]),
     ],
     kinds={"python", "scipy", "postgres"},
     description=(
-        "A budget plan: response curves fitted on marts.fct_campaign_daily, today's total budget "
-        "reallocated across active campaigns (±MBO_MAX_BUDGET_CHANGE each), explained; written to "
-        "marts.budget_plans and marts.budget_recommendations."
+        "A budget plan: response curves fitted on marts.opt_campaign_inputs (conversion values as the platforms "
+        "report them, or de-duplicated against GA4: MBO_CONVERSION_SOURCE), today's total budget reallocated "
+        "across active campaigns (±MBO_MAX_BUDGET_CHANGE each), explained; written to marts.budget_plans "
+        "(with the conversion source) and marts.budget_recommendations."
     ),
 )
 def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
@@ -190,17 +218,18 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
 
     On inputs unchanged since a stored plan, that plan's id with ``inputs_unchanged`` (and no new plan).
     """
-    max_change = settings.max_budget_change()
+    max_change, source = settings.max_budget_change(), _conversion_source()
     currency, target_roas = settings.reporting_currency(), settings.target_marginal_roas()
     today = mbo.today() or datetime.now(timezone.utc).date()
     history_end = _history_end(context)
     with warehouse.connect(mbo.url()) as conn:
-        history = store.read_history(conn, settings.history_days(), history_end)
+        history = _read_history(conn, history_end, source)
         _require_clean_inputs(conn, history)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
     pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=currency)
-    fingerprint = plan_inputs_fingerprint(history, campaigns, currency, max_change, pace.total_reporting, target_roas)
+    fingerprint = plan_inputs_fingerprint(history, campaigns, currency, max_change, pace.total_reporting, target_roas,
+                                          source)
     plan_id = plan_id_from_fingerprint(fingerprint, history_window(history)[1])
     with warehouse.connect(mbo.url()) as conn:
         stored = store.stored_plan(conn, plan_id)
@@ -209,7 +238,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
     plan = build_plan(
         history, campaigns, currency, max_change=max_change, total_budget=pace.total_reporting,
-        target_marginal_roas=target_roas, plan_id=plan_id,
+        target_marginal_roas=target_roas, plan_id=plan_id, conversion_source=source,
     )
     outliers = _outlier_days(plan)
     if outliers:
@@ -218,12 +247,14 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             f"(tracking glitches or one-off deals? check these campaigns' raw data): "
             + ", ".join(f"{cid} ({n})" for cid, n in sorted(outliers.items()))
         )
-    explanation = explain_plan(plan_facts(plan, max_change))
+    unmatched = ga4_unmatched_spend_share(history) if source == "deduplicated" else None
+    facts = plan_facts(plan, max_change, unmatched)
+    explanation = explain_plan(facts)
     if explanation.fallback_reason:
         context.log.warning(f"Claude explanation not used: {explanation.fallback_reason}")
     with warehouse.connect(mbo.url()) as conn:
-        # The total comes from pacing, not from the solver: say where it came from first.
-        text = f"{pace.message} {explanation.text}"
+        # The total comes from pacing and the values from the chosen measure, not from the solver: say so first.
+        text = f"{pace.message} {conversion_source_sentence(facts)} {explanation.text}"
         written = store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
         stored = None if written else store.stored_plan(conn, plan.plan_id)
     if stored is not None:  # a refresh running alongside stored the same plan first
@@ -258,6 +289,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
             "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
             "held_campaigns": dg.MetadataValue.int(int(plan.rows["held_reason"].notna().sum())),
             "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
+            "conversion_source": dg.MetadataValue.text(plan.conversion_source),
+            "ga4_unmatched_spend_share": _optional_float(unmatched, 4),
             "explanation_source": dg.MetadataValue.text(explanation.source),
             "explanation": dg.MetadataValue.md(text),
             "recommendations": dg.MetadataValue.md(_preview(plan)),

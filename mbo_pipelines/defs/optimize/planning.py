@@ -6,7 +6,8 @@ The solver works in the reporting currency so campaigns in EUR, PLN and USD
 compete on one scale; budgets are converted back to each campaign's currency.
 
 A plan's id is a fingerprint of its inputs (``plan_id_for``): the history
-window, the data read and the settings. Planning again on unchanged inputs
+window, the data read and the settings, the conversion source (platform or
+de-duplicated values, ``MBO_CONVERSION_SOURCE``) among them. Planning again on unchanged inputs
 gives the same id, so a re-run finds its plan already stored instead of
 making (and pushing) another one.
 """
@@ -23,7 +24,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pandas as pd
 
-from mbo_pipelines.settings import DEFAULT_MAX_BUDGET_CHANGE
+from mbo_pipelines.settings import CONVERSION_SOURCES, DEFAULT_MAX_BUDGET_CHANGE
 from optimizer import FittedCurves, allocate, fit_response_curves, spend_for_marginal_roas
 
 KEY = ["platform", "account_id", "campaign_id"]
@@ -33,7 +34,10 @@ CURVE_SETTINGS = {"carryover": True, "seasonality": True}
 UPLIFT_LEVEL = 0.9
 #: Bump when the planner would plan differently on the same inputs (a new fit or allocator), so the
 #: first refresh after the upgrade makes a new plan instead of finding the old one.
-PLAN_IDENTITY_VERSION = 1
+#: 2: the conversion source is an input (plans of version 1 did not record theirs).
+PLAN_IDENTITY_VERSION = 2
+#: The conversion source of a plan made without naming one: the values as the platforms report them.
+DEFAULT_CONVERSION_SOURCE = CONVERSION_SOURCES[0]
 #: The columns of its inputs a plan depends on, hence hashes (``budget_24h_ago`` is optional: NaN when absent).
 DAILY_INPUT_COLUMNS = ["date_day", *KEY, "spend_reporting", "conversion_value_reporting"]
 CAMPAIGN_INPUT_COLUMNS = [*KEY, "campaign_name", "currency", "daily_budget", "daily_budget_reporting", "budget_24h_ago"]
@@ -82,6 +86,8 @@ class Plan:
     budget_at_target_marginal_roas: float | None = None
     #: The history the curves were fitted on: curve_index, spend, conversion_value (reporting).
     observed: pd.DataFrame | None = None
+    #: Which conversion values ``conversion_value_reporting`` held: "platform" or "deduplicated".
+    conversion_source: str = DEFAULT_CONVERSION_SOURCE
 
     @property
     def expected_value_current_reporting(self) -> float:
@@ -104,6 +110,22 @@ def history_window(daily: pd.DataFrame) -> tuple[date | None, date | None]:
     if days.empty:
         return None, None
     return days.min().date(), days.max().date()
+
+
+def ga4_unmatched_spend_share(daily: pd.DataFrame) -> float | None:
+    """Share (0..1) of the history's spend on campaign days GA4 could not match (``is_ga4_matched`` false or
+    missing): those keep their platform numbers in the de-duplicated measure. None without spend."""
+    spend = daily["spend_reporting"].astype(float)
+    total = float(spend.sum())
+    if total <= 0:
+        return None
+    matched = daily["is_ga4_matched"].fillna(False).astype(bool) if "is_ga4_matched" in daily else False
+    return float(spend[~matched].sum()) / total
+
+
+def _check_conversion_source(conversion_source: str) -> None:
+    if conversion_source not in CONVERSION_SOURCES:
+        raise PlanError(f"conversion source must be one of {', '.join(CONVERSION_SOURCES)}, got {conversion_source!r}")
 
 
 def _micros(value: float | None) -> int | None:
@@ -140,17 +162,21 @@ def plan_inputs_fingerprint(
     max_change: float = DEFAULT_MAX_BUDGET_CHANGE,
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
+    conversion_source: str = DEFAULT_CONVERSION_SOURCE,
 ) -> str:
     """SHA-256 (hex) of everything ``build_plan`` plans on, given the same arguments: the history window, the
     daily fact rows and campaign rows (current budgets and ``budget_24h_ago`` included), and the settings
-    (reporting currency, max change, total budget, target marginal ROAS, curve and uplift settings).
+    (reporting currency, max change, total budget, target marginal ROAS, conversion source, curve and
+    uplift settings). The same numbers read as another conversion source make another plan.
 
     Stable across processes and machines: rows are hashed in a canonical order and number format
     (``_canonical_table``), settings as sorted JSON; no dict order, float repr noise or clock goes in.
     """
+    _check_conversion_source(conversion_source)
     start, end = history_window(daily)
     settings = {
         "version": PLAN_IDENTITY_VERSION,
+        "conversion_source": conversion_source,
         "history": [start and start.isoformat(), end and end.isoformat()],
         "reporting_currency": reporting_currency,
         "max_change": _micros(max_change),
@@ -178,11 +204,12 @@ def plan_id_for(
     max_change: float = DEFAULT_MAX_BUDGET_CHANGE,
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
+    conversion_source: str = DEFAULT_CONVERSION_SOURCE,
 ) -> str:
     """The id of the plan ``build_plan`` makes from these arguments: ``plan-20261120-3f9a0c1b2d4e``, the last
     history day, then 12 hex digits of ``plan_inputs_fingerprint``. Same inputs, same id; any change, a new one."""
     fingerprint = plan_inputs_fingerprint(daily, campaigns, reporting_currency, max_change, total_budget,
-                                          target_marginal_roas)
+                                          target_marginal_roas, conversion_source)
     return plan_id_from_fingerprint(fingerprint, history_window(daily)[1])
 
 
@@ -205,7 +232,7 @@ def _check_inputs(daily: pd.DataFrame, campaigns: pd.DataFrame) -> None:
     for column in ("spend_reporting", "conversion_value_reporting"):
         values = daily[column]
         if values.isna().any() or (values < 0).any():
-            raise PlanError(f"marts.fct_campaign_daily.{column} has NaN or negative values: refusing to plan on bad data")
+            raise PlanError(f"marts.opt_campaign_inputs: {column} has NaN or negative values: refusing to plan on bad data")
 
 
 def budget_for_marginal_roas(plan: Plan, target: float, max_change: float) -> float:
@@ -281,11 +308,13 @@ def build_plan(
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
     plan_id: str | None = None,
+    conversion_source: str = DEFAULT_CONVERSION_SOURCE,
 ) -> Plan:
     """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
 
-    ``daily``: fct_campaign_daily rows (date_day, platform, account_id,
-    campaign_id, spend_reporting, conversion_value_reporting).
+    ``daily``: opt_campaign_inputs rows (date_day, platform, account_id,
+    campaign_id, spend_reporting, conversion_value_reporting), the value being that of
+    ``conversion_source`` ("platform" or "deduplicated"; recorded in the plan and its id).
     ``campaigns``: active dim_campaign rows (platform, account_id, campaign_id,
     campaign_name, currency, daily_budget, daily_budget_reporting).
     ``total_budget`` (reporting currency) is the daily total to allocate, e.g. the
@@ -296,9 +325,11 @@ def build_plan(
     ``now`` is only the plan's ``created_at``: it does not change the plan or its id.
     """
     now = now or datetime.now(timezone.utc)
+    _check_conversion_source(conversion_source)
     _check_inputs(daily, campaigns)
     if plan_id is None:
-        plan_id = plan_id_for(daily, campaigns, reporting_currency, max_change, total_budget, target_marginal_roas)
+        plan_id = plan_id_for(daily, campaigns, reporting_currency, max_change, total_budget, target_marginal_roas,
+                              conversion_source)
     campaigns = campaigns.sort_values(KEY).reset_index(drop=True)
     campaigns["curve_id"] = campaigns[KEY].astype(str).agg("|".join, axis=1)
     history = daily.merge(campaigns[[*KEY, "curve_id"]], on=KEY, how="inner")
@@ -388,6 +419,7 @@ def build_plan(
             "spend": fit_input["spend"].to_numpy(),
             "conversion_value": fit_input["conversion_value"].to_numpy(),
         }),
+        conversion_source=conversion_source,
     )
     check_plan(plan, max_change)
     if target_marginal_roas is not None:

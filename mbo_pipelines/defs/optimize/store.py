@@ -1,5 +1,10 @@
 """Read the marts the planner needs and write plans to ``marts.budget_plans`` / ``marts.budget_recommendations``.
 
+The history comes from ``marts.opt_campaign_inputs``, exactly what the optimizer reads, so a stored plan can be
+reproduced from SQL: its history is ``select date_day, platform, account_id, campaign_id, spend_reporting, <value>
+from marts.opt_campaign_inputs where date_day between <history_start> and <history_end>``, ``<value>`` being the
+column of its ``conversion_source`` (``CONVERSION_VALUE_COLUMNS``).
+
 A plan is written once: its id is a fingerprint of its inputs, and writing a plan whose id is
 already stored changes nothing (``write_plan`` returns False).
 """
@@ -10,11 +15,20 @@ from datetime import date
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
+from mbo_pipelines import warehouse
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.optimize.planning import Plan
 from mbo_pipelines.defs.optimize.tables import ensure_plan_tables
+
+INPUTS_TABLE = "marts.opt_campaign_inputs"
+#: The column of ``marts.opt_campaign_inputs`` each conversion source (``MBO_CONVERSION_SOURCE``) fits on.
+CONVERSION_VALUE_COLUMNS = {
+    "platform": "platform_conversion_value_reporting",
+    "deduplicated": "dedup_conversion_value_reporting",
+}
 
 RECOMMENDATION_COLUMNS = [
     "plan_id", "platform", "account_id", "campaign_id", "campaign_name", "currency",
@@ -25,26 +39,41 @@ RECOMMENDATION_COLUMNS = [
 ]
 
 
-def _frame(conn: psycopg.Connection, query: str, params=()) -> pd.DataFrame:
+def _frame(conn: psycopg.Connection, query: str | sql.Composable, params=()) -> pd.DataFrame:
     with conn.cursor() as cur:
         cur.execute(query, params)
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
 
-def read_history(conn: psycopg.Connection, days: int, end: date | None = None) -> pd.DataFrame:
-    """The ``days`` days of ``marts.fct_campaign_daily`` ending at ``end`` (default: its latest day)."""
-    frame = _frame(
-        conn,
+def read_history(conn: psycopg.Connection, days: int, end: date | None = None,
+                 conversion_source: str = "platform") -> pd.DataFrame:
+    """The ``days`` days of ``marts.opt_campaign_inputs`` ending at ``end`` (default: its latest day).
+
+    Columns: date_day, platform, account_id, campaign_id, spend_reporting, ``conversion_value_reporting`` (the
+    value column of ``conversion_source``, see ``CONVERSION_VALUE_COLUMNS``) and ``is_ga4_matched`` (false when
+    null). LookupError when the mart does not exist yet; ValueError for an unknown conversion source.
+    """
+    if conversion_source not in CONVERSION_VALUE_COLUMNS:
+        raise ValueError(f"conversion source must be one of {', '.join(CONVERSION_VALUE_COLUMNS)}, "
+                         f"got {conversion_source!r} (set MBO_CONVERSION_SOURCE)")
+    if not warehouse.table_exists(conn, INPUTS_TABLE):
+        raise LookupError(
+            f"{INPUTS_TABLE} does not exist, so there is no history to plan on: build the marts first "
+            "(`mbo refresh`, or `dbt build` in dbt_project/)"
+        )
+    query = sql.SQL(
         """
-        with last as (select coalesce(%s::date, max(date_day)) as day from marts.fct_campaign_daily)
-        select date_day, platform, account_id, campaign_id, spend_reporting, conversion_value_reporting
-        from marts.fct_campaign_daily, last
+        with last as (select coalesce(%s::date, max(date_day)) as day from marts.opt_campaign_inputs)
+        select date_day, platform, account_id, campaign_id, spend_reporting,
+               {value} as conversion_value_reporting, coalesce(is_ga4_matched, false) as is_ga4_matched
+        from marts.opt_campaign_inputs, last
         where date_day > last.day - %s::int and date_day <= last.day
-        """,
-        (end, days),
-    )
+        """
+    ).format(value=sql.Identifier(CONVERSION_VALUE_COLUMNS[conversion_source]))
+    frame = _frame(conn, query, (end, days))
     for column in ("spend_reporting", "conversion_value_reporting"):
         frame[column] = frame[column].astype(float)
+    frame["is_ga4_matched"] = frame["is_ga4_matched"].astype(bool)
     return frame
 
 
@@ -101,8 +130,8 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
               expected_value_current_reporting, expected_value_recommended_reporting, campaign_count,
               history_start, history_end, solver_success, solver_message, optimality_gap,
               explanation, explanation_source, expected_uplift_low_reporting, expected_uplift_high_reporting,
-              target_marginal_roas, budget_at_target_marginal_roas_reporting)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+              target_marginal_roas, budget_at_target_marginal_roas_reporting, conversion_source)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             on conflict (plan_id) do nothing
             returning plan_id
             """,
@@ -110,7 +139,7 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
              plan.expected_value_current_reporting, plan.expected_value_recommended_reporting, len(rows),
              plan.history_start, plan.history_end, plan.solver_success, plan.solver_message,
              plan.optimality_gap, explanation, source, *(plan.uplift_interval or (None, None)),
-             plan.target_marginal_roas, plan.budget_at_target_marginal_roas),
+             plan.target_marginal_roas, plan.budget_at_target_marginal_roas, plan.conversion_source),
         ).fetchone()
         if inserted is None:
             return False

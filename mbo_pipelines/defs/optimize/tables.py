@@ -61,6 +61,9 @@ PLANS_ADDED_COLUMNS = {
     "budget_at_target_marginal_roas_reporting": "double precision",
     # A rollback plan (``mbo rollback``): the plan whose applied changes it undoes.
     "rollback_of": "text",
+    # Which conversion values the curves were fitted on (MBO_CONVERSION_SOURCE): 'platform' or 'deduplicated';
+    # null for a rollback (it fits nothing) and for plans made before the setting existed.
+    "conversion_source": "text",
 }
 
 

@@ -1,6 +1,6 @@
 """Freshness in the Dagster UI: the marts and the plan must be recent, and the raw tables pass dbt source freshness.
 
-A mart (``fct_campaign_daily``, ``dim_campaign``, ``account_pacing``) last
+A mart (every table of ``MART_MODELS``) last
 materialized more than ``MBO_MARTS_MAX_AGE_HOURS`` ago, or a plan
 (``budget_recommendations``) more than ``MBO_PLAN_MAX_AGE_HOURS`` ago, fails
 its ``freshness_check`` with severity WARN; each enabled raw table has a
@@ -24,7 +24,8 @@ from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.quality.source_freshness import build_source_freshness_check
 from mbo_pipelines.defs.transform.assets import mbo_dbt_models
 
-MART_MODELS = ("fct_campaign_daily", "dim_campaign", "account_pacing")
+MART_MODELS = ("fct_campaign_daily", "dim_campaign", "account_pacing", "fct_campaign_attribution", "fct_platform_daily",
+               "fct_budget_pacing", "opt_campaign_inputs")
 #: Yesterday's loop runs at 06:00; 30 hours leave it six hours of delay before a mart counts as stale.
 DEFAULT_MAX_AGE_HOURS = 30.0
 FRESHNESS_SENSOR = "freshness_checks_sensor"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from mbo_pipelines import settings
 from mbo_pipelines.defs.ingest.raw_tables import (
     CSV_CAMPAIGN_DAILY,
+    FX_RATES,
     GA4_TRAFFIC_DAILY,
     GOOGLE_ADS_CAMPAIGN_DAILY,
     GOOGLE_ADS_CAMPAIGNS,
@@ -172,6 +173,13 @@ RULES: dict[str, TableRules] = {
 }
 
 
+#: Raw tables without row rules, and the module that judges them instead: the FX rates are reference data that
+#: load whole or not at all (no quarantine, no volume band), under their own suite.
+JUDGED_ELSEWHERE = {FX_RATES.name: "mbo_pipelines.defs.quality.reference_data"}
+
+
 def rules_for(table: RawTable) -> TableRules:
-    """The rules of a raw table (every table in ``raw_tables.ALL_TABLES`` has some)."""
+    """The rules of a raw table (every table in ``raw_tables.ALL_TABLES`` but those in ``JUDGED_ELSEWHERE``)."""
+    if table.name in JUDGED_ELSEWHERE:
+        raise KeyError(f"{table.name} has no row rules: {JUDGED_ELSEWHERE[table.name]} judges it as a whole")
     return RULES[table.name]

@@ -37,5 +37,6 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """Parse the project (``dbt parse``, no database needed) when the manifest is missing or older
     than any model, macro, seed or test; return its path."""
     if _manifest_is_stale(project):
-        dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        # A full parse: a partial one can keep a changed singular test's old config (its Dagster `meta`).
+        dbt_resource().cli(["parse", "--quiet", "--no-partial-parse"], target_path=project.target_path).wait()
     return project.manifest_path
