@@ -144,6 +144,11 @@ def test_dagster_services_environment(compose):
                  "MBO_APPROVAL_ABOVE_AMOUNT"):
         assert services["code_location"]["environment"][name] == f"${{{name}:-}}", name
     assert "./config:/config:ro" in services["code_location"]["volumes"]
+    # The marts' inputs and readers (#12): passed from .env with the documented defaults.
+    assert services["code_location"]["environment"]["MBO_FX_RATES_CSV"] == "${MBO_FX_RATES_CSV:-}"
+    for name, default in (("MBO_FX_MAX_FILL_DAYS", "7"), ("MBO_CONVERSION_SOURCE", "platform"),
+                          ("MBO_BI_ROLE", "mbo_bi")):
+        assert services["code_location"]["environment"][name] == f"${{{name}:-{default}}}", name
     assert set(compose["volumes"]) == {"pgdata", "dagster_storage"}
 
 

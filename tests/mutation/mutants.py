@@ -17,6 +17,12 @@ CSV_E2E = "tests/live/test_csv_import_end_to_end.py"
 QUALITY = "tests/quality"
 FX_MARTS = "tests/marts/test_fx_marts.py"
 PACING = "tests/pacing/test_account_pacing_mart.py"
+ATTRIBUTION = "tests/marts/test_attribution_marts.py"
+BI_ROLE = "tests/marts/test_bi_role.py"
+CONVERSION_SOURCE = "tests/optimize/test_conversion_source.py"
+FX_ASSET = "tests/ingest/test_fx_rates_asset.py"
+FX_ECB = "tests/ingest/test_fx_rates_ecb.py"
+SANDBOX_GA4 = "tests/sandbox/test_sandbox_ga4.py"
 
 
 @dataclass(frozen=True)
@@ -289,4 +295,41 @@ MUTANTS = (
     Mutant("tiny-changes-only", "mbo_pipelines/defs/activate/push.py",
            "return abs(recommended - current) >= MIN_CHANGE", "return abs(recommended - current) <= MIN_CHANGE",
            "The 'is this a change' test inverted: only non-changes reach the ledger.", (ACTIVATE,)),
+    # --- attribution, FX rates, the optimizer's inputs, BI access (#12) -------------------------------------
+    Mutant("dedup-scales-up", "dbt_project/models/marts/fct_campaign_attribution.sql",
+           "else least(1, sum(ga4_key_events_exact) / sum(platform_conversions))",
+           "else sum(ga4_key_events_exact) / sum(platform_conversions)",
+           "The de-duplication factor is not capped at 1: a platform GA4 credits with more than it claims gets "
+           "more conversions than it reported.", (ATTRIBUTION,)),
+    Mutant("unmatched-campaigns-scaled", "dbt_project/models/marts/fct_campaign_attribution.sql",
+           "case when attributed.is_ga4_matched then platform_days.dedup_factor_conversions else 1 end",
+           "coalesce(platform_days.dedup_factor_conversions, 1)",
+           "Campaigns GA4 cannot match are scaled with their platform's factor instead of keeping their numbers.",
+           (ATTRIBUTION,)),
+    Mutant("optimizer-ignores-the-conversion-source", "mbo_pipelines/defs/optimize/store.py",
+           ").format(value=sql.Identifier(CONVERSION_VALUE_COLUMNS[conversion_source]))",
+           ").format(value=sql.Identifier(CONVERSION_VALUE_COLUMNS['platform']))",
+           "MBO_CONVERSION_SOURCE=deduplicated is recorded on the plan but the curves are fitted on the "
+           "platforms' claims.", (CONVERSION_SOURCE,)),
+    Mutant("conversion-source-not-in-the-plan-id", "mbo_pipelines/defs/optimize/planning.py",
+           '        "conversion_source": conversion_source,\n        "history":',
+           '        "history":',
+           "Switching the conversion source finds the other source's plan already stored and plans nothing.",
+           (CONVERSION_SOURCE,)),
+    Mutant("bad-fx-rates-loaded", "mbo_pipelines/defs/ingest/fx_rates/asset.py",
+           "            if report.passed:\n                upserted = upsert(",
+           "            if True:\n                upserted = upsert(",
+           "FX rates that failed their check are loaded anyway: every reporting amount moves.", (FX_ASSET,)),
+    Mutant("ecb-rates-inverted", "mbo_pipelines/defs/ingest/fx_rates/ecb.py",
+           "return (usd / units).quantize(QUANTUM)", "return (units / usd).quantize(QUANTUM)",
+           "ECB rates (units per euro) turned into US dollars per unit the wrong way round.", (FX_ECB,)),
+    Mutant("marts-not-granted-to-bi", "dbt_project/dbt_project.yml",
+           "      +grants:", "      +grants_disabled:",
+           "The marts' grants config is lost: dashboards connected as mbo_bi stop working on the next build.",
+           (BI_ROLE, "tests/transform/test_dbt_project.py")),
+    Mutant("sandbox-ga4-sees-everything", "mbo_pipelines/sandbox/ga4.py",
+           "return CampaignTraits(name, min(share, MAX_OBSERVED_SHARE),",
+           "return CampaignTraits(name, 1.0,",
+           "The sandbox's GA4 sees every claimed conversion: no over-claiming for the attribution to remove.",
+           (SANDBOX_GA4,)),
 )
