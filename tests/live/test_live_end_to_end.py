@@ -176,6 +176,25 @@ def test_the_mart_matches_raw_per_platform_account_campaign_and_day(live):
         assert float(got[3]) == pytest.approx(conversions, abs=1e-6) and float(got[4]) == pytest.approx(value, abs=1e-6), key
 
 
+def test_the_real_ga4_reader_feeds_the_attribution_mart(live):
+    """The fake property serves Google's campaigns as `google / cpc` traffic: every Google campaign-day is
+    matched, GA4's key events reach the mart in full, and Meta and TikTok (absent from GA4) keep their claims."""
+    per_day_ga4 = {}
+    for row in live["ga4_rows"]:
+        if START <= row.day <= END:
+            per_day_ga4[row.day] = per_day_ga4.get(row.day, 0.0) + row.key_events
+    rows = query(live["url"], "select platform, date_day, is_ga4_matched, ga4_key_events, platform_conversions, "
+                              "dedup_conversions from marts.fct_campaign_attribution")
+    google = [r for r in rows if r[0] == "google_ads"]
+    assert google and all(matched for _, _, matched, *_ in google)
+    mart_per_day = {}
+    for _, day, _, key_events, _, _ in google:
+        mart_per_day[day] = mart_per_day.get(day, 0.0) + float(key_events)
+    assert mart_per_day == pytest.approx(per_day_ga4, abs=1e-4)
+    others = [r for r in rows if r[0] != "google_ads"]
+    assert others and all(not matched and dedup == claimed for _, _, matched, _, claimed, dedup in others)
+
+
 def test_dry_run_push_sends_only_validate_only_requests_and_changes_nothing(live):
     push = live["runs"]["dry_push"]
     assert push.returncode == 0, push.stderr
