@@ -26,12 +26,14 @@ class MboResource(dg.ConfigurableResource):
     ``source`` picks the connectors: ``sandbox`` (the simulated market) or ``live`` (the real platforms,
     configured by their env vars: see ``mbo platforms``).
     ``sandbox_today`` pins the sandbox's clock (ISO date) for reproducible runs.
+    ``sandbox_campaigns`` sizes the sandbox market (that many campaigns; None: the default market of 51).
     """
 
     database_url: str | None = None
     source: str = "sandbox"
     sandbox_seed: int = 7
     sandbox_today: str | None = None
+    sandbox_campaigns: int | None = None
 
     def url(self) -> str:
         """The warehouse URL (never log it: it may hold a password)."""
@@ -53,9 +55,13 @@ class MboResource(dg.ConfigurableResource):
             from mbo_pipelines.defs.ingest.live_connectors import live_connector
 
             return live_connector(platform, log=log)
+        return self._sandbox_market().connector(platform)
+
+    def _sandbox_market(self):
+        """The sandbox market this resource reads and writes (seed, clock and size as configured)."""
         from mbo_pipelines.sandbox.platforms import SandboxMarket
 
-        return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today()).connector(platform)
+        return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today(), campaigns=self.sandbox_campaigns)
 
     def ga4_reader(self, log=None):
         """The GA4 reader of the configured source: the sandbox's GA4 property, or the live ``GA4Reader``
@@ -65,15 +71,17 @@ class MboResource(dg.ConfigurableResource):
 
             return live_connectors.ga4_reader(log=log)
         from mbo_pipelines.sandbox.ga4 import SandboxGA4
-        from mbo_pipelines.sandbox.platforms import SandboxMarket
 
-        return SandboxGA4(SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today()))
+        return SandboxGA4(self._sandbox_market())
 
 
 def mbo_resource_from_env() -> MboResource:
-    """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED`` and ``MBO_SANDBOX_TODAY``."""
+    """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED``, ``MBO_SANDBOX_TODAY`` and
+    ``MBO_SANDBOX_CAMPAIGNS`` (unset or blank: the default market)."""
+    sized = (os.environ.get("MBO_SANDBOX_CAMPAIGNS") or "").strip()
     return MboResource(
         source=platform_setup.source(),
         sandbox_seed=settings.env_int("MBO_SANDBOX_SEED", 7),
         sandbox_today=os.environ.get("MBO_SANDBOX_TODAY") or None,
+        sandbox_campaigns=settings.env_int("MBO_SANDBOX_CAMPAIGNS", 1, minimum=1) if sized else None,
     )

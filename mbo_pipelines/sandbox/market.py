@@ -75,42 +75,99 @@ def vmax_for_roas(roas_at_base, base, half_saturation, shape):
     return roas_at_base * base * (base**shape + half_saturation**shape) / base**shape
 
 
-def generate_campaigns(seed: int) -> list[SandboxCampaign]:
-    """The market's campaigns: 2 accounts per platform, 5–10 campaigns per account."""
+def generate_campaigns(seed: int, size: int | None = None) -> list[SandboxCampaign]:
+    """The market's campaigns: 2 accounts per platform, 5–10 campaigns per account.
+
+    ``size`` (``MBO_SANDBOX_CAMPAIGNS``) asks for a market of exactly that many
+    campaigns instead, drawn from the same distributions (``sized_campaigns``).
+    """
+    if size is not None:
+        return sized_campaigns(seed, size)
     rng = np.random.default_rng([seed, 0])
     campaigns: list[SandboxCampaign] = []
     for platform in PLATFORMS:
         for account_id, currency, timezone in ACCOUNTS[platform]:
             for n in range(int(rng.integers(5, 11))):
-                base = float(rng.uniform(30, 400)) * CURRENCY_SCALE[currency]
-                half_sat = base * float(rng.uniform(*HALF_SATURATION_RANGE))
-                shape = float(rng.uniform(*SHAPE_RANGE))
-                roas_at_base = float(rng.uniform(*ROAS_RANGE))
-                vmax = vmax_for_roas(roas_at_base, base, half_sat, shape)
                 index = len(campaigns)
-                theme = THEMES[n % len(THEMES)]
-                campaigns.append(
-                    SandboxCampaign(
-                        platform=platform,
-                        account_id=account_id,
-                        campaign_id=str(10_000_000 + 1_000 * PLATFORMS.index(platform) + index),
-                        campaign_name=f"{theme} {currency} #{n + 1}",
-                        currency=currency,
-                        timezone=timezone,
-                        index=index,
-                        base_budget=round(base, 2),
-                        vmax=vmax,
-                        half_saturation=half_sat,
-                        shape=shape,
-                        adstock=float(rng.uniform(0.0, 0.5)),
-                        seasonality_amplitude=float(rng.uniform(0.05, 0.2)),
-                        seasonality_phase=float(rng.uniform(0, 7)),
-                        cpm=float(rng.uniform(3, 25)) * CURRENCY_SCALE[currency],
-                        ctr=float(rng.uniform(0.005, 0.04)),
-                        order_value=float(rng.uniform(20, 150)) * CURRENCY_SCALE[currency],
-                    )
-                )
+                campaign_id = str(10_000_000 + 1_000 * PLATFORMS.index(platform) + index)
+                campaigns.append(_draw_campaign(rng, platform, account_id, currency, timezone, index, n, campaign_id))
     return campaigns
+
+
+#: Currencies and time zones of a sized market's accounts: those of the default market's accounts.
+SIZED_CURRENCIES = ("USD", "EUR", "PLN")
+SIZED_TIMEZONES = {
+    currency: tuple(sorted({tz for accounts in ACCOUNTS.values() for _, cur, tz in accounts if cur == currency}))
+    for currency in SIZED_CURRENCIES
+}
+
+
+def sized_account_id(platform: str, number: int) -> str:
+    """The id of a sized market's ``number``-th account on ``platform``, in that platform's format."""
+    if platform == "google_ads":
+        return str(3_000_000_000 + number)  # ten digits
+    if platform == "meta_ads":
+        return f"act_{800_000_000 + number}"
+    return str(7_200_000_000_000 + number)  # TikTok: thirteen digits
+
+
+def sized_campaigns(seed: int, size: int) -> list[SandboxCampaign]:
+    """A market of exactly ``size`` campaigns: accounts of 5–10 campaigns, round-robin over the platforms.
+
+    Each account's currency (USD, EUR or PLN) and time zone, and every
+    campaign's budget and curve, come from the default market's distributions.
+    Campaign ids are unique across the market. The draws come from one stream
+    per seed, so a smaller market is the first accounts of a larger one (the
+    last account cut short).
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"a sized sandbox market needs a whole number of campaigns >= 1, got {size!r}")
+    rng = np.random.default_rng([seed, 3])
+    campaigns: list[SandboxCampaign] = []
+    accounts = 0
+    while len(campaigns) < size:
+        platform = PLATFORMS[accounts % len(PLATFORMS)]
+        account_id = sized_account_id(platform, accounts // len(PLATFORMS))
+        currency = SIZED_CURRENCIES[int(rng.integers(len(SIZED_CURRENCIES)))]
+        zones = SIZED_TIMEZONES[currency]
+        timezone = zones[int(rng.integers(len(zones)))]
+        for n in range(min(int(rng.integers(5, 11)), size - len(campaigns))):
+            index = len(campaigns)
+            campaigns.append(
+                _draw_campaign(rng, platform, account_id, currency, timezone, index, n, str(20_000_000 + index))
+            )
+        accounts += 1
+    return campaigns
+
+
+def _draw_campaign(rng: np.random.Generator, platform: str, account_id: str, currency: str, timezone: str,
+                   index: int, n: int, campaign_id: str) -> SandboxCampaign:
+    """One campaign's hidden parameters, drawn from ``rng`` in a fixed order (the default market pins it)."""
+    base = float(rng.uniform(30, 400)) * CURRENCY_SCALE[currency]
+    half_sat = base * float(rng.uniform(*HALF_SATURATION_RANGE))
+    shape = float(rng.uniform(*SHAPE_RANGE))
+    roas_at_base = float(rng.uniform(*ROAS_RANGE))
+    vmax = vmax_for_roas(roas_at_base, base, half_sat, shape)
+    theme = THEMES[n % len(THEMES)]
+    return SandboxCampaign(
+        platform=platform,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        campaign_name=f"{theme} {currency} #{n + 1}",
+        currency=currency,
+        timezone=timezone,
+        index=index,
+        base_budget=round(base, 2),
+        vmax=vmax,
+        half_saturation=half_sat,
+        shape=shape,
+        adstock=float(rng.uniform(0.0, 0.5)),
+        seasonality_amplitude=float(rng.uniform(0.05, 0.2)),
+        seasonality_phase=float(rng.uniform(0, 7)),
+        cpm=float(rng.uniform(3, 25)) * CURRENCY_SCALE[currency],
+        ctr=float(rng.uniform(0.005, 0.04)),
+        order_value=float(rng.uniform(20, 150)) * CURRENCY_SCALE[currency],
+    )
 
 
 def synthetic_budget_schedule(campaign: SandboxCampaign, seed: int, end: date) -> np.ndarray:
@@ -126,7 +183,8 @@ def synthetic_budget_schedule(campaign: SandboxCampaign, seed: int, end: date) -
     while day < days:
         run = int(rng.integers(10, 26))
         budgets[day : day + run] = round(campaign.base_budget * level, 2)
-        level = float(np.clip(level * rng.uniform(0.7, 1.4) ** 1, 0.5, 1.8))
+        # min/max, not np.clip: the same number, without np.clip's per-call cost on a scalar.
+        level = min(max(level * float(rng.uniform(0.7, 1.4)) ** 1, 0.5), 1.8)
         level = 0.7 * level + 0.3  # pull back toward the base budget
         day += run
     return budgets
@@ -152,39 +210,61 @@ def simulate(campaign: SandboxCampaign, seed: int, budgets: np.ndarray, start: d
     Noise is drawn from a stream seeded by (seed, campaign) and indexed by day,
     so a day's numbers do not depend on which window was asked for.
     """
-    first = max((start - EPOCH).days, 0)
-    last = (end - EPOCH).days
-    if last < first:
-        empty = np.empty(0)
-        return DailyOutcome([], empty, empty, empty, empty, empty, empty)
+    first, last = max((start - EPOCH).days, 0), (end - EPOCH).days
     warm = max(first - WARMUP_DAYS, 0)
-    rng = np.random.default_rng([seed, 2, campaign.index])
-    noise = rng.standard_normal((last + 1, 3))  # pacing, value noise, funnel noise
+    window = budgets[warm : last + 1] if last >= first else np.empty(0)
+    return simulate_many([campaign], seed, np.asarray([window]), start, end)[0]
+
+
+def window_offsets(start: date, end: date) -> tuple[int, int, int]:
+    """(warm, first, last): day offsets from EPOCH of the warm-up start, the window's first and last day."""
+    first = max((start - EPOCH).days, 0)
+    return max(first - WARMUP_DAYS, 0), first, (end - EPOCH).days
+
+
+def simulate_many(
+    campaigns: list[SandboxCampaign], seed: int, budgets: np.ndarray, start: date, end: date
+) -> list[DailyOutcome]:
+    """``simulate`` for many campaigns at once; ``budgets[i]`` is campaign i's budget on each day from the
+    warm-up start to ``end`` (``window_offsets``), so the cost is the window's (plus the warm-up), not the
+    market's history. Each campaign's numbers are exactly what ``simulate`` gives it alone.
+    """
+    warm, first, last = window_offsets(start, end)
+    if last < first or not campaigns:
+        empty = np.empty(0)
+        return [DailyOutcome([], empty, empty, empty, empty, empty, empty) for _ in campaigns]
     idx = np.arange(warm, last + 1)
+    budgets = np.asarray(budgets, dtype=float).reshape(len(campaigns), len(idx))
+    # Each campaign's noise stream from EPOCH: a day's draw is the same whatever window asks for it.
+    noise = np.stack([np.random.default_rng([seed, 2, c.index]).standard_normal((last + 1, 3))[warm:]
+                      for c in campaigns])  # pacing, value noise, funnel noise
+    adstock = np.array([c.adstock for c in campaigns])
+    keep_share = 1 - adstock
 
-    pacing = 0.93 + 0.06 * (1 / (1 + np.exp(-noise[idx, 0])))  # 93%–99% of budget
-    spend = np.round(budgets[idx] * pacing, 2)
+    pacing = 0.93 + 0.06 * (1 / (1 + np.exp(-noise[:, :, 0])))  # 93%–99% of budget
+    spend = np.round(budgets * pacing, 2)
     effective = np.empty_like(spend)
-    carry = spend[0]
-    for i, s in enumerate(spend):
-        carry = (1 - campaign.adstock) * s + campaign.adstock * carry
-        effective[i] = carry
-    weekday = np.array([(EPOCH + timedelta(days=int(d))).weekday() for d in idx])
-    season = 1 + campaign.seasonality_amplitude * np.sin(2 * np.pi * (weekday + campaign.seasonality_phase) / 7)
-    value = campaign.true_value(effective) * season * np.exp(VALUE_NOISE * noise[idx, 1] - 0.5 * VALUE_NOISE**2)
-
-    impressions = np.round(spend / campaign.cpm * 1000)
-    clicks = np.round(impressions * campaign.ctr * np.exp(0.1 * noise[idx, 2]))
-    conversions = np.round(value / campaign.order_value, 2)
-
-    keep = slice(first - warm, None)
-    dates = [EPOCH + timedelta(days=int(d)) for d in idx[keep]]
-    return DailyOutcome(
-        dates=dates,
-        spend=spend[keep],
-        impressions=impressions[keep],
-        clicks=np.minimum(clicks, impressions)[keep],
-        conversions=conversions[keep],
-        conversion_value=np.round(value[keep], 2),
-        effective_spend=effective[keep],
-    )
+    carry = spend[:, 0].copy()
+    for i in range(len(idx)):  # geometric carry-over, all campaigns one day at a time
+        carry = keep_share * spend[:, i] + adstock * carry
+        effective[:, i] = carry
+    weekday = (idx + EPOCH.weekday()) % 7
+    dates = [EPOCH + timedelta(days=int(d)) for d in idx[first - warm :]]
+    outcomes = []
+    for n, c in enumerate(campaigns):
+        season = 1 + c.seasonality_amplitude * np.sin(2 * np.pi * (weekday + c.seasonality_phase) / 7)
+        value = c.true_value(effective[n]) * season * np.exp(VALUE_NOISE * noise[n, :, 1] - 0.5 * VALUE_NOISE**2)
+        impressions = np.round(spend[n] / c.cpm * 1000)
+        clicks = np.round(impressions * c.ctr * np.exp(0.1 * noise[n, :, 2]))
+        conversions = np.round(value / c.order_value, 2)
+        keep = slice(first - warm, None)
+        outcomes.append(DailyOutcome(
+            dates=dates,
+            spend=spend[n, keep],
+            impressions=impressions[keep],
+            clicks=np.minimum(clicks, impressions)[keep],
+            conversions=conversions[keep],
+            conversion_value=np.round(value[keep], 2),
+            effective_spend=effective[n, keep],
+        ))
+    return outcomes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,15 +18,17 @@ from urllib.parse import urlparse
 import numpy as np
 
 from mbo_pipelines import warehouse
-from mbo_pipelines.connectors import ConnectorError, WriteReceipt
+from mbo_pipelines.connectors import BudgetChange, ConnectorError, WriteReceipt
 from mbo_pipelines.sandbox import state
 from mbo_pipelines.sandbox.market import (
     EPOCH,
     PLATFORMS,
+    WARMUP_DAYS,
     DailyOutcome,
     SandboxCampaign,
-    simulate,
+    simulate_many,
     synthetic_budget_schedule,
+    window_offsets,
 )
 
 DEFAULT_SEED = 7
@@ -117,12 +119,26 @@ class SandboxMarket:
 
     ``today`` fixes the market's clock (default: the current UTC date); days
     before it are complete and reportable, budget changes take effect on it.
+    ``campaigns`` (``MBO_SANDBOX_CAMPAIGNS``) sizes the market: that many
+    campaigns drawn from the default market's distributions; None is the
+    default market of 51 campaigns.
+
+    An instance reads its campaigns from the database once and keeps them,
+    with each campaign's synthetic budget schedule; statuses and budget
+    changes are read on every call (others change them).
     """
 
-    def __init__(self, database_url: str, seed: int = DEFAULT_SEED, today: date | None = None):
+    def __init__(self, database_url: str, seed: int = DEFAULT_SEED, today: date | None = None,
+                 campaigns: int | None = None):
+        if campaigns is not None and (isinstance(campaigns, bool) or not isinstance(campaigns, int) or campaigns < 1):
+            raise ValueError(f"the sandbox needs a whole number of campaigns >= 1 (or None), got {campaigns!r}")
         self.database_url = database_url
         self.seed = seed
+        self.size = campaigns
         self._today = today
+        self._ensured = False
+        self._campaigns: list[SandboxCampaign] | None = None
+        self._schedules: dict[int, np.ndarray] = {}
 
     @property
     def today(self) -> date:
@@ -134,36 +150,81 @@ class SandboxMarket:
             raise ValueError(f"the sandbox has no platform {platform!r}; choose one of {', '.join(PLATFORMS)}")
         return SandboxConnector(self, platform)
 
+    def ensure(self, conn) -> None:
+        """Create the sandbox tables and this market's campaigns if missing (once per instance)."""
+        if not self._ensured:
+            state.ensure_market(conn, self.seed, self.size)
+            self._ensured = True
+
     def campaigns(self, platform: str | None = None) -> list[SandboxCampaign]:
         """The market's campaigns (created on first use), optionally of one platform."""
+        if self._campaigns is None:
+            with warehouse.connect(self.database_url) as conn:
+                self.ensure(conn)
+                self._campaigns = state.load_campaigns(conn, self.seed, self.size)
+        return [c for c in self._campaigns if platform in (None, c.platform)]
+
+    def statuses(self, platform: str | None = None) -> dict[tuple[str, str, str], str]:
+        """Each campaign's status as stored now, by (platform, account_id, campaign_id)."""
         with warehouse.connect(self.database_url) as conn:
-            campaigns = state.ensure_state(conn, self.seed)
-        return [c for c in campaigns if platform in (None, c.platform)]
+            self.ensure(conn)
+            return state.campaign_statuses(conn, self.seed, self.size, platform)
+
+    def _synthetic(self, campaign: SandboxCampaign, end: date) -> np.ndarray:
+        """The advertiser's schedule from EPOCH to ``end`` (a read-only view; a schedule's days do not
+        depend on how far it was drawn, so the longest drawn is kept and cut)."""
+        days = max((end - EPOCH).days + 1, 0)
+        schedule = self._schedules.get(campaign.index)
+        if schedule is None or len(schedule) < days:
+            schedule = synthetic_budget_schedule(campaign, self.seed, end)
+            schedule.flags.writeable = False
+            self._schedules[campaign.index] = schedule
+        return schedule[:days]
+
+    def window_budgets(self, platform: str, campaigns: list[SandboxCampaign], start: date, end: date) -> np.ndarray:
+        """Each campaign's daily budget over ``simulate_many``'s days for [start, end] (the warm-up start to
+        ``end``), changes applied: only the changes in force on those days are read."""
+        warm, _, last = window_offsets(start, end)
+        with warehouse.connect(self.database_url) as conn:
+            self.ensure(conn)
+            changes = state.budget_changes(conn, self.seed, platform, self.size,
+                                           since=EPOCH + timedelta(days=warm), until=end)
+        budgets = np.empty((len(campaigns), max(last - warm + 1, 0)))
+        for row, c in zip(budgets, campaigns, strict=True):
+            row[:] = self._synthetic(c, end)[warm:]
+            for effective, amount in changes.get((c.account_id, c.campaign_id), []):
+                row[max((effective - EPOCH).days - warm, 0):] = amount
+        return budgets
 
     def daily_budgets(self, platform: str, end: date) -> dict[str, np.ndarray]:
         """Each campaign's daily budget from EPOCH to ``end`` (index 0 = EPOCH), changes applied."""
-        with warehouse.connect(self.database_url) as conn:
-            campaigns = [c for c in state.ensure_state(conn, self.seed) if c.platform == platform]
-            changes = state.budget_changes(conn, self.seed, platform)
-        budgets = {}
-        for c in campaigns:
-            schedule = synthetic_budget_schedule(c, self.seed, end)
-            for effective, amount in changes.get((c.account_id, c.campaign_id), []):
-                offset = (effective - EPOCH).days
-                if offset < len(schedule):
-                    schedule[max(offset, 0):] = amount
-            budgets[c.campaign_id] = schedule
-        return budgets
+        campaigns = self.campaigns(platform)
+        budgets = self.window_budgets(platform, campaigns, EPOCH + timedelta(days=WARMUP_DAYS), end)
+        return {c.campaign_id: row for c, row in zip(campaigns, budgets, strict=True)}
 
     def current_budgets(self, platform: str) -> dict[str, float]:
         """Each campaign's daily budget in force today, by campaign_id."""
-        return {cid: float(b[-1]) for cid, b in self.daily_budgets(platform, self.today).items()}
+        campaigns = self.campaigns(platform)
+        with warehouse.connect(self.database_url) as conn:
+            self.ensure(conn)
+            changes = state.budget_changes(conn, self.seed, platform, self.size, since=self.today, until=self.today)
+        current = {}
+        for c in campaigns:
+            latest = changes.get((c.account_id, c.campaign_id))
+            current[c.campaign_id] = latest[-1][1] if latest else float(self._synthetic(c, self.today)[-1])
+        return current
+
+
+#: Campaigns simulated together (bounds the arrays of a long window at a large market).
+SIMULATION_CHUNK = 2_000
 
 
 class SandboxConnector:
     """One platform of the sandbox market, speaking that platform's raw vocabulary."""
 
     is_live = False
+    #: The sandbox has no validate-only request: a dry run sends nothing (``send_budget_changes``).
+    supports_validate_only = False
 
     def __init__(self, market: SandboxMarket, platform: str):
         self.market = market
@@ -177,31 +238,33 @@ class SandboxConnector:
         end = min(end, self.market.today - timedelta(days=1))
         if end < start or end < EPOCH:
             return []
-        budgets = self.market.daily_budgets(self.platform, end)
-        statuses = self._statuses()
-        return [
-            (c, simulate(c, self.market.seed, budgets[c.campaign_id], start, end))
-            for c in self.market.campaigns(self.platform)
-            if statuses.get((c.platform, c.account_id, c.campaign_id)) == "active"
-        ]
+        statuses = self.market.statuses(self.platform)
+        active = [c for c in self.market.campaigns(self.platform)
+                  if statuses.get((c.platform, c.account_id, c.campaign_id)) == "active"]
+        budgets = self.market.window_budgets(self.platform, active, start, end)
+        outcomes: list[DailyOutcome] = []
+        for at in range(0, len(active), SIMULATION_CHUNK):
+            chunk = slice(at, at + SIMULATION_CHUNK)
+            outcomes += simulate_many(active[chunk], self.market.seed, budgets[chunk], start, end)
+        return list(zip(active, outcomes, strict=True))
 
     def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
         """Rows for every campaign and every complete day in [start, end] (today and later are not complete)."""
         rows = []
+        make_row = _DAILY_ROW[self.platform]
         for c, out in self.simulated(start, end):
-            for i, day in enumerate(out.dates):
-                metrics = {
-                    "spend": float(out.spend[i]), "impressions": float(out.impressions[i]),
-                    "clicks": float(out.clicks[i]), "conversions": float(out.conversions[i]),
-                    "conversion_value": float(out.conversion_value[i]),
-                }
-                rows.append(_DAILY_ROW[self.platform](c, day, metrics))
+            columns = zip(out.dates, out.spend.tolist(), out.impressions.tolist(), out.clicks.tolist(),
+                          out.conversions.tolist(), out.conversion_value.tolist(), strict=True)
+            for day, spend, impressions, clicks, conversions, value in columns:
+                metrics = {"spend": spend, "impressions": impressions, "clicks": clicks,
+                           "conversions": conversions, "conversion_value": value}
+                rows.append(make_row(c, day, metrics))
         return rows
 
     def fetch_campaigns(self) -> list[dict[str, Any]]:
         """Every campaign's current name, status, currency and daily budget."""
         budgets = self.market.current_budgets(self.platform)
-        statuses = self._statuses()
+        statuses = self.market.statuses(self.platform)
         return [
             _CAMPAIGN_ROW[self.platform](c, statuses[(c.platform, c.account_id, c.campaign_id)], budgets[c.campaign_id])
             for c in self.market.campaigns(self.platform)
@@ -225,20 +288,65 @@ class SandboxConnector:
             raise
         self.last_write = WriteReceipt(request_id, f"set daily_budget={budget} from {self.market.today}")
 
-    def _set_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> Decimal:
-        """Record the change; the budget as stored (whole cents)."""
+    def set_daily_budgets(self, changes: Sequence[BudgetChange], validate_only: bool = False) -> list[str | None]:
+        """Set many budgets from today on, in one transaction: one result per change, in order (None when
+        set, else why it was refused, as ``send_budget_changes`` words a failed ``set_daily_budget``).
+
+        Each change is still its own sandbox request with its own ``sandbox-<hex>`` id; ``last_write``
+        combines them in order. The sandbox has no validate-only request: ``validate_only`` sends nothing.
+        Raises ``ConnectorError`` when the transaction failed (then no change was stored).
+        """
+        self.last_write = None
+        if validate_only:
+            return [None] * len(changes)
+        request_ids = [f"sandbox-{uuid.uuid4().hex}" for _ in changes]
+        results: list[str | None] = [None] * len(changes)
+        budgets: dict[int, Decimal] = {}
+        for n, change in enumerate(changes):
+            try:
+                budgets[n] = self._checked_amount(change.campaign_id, change.amount)
+            except ConnectorError as exc:
+                results[n] = f"{type(exc).__name__}: {exc}"
+        try:
+            known = self._record([(changes[n].account_id, changes[n].campaign_id, b) for n, b in budgets.items()])
+        except Exception as exc:
+            password = urlparse(self.market.database_url).password
+            failure = WriteReceipt.of(None, f"failed: {type(exc).__name__}: {exc}", (password,))
+            self.last_write = WriteReceipt(", ".join(request_ids) or None, failure.response)
+            raise ConnectorError(f"{self.platform}: the sandbox stored none of {len(changes)} budget changes: "
+                                 f"{failure.response}") from exc
+        for n, stored in zip(budgets, known, strict=True):
+            if not stored:
+                results[n] = f"ConnectorError: {self._unknown(changes[n].account_id, changes[n].campaign_id)}"
+        receipts = []
+        for n, request_id in enumerate(request_ids):
+            if results[n] is None:
+                receipts.append(WriteReceipt(request_id, f"set daily_budget={budgets[n]} from {self.market.today}"))
+            else:
+                receipts.append(WriteReceipt(request_id, f"refused: {results[n].removeprefix('ConnectorError: ')}"))
+        self.last_write = WriteReceipt.combine(receipts)
+        return results
+
+    def _checked_amount(self, campaign_id: str, amount: Decimal) -> Decimal:
+        """``amount`` in whole cents; ConnectorError unless positive and finite."""
         amount = Decimal(str(amount))
         if not amount.is_finite() or amount <= 0 or not math.isfinite(float(amount)):
             raise ConnectorError(f"{self.platform}: refusing daily budget {amount} for campaign {campaign_id}: must be a positive number")
-        matches = [c for c in self.market.campaigns(self.platform)
-                   if c.account_id == account_id and c.campaign_id == campaign_id]
-        if not matches:
-            raise ConnectorError(f"{self.platform}: no campaign {campaign_id} in account {account_id}")
-        budget = _cents(float(amount))
-        with warehouse.connect(self.market.database_url) as conn:
-            state.record_budget_change(conn, self.market.seed, matches[0], budget, self.market.today)
-        return budget
+        return _cents(float(amount))
 
-    def _statuses(self) -> dict[tuple[str, str, str], str]:
+    def _unknown(self, account_id: str, campaign_id: str) -> str:
+        return f"{self.platform}: no campaign {campaign_id} in account {account_id}"
+
+    def _record(self, changes: list[tuple[str, str, Decimal]]) -> list[bool]:
+        """Store the changes in one transaction; per change whether its campaign exists."""
         with warehouse.connect(self.market.database_url) as conn:
-            return state.campaign_statuses(conn, self.market.seed)
+            self.market.ensure(conn)
+            return state.record_budget_changes(conn, self.market.seed, self.market.size, self.platform, changes,
+                                               self.market.today)
+
+    def _set_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> Decimal:
+        """Record the change (one lookup and one insert); the budget as stored (whole cents)."""
+        budget = self._checked_amount(campaign_id, amount)
+        if not self._record([(account_id, campaign_id, budget)])[0]:
+            raise ConnectorError(self._unknown(account_id, campaign_id))
+        return budget
