@@ -1,7 +1,8 @@
 """Run the benchmark sections and assemble the Markdown report.
 
 Sections: 1. allocate vs SLSQP (plus 1b, other allocation scenarios), 2. fitting speed,
-3. decision quality, 4. peak memory of allocate. ``--only allocate`` runs 1, 1b and 4.
+3. decision quality, 4. peak memory of allocate, 5. the pipeline at scale (first load, one-day
+refresh, push). ``--only allocate`` runs 1, 1b and 4; ``--only pipeline`` runs 5.
 The quick path (``--quick``) runs small sizes only: a smoke run, not a measurement.
 """
 
@@ -10,10 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bench import allocation, fitting, quality
+from bench import allocation, fitting, pipeline, quality
 from bench.report import Section, machine_facts, render
 
-SECTIONS = ("allocate", "fit", "quality")
+SECTIONS = ("allocate", "fit", "quality", "pipeline")
 
 
 @dataclass
@@ -62,5 +63,11 @@ def build_report(quick: bool = False, only: str | None = None, progress=lambda l
         progress("4. peak memory")
         n = allocation.QUICK_MEMORY_N if quick else allocation.MEMORY_N
         sections.append(allocation.memory_section(n, progress=progress))
+    if "pipeline" in wanted:
+        progress("5. pipeline at scale")
+        sizes, timeout = (
+            (pipeline.QUICK_SIZES, pipeline.QUICK_STAGE_TIMEOUT) if quick else (pipeline.SIZES, pipeline.STAGE_TIMEOUT)
+        )
+        sections.append(pipeline.pipeline_section(sizes, timeout=timeout, progress=progress))
     wall = time.perf_counter() - started
     return Report(render(sections, facts, wall, command), sections, wall)

@@ -249,7 +249,10 @@ def apply_limits(
     now = now if now is not None else datetime.now(timezone.utc)
     # The sandbox simulates the platforms without their minimums: there one smallest step is the floor.
     floor = platform_minimum(platform, currency) if platform_rules else platform_minimum("", currency)
-    others = sum((v for k, v in (other_budgets or {}).items() if v is not None and k != campaign_id), Decimal(0))
+    # Only a daily cap needs the account's other budgets: summing them for every change of a big account
+    # would make a push quadratic.
+    others = Decimal(0) if settings.daily_cap is None else sum(
+        (v for k, v in (other_budgets or {}).items() if v is not None and k != campaign_id), Decimal(0))
     steps = (
         lambda amount: check_cooldown(amount, last_change, now, settings.cooldown_hours, currency),
         lambda amount: clip_to_bounds(current, amount, settings.min_daily_budget, settings.max_daily_budget),

@@ -203,27 +203,104 @@ def record_proposed(
     changes: list[tuple[str, str, str, str, Decimal, Decimal]],
     by: str,
 ) -> int:
-    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``proposed``.
+    """Insert (platform, account_id, campaign_id, currency, old, new) changes as ``proposed``, in one statement.
 
     A change already in the ledger for this plan, whatever its status, is left as it is. Returns how many
     rows were new.
     """
-    inserted = 0
+    if not changes:
+        return 0
+    columns = list(zip(*changes, strict=True))
     sql = """
         with moved as (
         insert into activation.budget_changes
           (plan_id, platform, account_id, campaign_id, currency, old_daily_budget, new_daily_budget,
            requested_daily_budget, status, updated_by)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, 'proposed', %s)
+        select %s, c.platform, c.account_id, c.campaign_id, c.currency, c.old, c.new, c.new, 'proposed', %s
+        from unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::numeric[])
+          with ordinality as c(platform, account_id, campaign_id, currency, old, new, n)
+        order by c.n
         on conflict (plan_id, platform, account_id, campaign_id) do nothing
         returning change_id, plan_id, null::text as from_status, status as to_status)
         """ + _INSERT_EVENTS
-    with conn.transaction(), conn.cursor() as cur:
-        for platform, account_id, campaign_id, currency, old, new in changes:
-            cur.execute(sql, (plan_id, platform, account_id, campaign_id, currency, old, new, new, by,
-                              by, "recorded from the plan", None, None))
-            inserted += cur.rowcount
-    return inserted
+    with conn.transaction():
+        return conn.execute(sql, (plan_id, by, *(list(c) for c in columns),
+                                  by, "recorded from the plan", None, None)).rowcount
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row's move for ``move_each``: where it goes and what its ledger row (and event) records."""
+
+    change_id: int
+    to: str
+    error: str | None = None
+    live_daily_budget: Decimal | None = None
+    new_daily_budget: Decimal | None = None
+    guardrail_notes: str | None = None
+    reconciled: bool = False
+    request_id: str | None = None
+    response: str | None = None
+
+
+_MOVE_EACH = """
+with v as (
+  select * from unnest(%s::bigint[], %s::text[], %s::text[], %s::numeric[], %s::numeric[], %s::text[],
+                       %s::boolean[], %s::text[], %s::text[])
+    as v(change_id, to_status, error, live, new, notes, reconciled, request_id, response)
+), old as (
+  select t.change_id, t.status from activation.budget_changes t join v on v.change_id = t.change_id
+  where t.status = any(%s) order by t.change_id for update of t
+), moved as (
+  update activation.budget_changes t
+  set status = v.to_status, error = v.error, updated_by = %s, updated_at = clock_timestamp(),
+      live_daily_budget = coalesce(v.live, t.live_daily_budget),
+      new_daily_budget = coalesce(v.new, t.new_daily_budget),
+      guardrail_notes = coalesce(v.notes, t.guardrail_notes),
+      reconciled = v.reconciled,
+      request_id = coalesce(v.request_id, t.request_id),
+      response = coalesce(v.response, t.response),
+      attempts = t.attempts + %s,
+      applied_at = case when v.to_status = 'applied' then clock_timestamp()
+                        when v.to_status = 'rolled_back' then t.applied_at end
+  from old, v where t.change_id = old.change_id and v.change_id = t.change_id
+  returning t.change_id, t.plan_id, old.status as from_status, t.status as to_status,
+            coalesce(v.error, v.notes) as detail, v.request_id, v.response
+)
+insert into activation.budget_change_events (change_id, plan_id, from_status, to_status, actor, detail,
+                                             request_id, response)
+select change_id, plan_id, from_status, to_status, %s, detail, request_id, response from moved
+order by change_id
+returning change_id
+"""
+
+
+def move_each(
+    conn: psycopg.Connection,
+    transitions: Collection[Transition],
+    *,
+    expect: Collection[str],
+    by: str,
+    attempt: bool = False,
+) -> set[int]:
+    """Move many rows, each to its own status with its own details (see ``Transition``), and one event each,
+    in one committed statement; returns the ids that moved (rows no longer in an ``expect`` status are left
+    alone). ``attempt``: count a write attempt on each (made durable before the platform is called)."""
+    if not transitions:
+        return set()
+    bad = {t.to for t in transitions} - set(STATUSES)
+    if bad:
+        raise ValueError(f"not a ledger status: {', '.join(sorted(bad))}")
+    ids = [t.change_id for t in transitions]
+    if len(set(ids)) != len(ids):
+        raise ValueError("move_each: a change may move only once per statement")
+    columns = [ids, [t.to for t in transitions], [t.error for t in transitions],
+               [t.live_daily_budget for t in transitions], [t.new_daily_budget for t in transitions],
+               [t.guardrail_notes for t in transitions], [t.reconciled for t in transitions],
+               [t.request_id for t in transitions], [t.response for t in transitions]]
+    with conn.transaction():
+        rows = conn.execute(_MOVE_EACH, (*columns, list(expect), by, 1 if attempt else 0, by)).fetchall()
+    return {change_id for (change_id,) in rows}
 
 
 def move(
@@ -376,6 +453,25 @@ def mark_rolled_back(conn: psycopg.Connection, plan_id: str, platform: str, acco
         where plan_id = %s and platform = %s and account_id = %s and campaign_id = %s and status = 'applied'
         """,
         (plan_id, platform, account_id, campaign_id),
+    ).fetchall()
+    return move(conn, [r[0] for r in rows], ROLLED_BACK, expect=(APPLIED,), by=by)
+
+
+def mark_rolled_back_many(conn: psycopg.Connection, plan_id: str, campaigns: Collection[tuple[str, str, str]],
+                          by: str) -> int:
+    """Mark ``plan_id``'s applied changes of ``campaigns`` (platform, account_id, campaign_id) ``rolled_back``
+    (their rollback was applied), in one statement."""
+    if not campaigns:
+        return 0
+    platforms, accounts, campaign_ids = (list(c) for c in zip(*campaigns, strict=True))
+    rows = conn.execute(
+        """
+        select t.change_id from activation.budget_changes t
+        join unnest(%s::text[], %s::text[], %s::text[]) as c(platform, account_id, campaign_id)
+          on (t.platform, t.account_id, t.campaign_id) = (c.platform, c.account_id, c.campaign_id)
+        where t.plan_id = %s and t.status = 'applied'
+        """,
+        (platforms, accounts, campaign_ids, plan_id),
     ).fetchall()
     return move(conn, [r[0] for r in rows], ROLLED_BACK, expect=(APPLIED,), by=by)
 

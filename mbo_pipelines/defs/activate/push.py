@@ -20,14 +20,25 @@ Safety properties:
   ``MBO_ALLOW_LIVE_BUDGET_CHANGES=1``. A dry run sends only validate-only
   requests, to the platforms that have them, and nothing to the others.
 - A platform without a connector (CSV imports) gets ``manual`` rows: a person applies them.
-- Each ledger transition is committed (with its event) before the next platform call.
-- Only the latest plan is pushed; this is checked again before every write.
+- A change is ``applying`` (its attempt counted), committed, before its write is sent; the outcomes of a
+  batch are committed together right after the batch's writes, before anything else is sent.
+- Only the latest plan is pushed; this, and the kill switch, are checked again before every batch of writes.
+
+Batches: the changes go out platform by platform in batches of at most ``batch_size`` (``MBO_PUSH_BATCH_SIZE``,
+default 200). Each batch is one fresh read of the platform, one check of every guardrail against it, one
+"kill switch? newer plan?" check, one ledger transaction marking its changes ``applying``, its writes, and one
+ledger transaction with their outcomes. A platform that takes many changes per request (``BatchBudgetWriter``)
+gets one request per batch; one that writes one change at a time gets a batch only when it offers it
+(``reads_per_batch = True``: its budgets may be read once per batch of writes, as for a batch request);
+otherwise it is read, checked and written one change at a time. A newer plan or the kill switch appearing
+mid-push therefore stops the push at the next batch boundary.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +55,7 @@ from mbo_pipelines.connectors import (
     BatchBudgetWriter,
     BudgetChange,
     PlatformConnector,
+    WriteReceipt,
     last_write,
     send_budget_changes,
 )
@@ -79,6 +91,13 @@ MIN_CHANGE = Decimal("0.01")
 DEFAULT_LOCK_WAIT_SECONDS = 300
 #: Longest error text stored in the ledger.
 MAX_ERROR_CHARS = 1000
+#: How many changes one batch (one fresh read, one request or run of writes, two ledger transactions) holds:
+#: big enough that the ledger's per-batch work vanishes per change, small enough that a newer plan, the kill
+#: switch or a budget edited on the platform is seen within a few seconds of writes.
+DEFAULT_BATCH_SIZE = 200
+BATCH_SIZE_ENV = "MBO_PUSH_BATCH_SIZE"
+#: A one-at-a-time connector with this attribute True may be read once per batch of writes (module docstring).
+READS_PER_BATCH = "reads_per_batch"
 
 
 class PushInProgress(RuntimeError):
@@ -180,6 +199,18 @@ def _newer_plan(conn: psycopg.Connection, plan_id: str) -> str | None:
     return row[0] if row else None
 
 
+def batch_size_from_env(batch_size: int | None = None) -> int:
+    """``batch_size``, else ``MBO_PUSH_BATCH_SIZE``, else ``DEFAULT_BATCH_SIZE``; a whole number of at least 1."""
+    raw = batch_size if batch_size is not None else os.environ.get(BATCH_SIZE_ENV, "").strip() or DEFAULT_BATCH_SIZE
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1 or str(raw).strip() != str(size):
+        raise ValueError(f"the push's batch size must be a whole number of at least 1 ({BATCH_SIZE_ENV}), not {raw!r}")
+    return size
+
+
 def _is_change(current: Decimal, recommended: Decimal) -> bool:
     """True when the recommendation moves the budget (a non-finite number always counts: it must be refused)."""
     if not (current.is_finite() and recommended.is_finite()):
@@ -198,6 +229,7 @@ def push_plan(
     max_plan_age_hours: float | None = None,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     run_id: str | None = None,
+    batch_size: int | None = None,
 ) -> PushSummary:
     """Record, check and apply the budget changes of plan ``plan_id``; return what became of them.
 
@@ -205,7 +237,7 @@ def push_plan(
     ``resolve_dry_run``. ``max_change`` / ``max_plan_age_hours`` default to
     ``MBO_MAX_BUDGET_CHANGE`` (0.30) / ``MBO_PLAN_MAX_AGE_HOURS`` (36).
     ``log`` is anything with ``info``/``warning``/``error`` (a Dagster
-    ``context.log``); by default this module's logger. Raises ``LookupError``
+    ``context.log``); by default this module's logger. ``batch_size``: see the module docstring. Raises ``LookupError``
     for an unknown plan, and ``QualityGateClosed`` (recording nothing, sending
     nothing) when a blocking data-quality check failed on a day of the plan's
     history; a refused or failed change is not an exception but a ledger row
@@ -213,6 +245,7 @@ def push_plan(
     """
     log = log or logger
     limits = guardrails.limits_from_env(max_change, max_plan_age_hours)
+    size = batch_size_from_env(batch_size)
     for platform, connector in connectors.items():
         if connector.platform != platform:
             raise ValueError(f"connector for {platform!r} says it is for {connector.platform!r}")
@@ -262,8 +295,10 @@ def push_plan(
             context = _Context(conn, plan_id, connectors, limits, secrets, log, problems,
                                plan_campaigns={(r["account_id"], r["campaign_id"]) for r in recommendations},
                                day_ago=ledger.budgets_in_force_before(conn, hours=24), policy=policy,
-                               last_changes=ledger.last_changes(conn), now=now)
-            processed = _process(context, LedgerRecorder(conn, actor, plan.get("rollback_of")), open_rows, dry=False)
+                               last_changes=ledger.last_changes(conn), now=now, batch_size=size)
+            recorder = LedgerRecorder(conn, actor, plan.get("rollback_of"))
+            _process(context, recorder, open_rows, dry=False)
+            processed = recorder.settled
             rehearsal = RehearsalRecorder(conn, run_id or f"push-{now.isoformat()}",
                                           {p for p, c in connectors.items() if _validates(c)})
             _process(context, rehearsal, _rehearsal_rows(plan_id, rehearsed, now), dry=True)
@@ -316,6 +351,7 @@ class _Context:
     #: Per campaign, when MBO's latest applied change took effect and the budget before it (the cooldown's base).
     last_changes: Mapping[tuple[str, str, str], tuple[datetime, Decimal]]
     now: datetime
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 def _key(rec: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -343,15 +379,19 @@ def _process(ctx: _Context, record: Recorder, rows: list[LedgerRow], dry: bool) 
         attempted = [r for r in rows if r.attempts > 0 and not dry]
         # A change a crashed push may have sent is read back, never just refused.
         done = _reconcile_attempted(record, attempted, ctx.connectors, ctx.log, outcome_of(ctx.problems), reason)
-        return done + sum(record.finish(row, outcome_of(ctx.problems), error=reason)
-                          for row in rows if row not in attempted)
+        tried = {r.change_id for r in attempted}
+        done += sum(record.finish(row, outcome_of(ctx.problems), error=reason)
+                    for row in rows if dry or row.change_id not in tried)
+        record.flush()
+        return done
     by_platform: dict[str, list[LedgerRow]] = {}
     for row in rows:
         by_platform.setdefault(row.platform, []).append(row)
-    return sum(
-        _push_platform(ctx, record, platform, platform_rows, dry)
-        for platform, platform_rows in by_platform.items()
-    )
+    done = 0
+    for platform, platform_rows in by_platform.items():
+        done += _push_platform(ctx, record, platform, platform_rows, dry)
+        record.flush()
+    return done
 
 
 def _validates(connector: PlatformConnector) -> bool:
@@ -377,11 +417,12 @@ def _push_platform(ctx: _Context, record: Recorder, platform: str, rows: list[Le
         ctx.log.error(f"plan {ctx.plan_id}: {reason}")
         # Rows a dead push may have sent stay open until a connector can read them back.
         return sum(record.finish(r, FAILED, error=reason) for r in rows if r.attempts == 0 or dry)
-    batch = isinstance(connector, BatchBudgetWriter)
-    # A platform that takes many changes per request gets them in one; the others one at a time. A dry run
-    # is one read and one validation request, whatever the platform.
+    batch = isinstance(connector, BatchBudgetWriter) or getattr(connector, READS_PER_BATCH, False) is True
+    # A platform that takes many changes per request, or may be read once per batch, gets batches; the others
+    # one change at a time. A dry run is one read and one validation request per batch, whatever the platform.
     # One at a time, each change is checked against a read taken after the ones before it landed.
     chunks = [rows] if dry or batch else [[row] for row in rows]
+    chunks = [chunk[i:i + ctx.batch_size] for chunk in chunks for i in range(0, len(chunk), ctx.batch_size)]
     done = 0
     for chunk in chunks:
         # Read right before each write, and check every guardrail against that read: a budget changed on
@@ -398,6 +439,8 @@ def _push_platform(ctx: _Context, record: Recorder, platform: str, rows: list[Le
         done += settled
         if sendable:
             done += _send(record, ctx.conn, ctx.plan_id, platform, sendable, connector, dry, ctx.secrets, ctx.log)
+        # The batch's outcomes are durable before the next batch is read.
+        record.flush()
     return done
 
 
@@ -420,7 +463,7 @@ def _check(
     done = 0
     sendable: list[tuple[LedgerRow, guardrails.LiveCampaign]] = []
     # Each account's budgets as they will be once the changes accepted so far land: the daily cap's base.
-    planned = {key: c.daily_budget for key, c in live.items()}
+    planned = _PlannedBudgets((key, c.daily_budget) for key, c in live.items())
     decided: dict[int, tuple[LedgerRow, list[str]]] = {}
     # Decreases first: they free room under an account's daily cap for the increases.
     for i in sorted(range(len(rows)), key=lambda i: _increase(rows[i])):
@@ -449,6 +492,25 @@ def _check(
     return done, sendable
 
 
+class _PlannedBudgets(dict):
+    """(account_id, campaign_id) -> budget as it will be once the changes accepted so far land, also kept per
+    account (one change's daily-cap base, without scanning every campaign of the platform)."""
+
+    def __init__(self, items=()):
+        super().__init__()
+        self._accounts: dict[str, dict[str, Decimal | None]] = {}
+        for key, value in items:
+            self[key] = value
+
+    def __setitem__(self, key: tuple[str, str], value: Decimal | None) -> None:
+        super().__setitem__(key, value)
+        self._accounts.setdefault(key[0], {})[key[1]] = value
+
+    def of_account(self, account_id: str) -> Mapping[str, Decimal | None]:
+        """The account's budgets by campaign id."""
+        return self._accounts.get(account_id, {})
+
+
 def _clipped(row: LedgerRow, result: budget_limits.LimitResult) -> LedgerRow:
     """The change as the account's limits let it through: their amount, and their notes on how they clipped it."""
     return dataclasses.replace(row, new_daily_budget=result.amount, guardrail_notes="; ".join(result.notes) or None)
@@ -460,7 +522,7 @@ def _increase(row: LedgerRow) -> Decimal:
 
 
 def _limited(ctx: _Context, platform: str, row: LedgerRow, live: Mapping[tuple[str, str], guardrails.LiveCampaign],
-             planned: Mapping[tuple[str, str], Decimal | None]) -> tuple[LedgerRow, list[str]]:
+             planned: _PlannedBudgets) -> tuple[LedgerRow, list[str]]:
     """The change clipped by the account's limits (``new_daily_budget``, ``guardrail_notes``), and every rule
     it still breaks measured against the platform's budget now (empty: it may be sent)."""
     key = (platform, row.account_id, row.campaign_id)
@@ -474,7 +536,7 @@ def _limited(ctx: _Context, platform: str, row: LedgerRow, live: Mapping[tuple[s
     result = budget_limits.apply_limits(
         platform=platform, currency=row.currency, current=campaign.daily_budget, requested=requested,
         settings=ctx.policy.settings(platform, row.account_id),
-        other_budgets={cid: b for (account, cid), b in planned.items() if account == row.account_id},
+        other_budgets=planned.of_account(row.account_id),
         campaign_id=row.campaign_id, last_change=budget_limits.LastChange(*last) if last else None, now=ctx.now,
         platform_rules=ctx.connectors[platform].is_live,
     )
@@ -511,23 +573,20 @@ def _send(
             log.warning(f"plan {plan_id}: {problem}")
             return sum(record.finish(r, SUPERSEDED, error=problem, live_daily_budget=c.daily_budget)
                        for r, c in batch)
-        # ``applying`` is durable before the call: a crash after it leaves the row open with attempts > 0,
+        # ``applying`` is durable before the calls: a crash after it leaves the rows open with attempts > 0,
         # and the next run reads the platform before deciding to send again.
-        batch = [(row, campaign) for row, campaign in batch if record.start(row, campaign.daily_budget)]
+        started = record.start([(row, campaign.daily_budget) for row, campaign in batch])
+        batch = [(row, campaign) for row, campaign in batch if row.change_id in started]
         if not batch:
             return 0
-    changes = [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget) for r, c in batch]
-    try:
-        results = send_budget_changes(connector, changes, validate_only=dry)
-    except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
-        results = [error_text(exc, secrets)] * len(changes)
-    receipt = last_write(connector)
-    request_id, response = (receipt.request_id, receipt.response) if receipt else (None, None)
-    errors = [redact(error, secrets) if error else None for error in results]
+    sent = _requests(connector, [BudgetChange(r.account_id, r.campaign_id, r.new_daily_budget, c.daily_budget)
+                                 for r, c in batch], dry, secrets)
+    errors = [redact(error, secrets) if error else None for error, _ in sent]
     # After a failed call, ask the platform what it runs now before deciding failed (a timeout may come
     # after the platform took the write).
     read_back = _read_back(connector, platform) if any(errors) and not dry else {}
-    for (row, campaign), error in zip(batch, errors, strict=True):
+    for (row, campaign), error, (_, receipt) in zip(batch, errors, sent, strict=True):
+        request_id, response = (receipt.request_id, receipt.response) if receipt else (None, None)
         if error and read_back is None:
             # Neither the write's answer nor the platform says whether the money moved: the row stays applying
             # (its error noted) and the next push, or the resume sensor, reads it back before anything else.
@@ -548,6 +607,23 @@ def _send(
             done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget if dry else None,
                                   request_id=request_id, response=response)
     return done
+
+
+def _requests(connector: PlatformConnector, batch: list[BudgetChange], dry: bool,
+              secrets: tuple[str, ...]) -> list[tuple[str | None, WriteReceipt | None]]:
+    """Send a batch's changes (or validate them, in a dry run): one request for a platform that takes many
+    (and for any dry run), else one per change, so each keeps its own receipt. One (error or None, receipt)
+    per change, in order."""
+    one_request = dry or isinstance(connector, BatchBudgetWriter)
+    sent: list[tuple[str | None, WriteReceipt | None]] = []
+    for changes in ([batch] if one_request else [[change] for change in batch]):
+        try:
+            results = send_budget_changes(connector, changes, validate_only=dry)
+        except Exception as exc:  # noqa: BLE001 - the whole request failed: every change in it failed
+            results = [error_text(exc, secrets)] * len(changes)
+        receipt = last_write(connector)
+        sent += [(result, receipt) for result in results]
+    return sent
 
 
 def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, str], guardrails.LiveCampaign] | None:

@@ -96,9 +96,13 @@ class RehearsalRecorder:
                           validated, row.guardrail_notes))
         return 1
 
-    def start(self, row: LedgerRow, live_daily_budget: Decimal | None) -> bool:
-        """Nothing is attempted in a rehearsal."""
-        return True
+    def start(self, rows: list[tuple[LedgerRow, Decimal | None]]) -> set[int]:
+        """Nothing is attempted in a rehearsal: every row may be "sent" (validated)."""
+        return {row.change_id for row, _ in rows}
+
+    def flush(self) -> int:
+        """Nothing to write before ``write``."""
+        return 0
 
     def write(self) -> None:
         """Store every recorded outcome in one transaction."""
@@ -125,26 +129,56 @@ class RehearsalRecorder:
 
 
 class LedgerRecorder:
-    """Records the fate of real changes in the ledger, each move by ``actor`` (the push run)."""
+    """Records the fate of real changes in the ledger, each move by ``actor`` (the push run).
+
+    Outcomes (``finish``) are queued and written together by ``flush``, one statement per batch; ``start``
+    first writes what is queued, then marks its changes ``applying``, in one committed transaction, before
+    the platform is called. ``settled``: how many rows this recorder moved to a status other than ``applying``.
+    """
 
     dry_run = False
 
     def __init__(self, conn: psycopg.Connection, actor: str, rollback_of: str | None = None):
         self.conn, self.actor, self.rollback_of = conn, actor, rollback_of
+        self.settled = 0
+        self._queued: dict[int, tuple[LedgerRow, ledger.Transition]] = {}
 
-    def finish(self, row: LedgerRow, status: str, **kwargs) -> int:
-        """Move an open row to ``status``; 0 when it was no longer open (another push settled it)."""
-        moved = ledger.move(self.conn, [row.change_id], status, expect=ledger.OPEN, by=self.actor,
-                            **{"guardrail_notes": row.guardrail_notes, **kwargs})
-        if moved and status == APPLIED and self.rollback_of:
-            # The budget before ``rollback_of`` is back: its change of this campaign is undone.
-            ledger.mark_rolled_back(self.conn, self.rollback_of, row.platform, row.account_id, row.campaign_id,
-                                    by=f"{self.actor} (rollback {row.plan_id})")
-        return moved
+    def finish(self, row: LedgerRow, status: str, *, error: str | None = None,
+               live_daily_budget: Decimal | None = None, reconciled: bool = False, request_id: str | None = None,
+               response: str | None = None, new_daily_budget: Decimal | None = None) -> int:
+        """Queue the move of an open row to ``status`` (written by the next ``flush`` or ``start``); returns 1."""
+        if row.change_id in self._queued:
+            self.flush()
+        self._queued[row.change_id] = (row, ledger.Transition(
+            row.change_id, status, error=error, live_daily_budget=live_daily_budget, new_daily_budget=new_daily_budget,
+            guardrail_notes=row.guardrail_notes, reconciled=reconciled, request_id=request_id, response=response))
+        return 1
 
-    def start(self, row: LedgerRow, live_daily_budget: Decimal | None) -> bool:
-        """``applying``, the attempt counted, durably, before the platform is called; False when the row was
-        no longer open (then it must not be sent)."""
-        return bool(ledger.move(self.conn, [row.change_id], ledger.APPLYING, expect=(ledger.APPROVED, ledger.APPLYING),
-                                by=self.actor, attempt=True, live_daily_budget=live_daily_budget,
-                                new_daily_budget=row.new_daily_budget, guardrail_notes=row.guardrail_notes))
+    def flush(self) -> int:
+        """Write every queued outcome (rows no longer open are left alone: another push settled them), and
+        mark the originals of the rollback's applied changes ``rolled_back``, in one transaction; returns how
+        many rows moved."""
+        if not self._queued:
+            return 0
+        queued, self._queued = self._queued, {}
+        with self.conn.transaction():
+            moved = ledger.move_each(self.conn, [t for _, t in queued.values()], expect=ledger.OPEN, by=self.actor)
+            self.settled += sum(1 for i in moved if queued[i][1].to != ledger.APPLYING)
+            undone = [(r.platform, r.account_id, r.campaign_id) for i, (r, t) in queued.items()
+                      if i in moved and t.to == APPLIED]
+            if undone and self.rollback_of:
+                # The budgets before ``rollback_of`` are back: its changes of these campaigns are undone.
+                ledger.mark_rolled_back_many(self.conn, self.rollback_of, undone,
+                                             by=f"{self.actor} (rollback {queued[next(iter(queued))][0].plan_id})")
+        return len(moved)
+
+    def start(self, rows: list[tuple[LedgerRow, Decimal | None]]) -> set[int]:
+        """``applying``, the attempt counted, for each (row, live daily budget), durably, before the platform is
+        called (queued outcomes are written first, in the same transaction); returns the ids of the rows that
+        were still open (only those may be sent)."""
+        with self.conn.transaction():
+            self.flush()
+            return ledger.move_each(self.conn, [
+                ledger.Transition(row.change_id, ledger.APPLYING, live_daily_budget=live,
+                                  new_daily_budget=row.new_daily_budget, guardrail_notes=row.guardrail_notes)
+                for row, live in rows], expect=(ledger.APPROVED, ledger.APPLYING), by=self.actor, attempt=True)
