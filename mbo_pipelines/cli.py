@@ -132,7 +132,7 @@ def _operate(args: argparse.Namespace) -> int:
     if args.command == "extract":
         outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
     elif args.command == "refresh":
-        outcome = operations.refresh(defs, instance, args.start, args.end)
+        outcome = operations.refresh(defs, instance, args.start, args.end, full=args.full)
     elif args.command == "rollback":
         outcome = operations.rollback(defs, instance, url, args.plan_id)
     elif args.command in ("approve", "reject"):
@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="only this platform (repeatable): google_ads, meta_ads, tiktok_ads, ga4, csv, fx_rates")
     refresh = sub.add_parser("refresh", help="the whole daily refresh over a range: extract, marts, a plan")
     _add_range(refresh)
+    refresh.add_argument("--full", action="store_true",
+                         help="rebuild every mart from all history (dbt --full-refresh), not only the range and its "
+                              "lookback days: after a backfill with `mbo extract` or a change of a mart's columns")
     push = sub.add_parser("push", help="launch the push job for the latest plan, or the given one")
     push.add_argument("plan_id", nargs="?", default=None)
     changes = sub.add_parser("changes", help="a plan's budget changes (the latest plan's by default), waiting ones first")

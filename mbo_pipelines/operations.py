@@ -102,11 +102,18 @@ def extract(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end
     return Outcome(True, f"extracted {start}..{end} from {', '.join(chosen)}: {rows:,} rows written", result.run_id)
 
 
-def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end: date) -> Outcome:
-    """The whole daily refresh over [start, end]: extract, marts, and a plan fitted on the history ending at ``end``."""
+def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end: date, full: bool = False) -> Outcome:
+    """The whole daily refresh over [start, end]: extract, marts, and a plan fitted on the history ending at ``end``.
+
+    The marts rebuild only [start - lookback days, end]; ``full`` rebuilds them from all history
+    (``dbt build --full-refresh``), e.g. after a backfill with ``mbo extract`` or a change of a mart's columns.
+    """
+    from mbo_pipelines.defs.transform.assets import FULL_REFRESH_TAG
+
     job = defs.resolve_job_def("daily_refresh")
+    tags = {**_range_tags(start, end), **({FULL_REFRESH_TAG: "true"} if full else {})}
     with _log_file(instance, "refresh") as log:
-        result = _execute(job, instance, log, tags=_range_tags(start, end))
+        result = _execute(job, instance, log, tags=tags)
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id)
     plan_id = _plan_id(result)

@@ -11,12 +11,14 @@ with
 attribution as (
 
     select * from {{ ref('fct_campaign_attribution') }}
+    where {{ in_mbo_window('date_day') }}
 
 ),
 
 fct as (
 
     select * from {{ ref('fct_campaign_daily') }}
+    where {{ in_mbo_window('date_day') }}
 
 ),
 

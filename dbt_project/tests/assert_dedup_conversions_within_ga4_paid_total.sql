@@ -21,6 +21,7 @@ paid_ga4 as (
     inner join {{ ref('ga4_channel_mapping') }} as mapping
         on  mapping.source = lower(trim(split_part(raw_ga4.session_source_medium, ' / ', 1)))
         and mapping.medium = lower(trim(split_part(raw_ga4.session_source_medium, ' / ', 2)))
+    where {{ in_mbo_window('raw_ga4.date') }}
     group by raw_ga4.date
 
 ),
@@ -30,6 +31,7 @@ dedup as (
     select date_day, sum(dedup_conversions) as dedup_conversions
     from {{ ref('fct_campaign_attribution') }}
     where is_ga4_matched
+      and {{ in_mbo_window('date_day') }}
     group by date_day
 
 )

@@ -26,6 +26,7 @@ paid_ga4 as (
     left join {{ ref('int_fx_rates__daily') }} as rates
         on  rates.currency = upper(trim(raw_ga4.currency_code))
         and rates.date_day = raw_ga4.date
+    where {{ in_mbo_window('raw_ga4.date') }}
     group by raw_ga4.date
 
 ),
@@ -35,6 +36,7 @@ dedup as (
     select date_day, sum(dedup_conversion_value_reporting) as dedup_conversion_value_reporting
     from {{ ref('fct_campaign_attribution') }}
     where is_ga4_matched
+      and {{ in_mbo_window('date_day') }}
     group by date_day
 
 )

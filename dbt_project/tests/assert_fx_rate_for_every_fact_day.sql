@@ -17,12 +17,14 @@ needed as (
 
     select distinct currency, date_day, 'campaign facts' as needed_by
     from {{ ref('int_campaign_daily__unioned') }}
+    where {{ in_mbo_window('date_day') }}
 
     union all
 
     select distinct currency, date_day, 'GA4 revenue'
     from {{ ref('stg_ga4__traffic_daily') }}
     where currency is not null
+      and {{ in_mbo_window('date_day') }}
 
 ),
 

@@ -20,6 +20,7 @@ raw_daily as (
            metrics_clicks as clicks, metrics_conversions::numeric as conversions,
            metrics_conversions_value::numeric as conversion_value
     from {{ source('raw', 'google_ads_campaign_daily') }}
+    where {{ in_mbo_window('segments_date') }}
 
     union all
 
@@ -30,18 +31,21 @@ raw_daily as (
            (select coalesce(sum((v #>> '{}')::numeric), 0)
             from jsonb_path_query(action_values, '$[*] ? (@.action_type == $t).value', jsonb_build_object('t', '{{ action_type }}')) v)
     from {{ source('raw', 'meta_ads_campaign_daily') }}
+    where {{ in_mbo_window('date_start') }}
 
     union all
 
     select 'tiktok_ads', advertiser_id, campaign_id, stat_time_day,
            spend::numeric, impressions, clicks, conversion::numeric, total_purchase_value::numeric
     from {{ source('raw', 'tiktok_ads_campaign_daily') }}
+    where {{ in_mbo_window('stat_time_day') }}
 
     union all
 
     select lower(trim(platform)), account_id, campaign_id, date,
            spend::numeric, impressions, clicks, conversions::numeric, conversion_value::numeric
     from {{ source('raw', 'csv_campaign_daily') }}
+    where {{ in_mbo_window('date') }}
 
 ),
 
@@ -49,6 +53,7 @@ mart as (
 
     select platform, account_id, campaign_id, date_day, spend, impressions, clicks, conversions, conversion_value
     from {{ ref('fct_campaign_daily') }}
+    where {{ in_mbo_window('date_day') }}
 
 ),
 

@@ -21,6 +21,7 @@ raw_totals as (
            sum(metrics_cost_micros)::numeric / 1000000 as spend,
            sum(metrics_conversions::numeric) as conversions
     from {{ source('raw', 'google_ads_campaign_daily') }}
+    where {{ in_mbo_window('segments_date') }}
     group by 1, 2
 
     union all
@@ -30,18 +31,21 @@ raw_totals as (
            sum((select coalesce(sum((v #>> '{}')::numeric), 0)
                 from jsonb_path_query(actions, '$[*] ? (@.action_type == $t).value', jsonb_build_object('t', '{{ action_type }}')) v))
     from {{ source('raw', 'meta_ads_campaign_daily') }}
+    where {{ in_mbo_window('date_start') }}
     group by 1, 2
 
     union all
 
     select 'tiktok_ads', stat_time_day, sum(spend::numeric), sum(conversion::numeric)
     from {{ source('raw', 'tiktok_ads_campaign_daily') }}
+    where {{ in_mbo_window('stat_time_day') }}
     group by 1, 2
 
     union all
 
     select lower(trim(platform)), date, sum(spend::numeric), sum(conversions::numeric)
     from {{ source('raw', 'csv_campaign_daily') }}
+    where {{ in_mbo_window('date') }}
     group by 1, 2
 
 ),
@@ -50,6 +54,7 @@ mart_totals as (
 
     select platform, date_day, sum(spend) as spend, sum(conversions) as conversions
     from {{ ref('fct_campaign_daily') }}
+    where {{ in_mbo_window('date_day') }}
     group by platform, date_day
 
 ),

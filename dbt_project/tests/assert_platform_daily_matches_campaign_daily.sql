@@ -22,6 +22,7 @@ campaign_totals as (
         sum(conversion_value_reporting)  as conversion_value_reporting
 
     from {{ ref('fct_campaign_daily') }}
+    where {{ in_mbo_window('date_day') }}
     group by date_day, platform
 
 ),
@@ -30,6 +31,7 @@ day_totals as (
 
     select date_day, sum(spend_reporting) as spend_reporting
     from {{ ref('fct_campaign_daily') }}
+    where {{ in_mbo_window('date_day') }}
     group by date_day
 
 ),
@@ -51,6 +53,7 @@ expected as (
 platform_daily as (
 
     select * from {{ ref('fct_platform_daily') }}
+    where {{ in_mbo_window('date_day') }}
 
 )
 

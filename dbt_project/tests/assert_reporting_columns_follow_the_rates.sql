@@ -35,12 +35,14 @@ amounts as (
     select 'fct_campaign_daily.spend_reporting' as checked, campaign_key || ':' || date_day as row_key,
            currency, date_day as rate_day, spend as amount, spend_reporting as amount_reporting, 1 as rows_summed
     from fct
+    where {{ in_mbo_window('date_day') }}
 
     union all
 
     select 'fct_campaign_daily.conversion_value_reporting', campaign_key || ':' || date_day, currency, date_day,
            conversion_value, conversion_value_reporting, 1
     from fct
+    where {{ in_mbo_window('date_day') }}
 
     union all
 
@@ -48,6 +50,7 @@ amounts as (
     select 'fct_campaign_daily.fx_rate_to_reporting', campaign_key || ':' || date_day, currency, date_day,
            1, fx_rate_to_reporting, 1
     from fct
+    where {{ in_mbo_window('date_day') }}
 
     union all
 
@@ -110,6 +113,7 @@ day_totals as (
     from {{ ref('fct_platform_daily') }} as platform_daily
     inner join fct
         on fct.platform = platform_daily.platform and fct.date_day = platform_daily.date_day
+    where {{ in_mbo_window('platform_daily.date_day') }}
     group by 1, 2, 3, 4, 6
 
     union all
@@ -119,6 +123,7 @@ day_totals as (
     from {{ ref('fct_platform_daily') }} as platform_daily
     inner join fct
         on fct.platform = platform_daily.platform and fct.date_day = platform_daily.date_day
+    where {{ in_mbo_window('platform_daily.date_day') }}
     group by 1, 2, 3, 4, 6
 
 ),

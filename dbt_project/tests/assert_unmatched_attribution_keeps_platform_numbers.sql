@@ -22,6 +22,7 @@ paid_names as (
         on  mapping.source = lower(trim(split_part(raw_ga4.session_source_medium, ' / ', 1)))
         and mapping.medium = lower(trim(split_part(raw_ga4.session_source_medium, ' / ', 2)))
     where lower(trim(raw_ga4.session_campaign_name)) not in ('', '(not set)')
+      and {{ in_mbo_window('raw_ga4.date') }}
 
 ),
 
@@ -30,6 +31,7 @@ unmatched as (
     select *
     from {{ ref('fct_campaign_attribution') }}
     where not is_ga4_matched
+      and {{ in_mbo_window('date_day') }}
 
 )
 

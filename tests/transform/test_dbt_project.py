@@ -284,6 +284,27 @@ def test_layers_land_in_their_schemas_and_materializations(manifest: dict) -> No
         assert manifest["nodes"][f"seed.mbo.{seed}"]["schema"] == "reference", seed
 
 
+# The fact marts a daily run updates in place, by whole days of its window, and their keys.
+INCREMENTAL_MARTS = {
+    "fct_campaign_daily": ["date_day", "platform", "account_id", "campaign_id"],
+    "fct_campaign_attribution": ["date_day", "platform", "account_id", "campaign_id"],
+    "opt_campaign_inputs": ["date_day", "platform", "account_id", "campaign_id"],
+    "fct_platform_daily": ["date_day", "platform"],
+}
+
+
+def test_fact_marts_are_incremental_over_the_window(manifest: dict) -> None:
+    """Parsed without the window vars they build as tables; their incremental config is delete+insert on their
+    keys, a schema change fails (a full refresh rebuilds), and a pre-hook clears the window's days first."""
+    models = _models(manifest)
+    for name, key in INCREMENTAL_MARTS.items():
+        config = models[name]["config"]
+        assert (config["incremental_strategy"], config["unique_key"]) == ("delete+insert", key), name
+        assert config["on_schema_change"] == "fail", name
+        assert [hook["sql"] for hook in config["pre-hook"]] == ["{{ delete_incremental_window('date_day') }}"], name
+        assert "in_incremental_window('date_day')" in models[name]["raw_code"], name
+
+
 def test_standard_vocabulary(manifest: dict) -> None:
     models = _models(manifest)
     for name in [*STAGING_DAILY, "int_campaign_daily__unioned"]:

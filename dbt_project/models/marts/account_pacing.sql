@@ -50,17 +50,39 @@ fx as (
 
 ),
 
+-- The facts are read once: summed per account and month (one group by,
+-- not a scan per budget row); every later step reads these sums.
+account_months as (
+
+    select
+        platform,
+        account_id,
+        date_trunc('month', date_day)::date  as month,
+        max(date_day)                        as last_day,
+        coalesce(sum(spend), 0)              as spend_mtd,
+        -- A day without a rate makes the whole sum NULL (not_null fails)
+        -- rather than silently leaving that day's spend out.
+        case
+            when bool_or(spend_reporting is null) then null
+            else coalesce(sum(spend_reporting), 0)
+        end                                  as spend_mtd_reporting
+
+    from daily
+    group by 1, 2, 3
+
+),
+
 account_last_day as (
 
-    select platform, account_id, max(date_day) as last_loaded_day
-    from daily
+    select platform, account_id, max(last_day) as last_loaded_day
+    from account_months
     group by platform, account_id
 
 ),
 
 any_last_day as (
 
-    select max(date_day) as last_loaded_day from daily
+    select max(last_day) as last_loaded_day from account_months
 
 ),
 
@@ -100,24 +122,18 @@ spent as (
         greatest(days.days_after_last_loaded, 1)          as days_left,
         -- LEAST ignores NULL: without any data, the month's last day.
         least(days.last_loaded_day, days.month_end)       as fx_rate_date,
-        month_to_date.spend_mtd,
-        month_to_date.spend_mtd_reporting
+        -- No spend in the month: 0 (in both currencies).
+        coalesce(account_months.spend_mtd, 0)  as spend_mtd,
+        case
+            when account_months.month is null then 0
+            else account_months.spend_mtd_reporting
+        end                                    as spend_mtd_reporting
 
     from days
-    cross join lateral (
-        select
-            coalesce(sum(daily.spend), 0) as spend_mtd,
-            -- A day without a rate makes the whole sum NULL (not_null fails)
-            -- rather than silently leaving that day's spend out.
-            case
-                when bool_or(daily.spend_reporting is null) then null
-                else coalesce(sum(daily.spend_reporting), 0)
-            end                           as spend_mtd_reporting
-        from daily
-        where daily.platform = days.platform
-          and daily.account_id = days.account_id
-          and daily.date_day between days.month and days.month_end
-    ) as month_to_date
+    left join account_months
+        on  account_months.platform = days.platform
+        and account_months.account_id = days.account_id
+        and account_months.month = days.month
 
 ),
 

@@ -28,10 +28,12 @@ pacing as (
 
 ),
 
+-- The facts are read once, summed per account and day; the rest reads these sums.
 daily as (
 
-    select platform, account_id, date_day, spend
+    select platform, account_id, date_day, sum(spend) as spend
     from {{ ref('fct_campaign_daily') }}
+    group by platform, account_id, date_day
 
 ),
 

@@ -26,6 +26,15 @@
     not_null tests turn into a failed build instead of lost revenue.
 #}
 
+{#- Incremental (whole days of the window) on a daily run; a plain table build of all history otherwise: macros/incremental_window.sql. -#}
+{{ config(
+    materialized=('incremental' if mbo_window() is not none else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key=['date_day', 'platform', 'account_id', 'campaign_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window('date_day') }}",
+) }}
+
 with
 
 campaigns as (
@@ -49,6 +58,8 @@ campaigns as (
         lower(trim(campaign_name))   as match_name
 
     from {{ ref('fct_campaign_daily') }}
+    -- Whole days: the factors and the same-name shares are per day.
+    where {{ in_incremental_window('date_day') }}
 
 ),
 
@@ -83,6 +94,7 @@ paid_ga4 as (
         on  fx.currency = ga4.currency
         and fx.date_day = ga4.date_day
     where lower(trim(ga4.campaign_name)) not in ('', '(not set)')
+      and {{ in_incremental_window('ga4.date_day') }}
 
 ),
 

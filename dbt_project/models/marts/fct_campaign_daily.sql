@@ -11,11 +11,21 @@
     calendar day's.
 #}
 
+{#- Incremental (whole days of the window) on a daily run; a plain table build of all history otherwise: macros/incremental_window.sql. -#}
+{{ config(
+    materialized=('incremental' if mbo_window() is not none else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key=['date_day', 'platform', 'account_id', 'campaign_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window('date_day') }}",
+) }}
+
 with
 
 daily as (
 
     select * from {{ ref('int_campaign_daily__unioned') }}
+    where {{ in_incremental_window('date_day') }}
 
 ),
 
@@ -23,6 +33,7 @@ fx as (
 
     select date_day, currency, fx_rate_to_reporting
     from {{ ref('int_fx_rates__daily') }}
+    where {{ in_incremental_window('date_day') }}
 
 ),
 

@@ -12,11 +12,22 @@
     a misleading 0.
 #}
 
+{#- Incremental (whole days of the window) on a daily run; a plain table build of all history otherwise: macros/incremental_window.sql. -#}
+{{ config(
+    materialized=('incremental' if mbo_window() is not none else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key=['date_day', 'platform'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window('date_day') }}",
+) }}
+
 with
 
 daily as (
 
     select * from {{ ref('fct_campaign_daily') }}
+    -- Whole days: share_of_spend divides by the day's total over every platform.
+    where {{ in_incremental_window('date_day') }}
 
 ),
 

@@ -7,11 +7,21 @@
     conversion value, for the days between a plan's history_start and history_end.
 #}
 
+{#- Incremental (whole days of the window) on a daily run; a plain table build of all history otherwise: macros/incremental_window.sql. -#}
+{{ config(
+    materialized=('incremental' if mbo_window() is not none else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key=['date_day', 'platform', 'account_id', 'campaign_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_incremental_window('date_day') }}",
+) }}
+
 with
 
 attribution as (
 
     select * from {{ ref('fct_campaign_attribution') }}
+    where {{ in_incremental_window('date_day') }}
 
 ),
 

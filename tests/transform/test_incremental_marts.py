@@ -1,0 +1,212 @@
+"""Incremental marts: a run over a window of days rebuilds those days only, and equals a full rebuild.
+
+One sandbox load of 20 days (2026-02-09 .. 02-28) through the real ``daily_refresh`` job (extracts and dbt;
+the plan is not needed), built once for the module; each test works on a copy of that database
+(``create database ... template``). The window runs use the real dbt project in a subprocess with the vars
+the Dagster asset passes (``mbo_start_date`` / ``mbo_end_date``), or the Dagster job itself for a partition.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
+
+from mbo_pipelines import operations
+from mbo_pipelines.definitions import build_definitions
+from mbo_pipelines.resources import MboResource
+from mbo_pipelines.settings import dbt_env
+
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+TODAY = date(2026, 3, 1)
+FIRST, LAST = date(2026, 2, 9), date(2026, 2, 28)  # 20 days loaded
+NEW_DAY = TODAY  # added by hand after the load
+WINDOW = (LAST - timedelta(days=1), NEW_DAY)  # the last 2 loaded days and the new one
+INCREMENTAL_MARTS = ["fct_campaign_daily", "fct_campaign_attribution", "fct_platform_daily", "opt_campaign_inputs"]
+DAILY_TABLES = {  # raw table: its date column
+    "raw.google_ads_campaign_daily": "segments_date",
+    "raw.meta_ads_campaign_daily": "date_start",
+    "raw.tiktok_ads_campaign_daily": "stat_time_day",
+    "raw.ga4_traffic_daily": "date",
+}
+
+
+def _defs(url: str) -> dg.Definitions:
+    return build_definitions(mbo=MboResource(database_url=url, sandbox_today=TODAY.isoformat()))
+
+
+def _extract_and_marts(defs: dg.Definitions) -> list[dg.AssetKey]:
+    """Every asset of the daily refresh but the plan."""
+    job = defs.resolve_job_def("daily_refresh")
+    graph = job.asset_layer.asset_graph
+    return [key for key in graph.get_all_asset_keys()
+            if graph.get(key).is_executable and key != dg.AssetKey("budget_recommendations")]
+
+
+def _run_job(url: str, tags: dict[str, str], instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    defs = _defs(url)
+    result = defs.resolve_job_def("daily_refresh").execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(), tags=tags, asset_selection=_extract_and_marts(defs),
+        raise_on_error=False,
+    )
+    assert result.success, operations.failure_reason(result)
+    return result
+
+
+@pytest.fixture(scope="module")
+def built_url(new_database) -> str:
+    """20 sandbox days extracted and built by the daily refresh (a first build on an empty database)."""
+    url = new_database("incr_base")
+    _run_job(url, {ASSET_PARTITION_RANGE_START_TAG: FIRST.isoformat(), ASSET_PARTITION_RANGE_END_TAG: LAST.isoformat()})
+    return url
+
+
+@pytest.fixture
+def copy_url(built_url: str, postgres_server_url: str) -> str:
+    """A copy of the built database, for one test to change; dropped afterwards."""
+    name = f"mbo_test_incr_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{built_url.rsplit("/", 1)[1]}"')
+    yield postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _dbt(url: str, *args: str) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MBO_DB_", "DBT_"))}
+    env.update(dbt_env(url))
+    with tempfile.TemporaryDirectory(prefix="mbo-incr-dbt-") as tmp:
+        result = subprocess.run(
+            [str(dbt) if dbt.exists() else "dbt", *args, "--no-use-colors",
+             "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+             "--target-path", f"{tmp}/target", "--log-path", f"{tmp}/logs"],
+            env=env, capture_output=True, text=True, timeout=600,
+        )
+    assert result.returncode == 0, f"dbt {args} failed:\n{result.stdout[-6000:]}"
+
+
+def _window_vars(start: date, end: date) -> str:
+    return f"{{mbo_start_date: '{start}', mbo_end_date: '{end}'}}"
+
+
+def _checksums_before(url: str, day: date) -> dict[str, tuple[int, str]]:
+    """Per incremental mart: how many rows are dated before ``day``, and an md5 of all their columns."""
+    with psycopg.connect(url) as conn:
+        return {
+            mart: conn.execute(
+                f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
+                f"from marts.{mart} as t where date_day < %s", (day,)
+            ).fetchone()
+            for mart in INCREMENTAL_MARTS
+        }
+
+
+def _contents(url: str) -> dict[str, list[str]]:
+    """Every row (all columns, as text) of every incremental mart, sorted."""
+    with psycopg.connect(url) as conn:
+        return {mart: [r[0] for r in conn.execute(f"select t::text from marts.{mart} as t order by 1")]
+                for mart in INCREMENTAL_MARTS}
+
+
+def _change_raw(url: str) -> dict[str, object]:
+    """Change raw rows of the window's 2 loaded days only, and add the new day; return what was changed."""
+    with psycopg.connect(url) as conn:
+        conn.execute("update raw.google_ads_campaign_daily set metrics_cost_micros = metrics_cost_micros * 2 "
+                     "where segments_date = %s", (LAST,))
+        conn.execute("update raw.meta_ads_campaign_daily set spend = spend + 10 where date_start = %s", (WINDOW[0],))
+        # GA4 saw half as much on the last day: the day's de-duplication factors change for every campaign.
+        conn.execute("update raw.ga4_traffic_daily set key_events = key_events / 2, total_revenue = total_revenue / 2 "
+                     "where date = %s", (LAST,))
+        # A campaign-day the platform no longer reports: it must leave the marts too.
+        gone = conn.execute(
+            "delete from raw.tiktok_ads_campaign_daily where (advertiser_id, campaign_id, stat_time_day) = "
+            "(select advertiser_id, campaign_id, stat_time_day from raw.tiktok_ads_campaign_daily "
+            " where stat_time_day = %s and spend > 0 order by campaign_id limit 1) returning campaign_id", (LAST,)
+        ).fetchone()[0]
+        for table, column in DAILY_TABLES.items():  # the new day: a copy of the last one
+            names = [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema || '.' || table_name = %s "
+                "order by ordinal_position", (table,))]
+            values = [f"{n} + 1" if n == column else n for n in names]
+            conn.execute(f"insert into {table} ({', '.join(names)}) select {', '.join(values)} from {table} "
+                         f"where {column} = %s", (LAST,))
+        conn.execute("insert into raw.fx_rates (date, currency, rate_to_usd, source) "
+                     "select %s, currency, rate_to_usd, source from raw.fx_rates where date = "
+                     "(select max(date) from raw.fx_rates) on conflict do nothing", (NEW_DAY,))
+    return {"gone_campaign": gone}
+
+
+def test_a_window_run_leaves_older_rows_alone_and_equals_a_full_rebuild(copy_url):
+    before = _checksums_before(copy_url, WINDOW[0])
+    window_before = _contents(copy_url)
+    changed = _change_raw(copy_url)
+
+    _dbt(copy_url, "build", "--vars", _window_vars(*WINDOW))  # models and the (windowed) tests
+    assert _checksums_before(copy_url, WINDOW[0]) == before
+    assert all(count > 0 for count, _ in before.values())
+    incremental = _contents(copy_url)
+    for mart in INCREMENTAL_MARTS:  # the window really was rebuilt: new and changed rows
+        assert incremental[mart] != window_before[mart], mart
+    with psycopg.connect(copy_url) as conn:
+        assert conn.execute("select count(*) from marts.fct_campaign_daily where platform = 'tiktok_ads' "
+                            "and campaign_id = %s and date_day = %s", (changed["gone_campaign"], LAST)).fetchone()[0] == 0
+        assert conn.execute("select count(*) from marts.opt_campaign_inputs where date_day = %s",
+                            (NEW_DAY,)).fetchone()[0] > 0
+
+    _dbt(copy_url, "run", "--full-refresh")
+    assert _contents(copy_url) == incremental
+
+
+TAMPERED = "Tampered/Zone"
+
+
+def _tamper(url: str, day: date) -> tuple:
+    """Overwrite one fct_campaign_daily row's account_timezone on ``day`` (a column no test recomputes); return its
+    key. A rebuild of that day puts the real one back."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"update marts.fct_campaign_daily set account_timezone = '{TAMPERED}' "
+            "where (platform, account_id, campaign_id, date_day) "
+            "= (select platform, account_id, campaign_id, date_day from marts.fct_campaign_daily where date_day = %s "
+            "order by 1, 2, 3 limit 1) returning platform, account_id, campaign_id, date_day", (day,)
+        ).fetchone()
+
+
+def _timezone(url: str, key: tuple) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select account_timezone from marts.fct_campaign_daily where (platform, account_id, "
+                            "campaign_id, date_day) = (%s, %s, %s, %s)", key).fetchone()[0]
+
+
+def test_a_partition_run_rebuilds_its_day_and_the_lookback_days_only(copy_url, monkeypatch):
+    monkeypatch.setenv("MBO_LOOKBACK_DAYS", "3")
+    old, in_window = _tamper(copy_url, FIRST + timedelta(days=2)), _tamper(copy_url, LAST - timedelta(days=3))
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run_job(copy_url, {PARTITION_NAME_TAG: LAST.isoformat()}, instance)
+
+    assert _timezone(copy_url, old) == TAMPERED  # before the window: not rebuilt
+    assert _timezone(copy_url, in_window) != TAMPERED  # LAST - 3: rebuilt
+    vars_line = f'"mbo_start_date": "{LAST - timedelta(days=3)}", "mbo_end_date": "{LAST}"'
+    logged = [e.user_message for e in instance.all_logs(result.run_id) if "dbt build --vars" in e.user_message]
+    assert any(vars_line in line for line in logged), logged
+    built = {e.materialization.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert set(INCREMENTAL_MARTS) <= built
+
+
+def test_refresh_full_rebuilds_every_day(copy_url, tmp_path):
+    old = _tamper(copy_url, FIRST)
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        outcome = operations.refresh(_defs(copy_url), instance, LAST, LAST, full=True)
+    assert outcome.ok, outcome.message
+    assert _timezone(copy_url, old) != TAMPERED
