@@ -45,7 +45,7 @@ def replace_date_range(
     start: date,
     end: date,
     columns: Sequence[str],
-    rows: Sequence[Sequence],
+    rows: Iterable[Sequence],
 ) -> int:
     """Atomically replace the rows of ``table`` whose ``date_column`` lies in [start, end].
 
@@ -69,12 +69,13 @@ def replace_days(
     date_column: str,
     days: Sequence[date],
     columns: Sequence[str],
-    rows: Sequence[Sequence],
+    rows: Iterable[Sequence],
     keep: Sequence[tuple[str, ...]] = (),
     key: Sequence[str] = (),
 ) -> int:
     """Atomically replace the rows of ``table`` on ``days`` (which need not be contiguous) with ``rows``,
-    except the rows whose ``key`` columns (compared as text) are one of ``keep``: those stay as they are."""
+    except the rows whose ``key`` columns (compared as text) are one of ``keep``: those stay as they are.
+    ``rows`` may be a generator: it is streamed into COPY as it is consumed."""
     schema, name = table.split(".")
     condition = sql.SQL("{} = any(%s)").format(sql.Identifier(date_column))
     params: list = [list(days)]
@@ -92,7 +93,7 @@ def replace_days(
 
 
 def replace_table_contents(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]
 ) -> int:
     """Atomically replace every row of a snapshot table."""
     schema, name = table.split(".")

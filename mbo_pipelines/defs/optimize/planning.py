@@ -14,10 +14,13 @@ making (and pushing) another one.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -45,6 +48,8 @@ _MONEY_INPUTS = {"spend_reporting", "conversion_value_reporting", "daily_budget"
                  "budget_24h_ago"}
 _OPTIONAL_INPUTS = {"budget_24h_ago"}
 _MICROS = 1_000_000  # numbers are hashed in millionths: float noise below that never changes an id
+_NA = "NA"  # a missing value in the canonical CSV
+_CANONICAL_BLOCK_ROWS = 100_000
 
 
 #: Why a campaign keeps its budget regardless of the others (``Plan.rows["held_reason"]``).
@@ -132,27 +137,89 @@ def _micros(value: float | None) -> int | None:
     return None if value is None else int(round(float(value) * _MICROS))
 
 
-def _canonical_table(frame: pd.DataFrame, columns: list[str], name: str) -> bytes:
+@dataclass(frozen=True)
+class _CanonicalColumn:
+    """One column of a canonical table: its sort keys (most significant first), the byte length of all its
+    values as written, and ``cells(rows)``: the written values of those rows."""
+
+    sort_keys: list[np.ndarray]
+    byte_length: int
+    cells: Callable[[np.ndarray], list[str]]
+
+
+def _csv_cells(values) -> list[str]:
+    """Each value (str) as ``DataFrame.to_csv`` writes it inside a row: quoted only where CSV needs it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    cells = []
+    for value in values:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([value, ""])  # a second field: an empty value alone on its row would be quoted
+        cells.append(buffer.getvalue()[:-2])
+    return cells
+
+
+_POWERS_OF_TEN = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
+
+
+def _money_column(values: pd.Series) -> _CanonicalColumn:
+    """Whole millionths, missing and non-finite ones as NA (sorted last); formatted a block at a time."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    scaled = pd.array(np.where(np.isfinite(numbers), np.round(numbers * _MICROS), np.nan), dtype="Int64")
+    missing = scaled.isna()
+    whole = scaled.to_numpy(dtype=np.int64, na_value=0)
+    magnitude = np.where(whole < 0, -(whole + 1), whole).astype(np.uint64) + (whole < 0)  # |n| without overflow
+    digits = np.searchsorted(_POWERS_OF_TEN, magnitude, side="right") + 1
+    sizes = np.where(missing, len(_NA), digits + (whole < 0))
+
+    def cells(rows: np.ndarray) -> list[str]:
+        return [_NA if gone else str(n) for n, gone in zip(whole[rows].tolist(), missing[rows].tolist())]
+
+    return _CanonicalColumn([missing, whole], int(sizes.sum()), cells)
+
+
+def _text_column(values: pd.Series, is_day: bool) -> _CanonicalColumn:
+    """Text (days as ISO dates), each distinct value formatted once; missing ones as NA, sorted last."""
+    codes, uniques = pd.factorize(values if is_day else values.astype(str), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object)
+    if is_day:
+        text = pd.to_datetime(text).dt.strftime("%Y-%m-%d").astype(object)
+    present = text.notna().to_numpy()
+    written = np.full(len(text) + 1, _NA, dtype=object)  # the last one for code -1, a missing value
+    written[:-1][present] = _csv_cells(text[present])
+    # Equal text ranks equal (a day given once as a date and once as text); missing values sort last.
+    ranks = np.append(text.rank(method="dense", na_option="bottom").to_numpy(np.int64), len(text) + 1)
+    sizes = np.fromiter((len(c.encode()) for c in written), dtype=np.int64, count=len(written))
+    codes = np.where(codes < 0, len(text), codes)
+    return _CanonicalColumn([ranks[codes]], int(sizes[codes].sum()), lambda rows: written.take(codes[rows]).tolist())
+
+
+def _canonical_table(frame: pd.DataFrame, columns: list[str], name: str) -> tuple[int, Iterator[bytes]]:
     """``frame``'s ``columns`` as CSV in one canonical form: the same data gives the same bytes whatever its
     row order, column order, index or dtypes (text as str, days as ISO dates, numbers in whole millionths,
-    non-finite ones as NA; rows sorted on every column)."""
+    non-finite ones as NA; rows sorted on every column). Returns the byte length and the bytes in blocks of
+    rows: a long history is never held whole as text, and each distinct text or day is formatted once."""
     missing = [c for c in columns if c not in frame and c not in _OPTIONAL_INPUTS]
     if missing:
         raise PlanError(f"{name} lacks the column(s) {', '.join(missing)} that planning needs")
-    canonical = {}
+    parts = []
     for column in columns:
         values = frame[column].reset_index(drop=True) if column in frame else pd.Series(np.nan, index=range(len(frame)))
-        if column == "date_day":
-            canonical[column] = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
-        elif column in _MONEY_INPUTS:
-            numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-            scaled = np.where(np.isfinite(numbers), np.round(numbers * _MICROS), np.nan)
-            canonical[column] = pd.Series(scaled).astype("Int64")
-        else:
-            canonical[column] = values.astype(str)
-    table = pd.DataFrame(canonical, columns=columns)
-    table = table.sort_values(columns, na_position="last").reset_index(drop=True)
-    return table.to_csv(index=False, lineterminator="\n", na_rep="NA").encode()
+        parts.append(_money_column(values) if column in _MONEY_INPUTS else _text_column(values, column == "date_day"))
+    keys = [key for part in parts for key in part.sort_keys]
+    order = np.lexsort(keys[::-1]) if len(frame) else np.arange(0)  # lexsort: the last key sorts first
+    header = (",".join(_csv_cells(columns)) + "\n").encode()
+    # A comma after every value but the last of its row, which the newline ends.
+    length = len(header) + len(frame) * len(columns) + sum(part.byte_length for part in parts)
+
+    def blocks() -> Iterator[bytes]:
+        yield header
+        for start in range(0, len(order), _CANONICAL_BLOCK_ROWS):
+            rows = order[start:start + _CANONICAL_BLOCK_ROWS]
+            yield ("\n".join(map(",".join, zip(*(part.cells(rows) for part in parts)))) + "\n").encode()
+
+    return length, blocks()
 
 
 def plan_inputs_fingerprint(
@@ -186,14 +253,20 @@ def plan_inputs_fingerprint(
         "uplift_level": _micros(UPLIFT_LEVEL),
     }
     digest = hashlib.sha256()
+    settings_text = json.dumps(settings, sort_keys=True).encode()
     parts = (
-        json.dumps(settings, sort_keys=True).encode(),
+        (len(settings_text), iter([settings_text])),
         _canonical_table(daily, DAILY_INPUT_COLUMNS, "the daily history"),
         _canonical_table(campaigns, CAMPAIGN_INPUT_COLUMNS, "the campaigns"),
     )
-    for part in parts:  # length-prefixed, so no part can run into the next
-        digest.update(f"{len(part)}:".encode())
-        digest.update(part)
+    for length, blocks in parts:  # length-prefixed, so no part can run into the next
+        digest.update(f"{length}:".encode())
+        hashed = 0
+        for block in blocks:
+            digest.update(block)
+            hashed += len(block)
+        if hashed != length:  # a bug in the canonical form, never the data: an id must not be guessed
+            raise PlanError(f"canonical form of the plan inputs is {hashed} bytes, announced {length}")
     return digest.hexdigest()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -25,9 +27,23 @@ class LoadOutcome:
     quarantined: int
 
 
-def _values(table: RawTable, rows: list[dict[str, Any]], run_id: str | None) -> list[list]:
+def _values(table: RawTable, rows: Iterable[dict[str, Any]], run_id: str | None) -> Iterator[tuple]:
+    """Each row's values in the table's column order plus the run id, one at a time: streamed into COPY, never
+    held as a second copy of the batch. A missing column is NULL (a missing JSON column is an error)."""
+    columns = table.column_names
     json_columns = set(table.json_columns)
-    return [[*(Jsonb(row[c]) if c in json_columns else row.get(c) for c in table.column_names), run_id] for row in rows]
+    json_positions = [n for n, c in enumerate(columns) if c in json_columns]
+    pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    for row in rows:
+        try:
+            values = pick(row)
+        except KeyError:
+            values = tuple(row[c] if n in json_positions else row.get(c) for n, c in enumerate(columns))
+        if json_positions:
+            values = list(values)
+            for n in json_positions:
+                values[n] = Jsonb(values[n])
+        yield (*values, run_id)
 
 
 def check_and_load(url: str, table: RawTable, rows: list[dict[str, Any]], window: tuple[date, date] | None,

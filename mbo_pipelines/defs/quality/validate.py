@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mbo_pipelines.defs.quality import expectations as ex
-from mbo_pipelines.defs.quality.frames import account_of, columns_seen, duplicate_of, number, row_day, row_frame
+from mbo_pipelines.defs.quality.frames import account_of, columns_seen, duplicate_of, number, row_days, row_frame
 from mbo_pipelines.defs.quality.rules import VALID_ROWS, VALID_TABLE, VOLUME, TableRules, VolumeBand
 
 #: (day, account) -> (rows, volume): what a table held or holds per account and day.
@@ -64,7 +64,7 @@ class QualityReport:
 
     def __post_init__(self) -> None:
         window = {d.isoformat() for d in self.window_days}
-        self._days = [row_day(self.rules, row, window) for row in self.rows]
+        self._days = row_days(self.rules, self.rows, window)
 
     def day_of(self, index: int) -> date | None:
         """The window day row ``index`` belongs to (None: unusable date, or a snapshot)."""
@@ -86,6 +86,8 @@ class QualityReport:
 
     def rows_to_load(self) -> list[dict[str, Any]]:
         """Rows that pass every row-level expectation and belong to a day that is not held back."""
+        if not self.row_reasons and not self.held_days:
+            return list(self.rows)
         return [row for i, row in enumerate(self.rows)
                 if i not in self.row_reasons and not self.is_held(self.day_of(i))]
 
@@ -96,18 +98,22 @@ class QualityReport:
         that also come with a valid row (an exact duplicate kept once) are not kept twice.
         """
         key = self.rules.table.key
-        loading = {_key_text(row, key) for row in self.rows_to_load()}
-        kept = set()
+        candidates = set()
         for i in self.row_reasons:
             if self.is_held(self.day_of(i)) or (self.rules.is_daily and self.day_of(i) is None):
                 continue
             text = _key_text(self.rows[i], key)
-            if text is not None and text not in loading:
-                kept.add(text)
-        return sorted(kept)
+            if text is not None:
+                candidates.add(text)
+        if not candidates:  # the usual case: nothing quarantined, no key of the loading rows to print
+            return []
+        loading = {_key_text(row, key) for row in self.rows_to_load()}
+        return sorted(candidates - loading)
 
     def rows_to_quarantine(self) -> list[tuple[dict[str, Any], date | None, str]]:
         """(row, its day, reason) for every row that does not load."""
+        if not self.row_reasons and not self.held_days:
+            return []
         out = []
         for i, row in enumerate(self.rows):
             day = self.day_of(i)
@@ -196,16 +202,19 @@ def _schema_findings(report: QualityReport) -> None:
         report.held_days.setdefault(ALL_DAYS, []).append(f"columns differ from {report.rules.name}'s ({detail})")
 
 
-def _account_findings(report: QualityReport, valid: list[int], accepted: Collection[tuple[str, date | None]]) -> None:
+def _account_findings(report: QualityReport, valid: list[int], accounts: list[str],
+                      accepted: Collection[tuple[str, date | None]]) -> None:
     """One currency per account across the batch: a day on which an account reports a currency other than its
-    usual one (the one most of its rows in the batch carry; every day of it when there is no such one) is held."""
+    usual one (the one most of its rows in the batch carry; every day of it when there is no such one) is held.
+    ``accounts``: the account of each ``valid`` row."""
     per_day: dict[tuple[date | None, str], set[str]] = defaultdict(set)
     rows_per_currency: dict[str, Counter] = defaultdict(Counter)
-    for i in valid:
-        row = report.rows[i]
-        account, currency = account_of(report.rules, row), str(row.get(report.rules.currency_column))
-        per_day[(report.day_of(i), account)].add(currency)
-        rows_per_currency[account][currency] += 1
+    currency_column = report.rules.currency_column
+    currencies = [str(report.rows[i].get(currency_column)) for i in valid]
+    for (day, account, currency) in dict.fromkeys(zip(map(report.day_of, valid), accounts, currencies)):
+        per_day[(day, account)].add(currency)
+    for (account, currency), n in Counter(zip(accounts, currencies)).items():
+        rows_per_currency[account][currency] += n
     if not per_day:
         return
     usual = {}
@@ -238,19 +247,20 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _volume_findings(report: QualityReport, valid: list[int], history: DailyTotals, band: VolumeBand,
-                     accepted: Collection[tuple[str, date | None]]) -> None:
+def _volume_findings(report: QualityReport, valid: list[int], accounts: list[str], history: DailyTotals,
+                     band: VolumeBand, accepted: Collection[tuple[str, date | None]]) -> None:
     rules = report.rules
     if not rules.is_daily or not report.window_days or rules.volume_column is None:
         return
     batch: dict[tuple[date, str], list[float]] = defaultdict(lambda: [0, 0.0])
-    for i in valid:
+    volume_column = rules.volume_column
+    for i, account in zip(valid, accounts):
         day = report.day_of(i)
         if day is None:
             continue
-        total = batch[(day, account_of(rules, report.rows[i]))]
+        total = batch[(day, account)]
         total[0] += 1
-        total[1] += float(number(report.rows[i].get(rules.volume_column)) or 0)
+        total[1] += float(number(report.rows[i].get(volume_column)) or 0)
     window = set(report.window_days)
 
     def per_account(day: date) -> dict[str, tuple[float, float]] | None:
@@ -327,6 +337,7 @@ def check_batch(rules: TableRules, rows: Sequence[dict[str, Any]], window: tuple
     if judged:
         _row_findings(report, row_frame(rules, rows, judged))
     valid = [i for i in judged if i not in report.row_reasons]
-    _account_findings(report, valid, accepted)
-    _volume_findings(report, valid, history, band, accepted)
+    accounts = [account_of(rules, rows[i]) for i in valid]
+    _account_findings(report, valid, accounts, accepted)
+    _volume_findings(report, valid, accounts, history, band, accepted)
     return report
