@@ -169,6 +169,8 @@ def test_ga4_sees_one_untagged_campaign_per_account_of_a_sized_market(url):
 
 
 def test_the_size_comes_from_the_environment(monkeypatch):
+    # A URL that is never connected to: building connectors must not start the default embedded server.
+    monkeypatch.setenv("MBO_DATABASE_URL", "postgresql://unused@127.0.0.1:1/unused")
     monkeypatch.delenv("MBO_SANDBOX_CAMPAIGNS", raising=False)
     assert mbo_resource_from_env().sandbox_campaigns is None
     monkeypatch.setenv("MBO_SANDBOX_CAMPAIGNS", "250")
