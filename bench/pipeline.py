@@ -101,13 +101,16 @@ def _execute(job, instance, log, **kwargs):
 
 
 def _raw_rows_written(result) -> int:
-    """Rows the run's extract assets wrote (their ``rows_written`` metadata)."""
-    total = 0
+    """Rows the run's extract assets wrote (their ``rows_written`` metadata).
+
+    A range run materializes every partition with the same run-wide metadata: count each asset once.
+    """
+    written: dict = {}
     for event in result.get_asset_materialization_events():
         value = event.materialization.metadata.get("rows_written")
         if value is not None and event.materialization.asset_key.path[0] == "raw":
-            total += int(value.value)
-    return total
+            written[event.materialization.asset_key] = int(value.value)
+    return sum(written.values())
 
 
 def run_stage_here(stage: str, start: date, end: date) -> dict:

@@ -279,13 +279,15 @@ def platforms_report() -> str:
 
 
 def _rows_written(result: dg.ExecuteInProcessResult) -> int:
-    total = 0
+    """Raw rows the run wrote. A range run materializes every partition with the same run-wide metadata:
+    each asset counts once."""
+    written: dict[dg.AssetKey, int] = {}
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
         value = metadata.get("rows_written") or metadata.get("rows_upserted") or metadata.get("row_count")
         if value is not None and str(event.materialization.asset_key.path[0]) == "raw":
-            total += int(value.value)
-    return total
+            written[event.materialization.asset_key] = int(value.value)
+    return sum(written.values())
 
 
 def _plan_id(result: dg.ExecuteInProcessResult) -> str | None:

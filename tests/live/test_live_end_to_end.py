@@ -135,6 +135,11 @@ def test_refresh_loads_exactly_what_the_fakes_serve(live):
     # It ran through Dagster: the run is in the instance's run storage, as the UI would list it.
     run_id = refresh.stdout.rsplit("(run ", 1)[1].split(")")[0]
     assert query(live["url"], "select status from runs where run_id = %s", (run_id,)) == [("SUCCESS",)]
+    # The rows it reports are the rows the raw tables hold (the range's partitions counted once, not per day).
+    reported = int(refresh.stdout.split(": ", 1)[1].split(" raw rows written")[0].replace(",", ""))
+    raw_tables = ("google_ads_campaign_daily", "google_ads_campaigns", "meta_ads_campaign_daily", "meta_ads_campaigns",
+                  "tiktok_ads_campaign_daily", "tiktok_ads_campaigns", "ga4_traffic_daily", "fx_rates")
+    assert reported == sum(query(live["url"], f"select count(*) from raw.{t}")[0][0] for t in raw_tables)
     google, meta, tiktok = live["worlds"]
     url = live["url"]
     raw_google = {(a, c, d): (Decimal(cost) / 1_000_000, i, k, conv, value) for a, c, d, cost, i, k, conv, value in query(
