@@ -100,19 +100,6 @@ def _execute(job, instance, log, **kwargs):
         return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
 
 
-def _raw_rows_written(result) -> int:
-    """Rows the run's extract assets wrote (their ``rows_written`` metadata).
-
-    A range run materializes every partition with the same run-wide metadata: count each asset once.
-    """
-    written: dict = {}
-    for event in result.get_asset_materialization_events():
-        value = event.materialization.metadata.get("rows_written")
-        if value is not None and event.materialization.asset_key.path[0] == "raw":
-            written[event.materialization.asset_key] = int(value.value)
-    return sum(written.values())
-
-
 def run_stage_here(stage: str, start: date, end: date) -> dict:
     """Run one stage over [start, end] in this process, configured by the environment; what it did, as a dict.
 
@@ -167,7 +154,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
         out["error"] = operations.failure_reason(result)
         return out
     if stage == "extract":
-        out["rows"] = _raw_rows_written(result)
+        out["rows"] = operations.rows_written(result)
     elif stage == "plan":
         out.update(_plan_facts(result))
     elif stage == "push":

@@ -98,7 +98,7 @@ def extract(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end
         result = _execute(job, instance, log, tags=_range_tags(start, end), asset_selection=keys)
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id)
-    rows = _rows_written(result)
+    rows = rows_written(result)
     return Outcome(True, f"extracted {start}..{end} from {', '.join(chosen)}: {rows:,} rows written", result.run_id)
 
 
@@ -118,7 +118,7 @@ def refresh(defs: dg.Definitions, instance: dg.DagsterInstance, start: date, end
         return Outcome(False, failure_reason(result), result.run_id)
     plan_id = _plan_id(result)
     same = " (inputs unchanged: the plan already made from them, not pushed again)" if _inputs_unchanged(result) else ""
-    return Outcome(True, f"refreshed {start}..{end}: {_rows_written(result):,} raw rows written; plan {plan_id}{same}",
+    return Outcome(True, f"refreshed {start}..{end}: {rows_written(result):,} raw rows written; plan {plan_id}{same}",
                    result.run_id, plan_id)
 
 
@@ -278,7 +278,7 @@ def platforms_report() -> str:
     return "\n".join(lines)
 
 
-def _rows_written(result: dg.ExecuteInProcessResult) -> int:
+def rows_written(result: dg.ExecuteInProcessResult) -> int:
     """Raw rows the run wrote. A range run materializes every partition with the same run-wide metadata:
     each asset counts once."""
     written: dict[dg.AssetKey, int] = {}

@@ -121,3 +121,21 @@
 {% macro mbo_windowed_marts() -%}
     {{ return(['fct_campaign_daily', 'fct_campaign_attribution', 'fct_platform_daily', 'opt_campaign_inputs']) }}
 {%- endmacro %}
+
+
+{#
+    The config of a fact mart built over the window: incremental (delete+insert on
+    unique_key, whole days of the window deleted first by the pre-hook) when the
+    window vars are set, a plain table of all history otherwise. One definition
+    for fct_campaign_daily, fct_campaign_attribution, fct_platform_daily and
+    opt_campaign_inputs.
+#}
+{% macro windowed_fact_config(unique_key) -%}
+    {{ config(
+        materialized=('incremental' if mbo_window() is not none else 'table'),
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change='fail',
+        pre_hook="{{ delete_incremental_window('date_day') }}",
+    ) }}
+{%- endmacro %}
