@@ -21,11 +21,16 @@ id and the error as the response; a call that sent nothing (every change
 refused before sending, a validate-only call to a platform without one)
 leaves None. A call that sends several requests (one per customer or per
 campaign) leaves one receipt naming them all, in the order sent.
+
+Reads before writes can be scoped: a connector that can read some of its
+accounts only (``AccountCampaignReader.fetch_campaigns_of``) lets a push read
+just the accounts a batch of changes touches, so pushing N changes reads
+about N campaigns instead of N times the whole platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -138,6 +143,23 @@ class BatchBudgetWriter(Protocol):
         Raises ``ConnectorError`` when the request as a whole failed (nothing is known to be applied).
         Sets ``last_write`` either way.
         """
+
+
+@runtime_checkable
+class AccountCampaignReader(Protocol):
+    """A connector that can read the campaigns of some of its accounts only."""
+
+    def fetch_campaigns_of(self, account_ids: Collection[str]) -> list[dict[str, Any]]:
+        """``fetch_campaigns()`` rows of every campaign in the accounts named (spelled as MBO spells them: Meta's
+        with or without ``act_``); accounts the connector does not manage give no rows."""
+
+
+def fetch_campaigns_of(connector: PlatformConnector, account_ids: Collection[str]) -> list[dict[str, Any]]:
+    """The current settings of every campaign in ``account_ids``: one scoped read when the connector offers it
+    (``AccountCampaignReader``), else every campaign it manages (rows of other accounts included)."""
+    if isinstance(connector, AccountCampaignReader):
+        return connector.fetch_campaigns_of(account_ids)
+    return connector.fetch_campaigns()
 
 
 def send_budget_changes(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -164,11 +164,13 @@ class SandboxMarket:
                 self._campaigns = state.load_campaigns(conn, self.seed, self.size)
         return [c for c in self._campaigns if platform in (None, c.platform)]
 
-    def statuses(self, platform: str | None = None) -> dict[tuple[str, str, str], str]:
-        """Each campaign's status as stored now, by (platform, account_id, campaign_id)."""
+    def statuses(self, platform: str | None = None,
+                 accounts: Sequence[str] | None = None) -> dict[tuple[str, str, str], str]:
+        """Each campaign's status as stored now (of the ``accounts`` named, or all), by (platform, account_id,
+        campaign_id)."""
         with warehouse.connect(self.database_url) as conn:
             self.ensure(conn)
-            return state.campaign_statuses(conn, self.seed, self.size, platform)
+            return state.campaign_statuses(conn, self.seed, self.size, platform, accounts)
 
     def _synthetic(self, campaign: SandboxCampaign, end: date) -> np.ndarray:
         """The advertiser's schedule from EPOCH to ``end`` (a read-only view; a schedule's days do not
@@ -202,12 +204,14 @@ class SandboxMarket:
         budgets = self.window_budgets(platform, campaigns, EPOCH + timedelta(days=WARMUP_DAYS), end)
         return {c.campaign_id: row for c, row in zip(campaigns, budgets, strict=True)}
 
-    def current_budgets(self, platform: str) -> dict[str, float]:
-        """Each campaign's daily budget in force today, by campaign_id."""
-        campaigns = self.campaigns(platform)
+    def current_budgets(self, platform: str, campaigns: list[SandboxCampaign] | None = None) -> dict[str, float]:
+        """Each campaign's daily budget in force today (of ``campaigns``, or the platform's), by campaign_id."""
+        accounts = None if campaigns is None else sorted({c.account_id for c in campaigns})
+        campaigns = self.campaigns(platform) if campaigns is None else campaigns
         with warehouse.connect(self.database_url) as conn:
             self.ensure(conn)
-            changes = state.budget_changes(conn, self.seed, platform, self.size, since=self.today, until=self.today)
+            changes = state.budget_changes(conn, self.seed, platform, self.size, since=self.today, until=self.today,
+                                           accounts=accounts)
         current = {}
         for c in campaigns:
             latest = changes.get((c.account_id, c.campaign_id))
@@ -263,11 +267,22 @@ class SandboxConnector:
 
     def fetch_campaigns(self) -> list[dict[str, Any]]:
         """Every campaign's current name, status, currency and daily budget."""
-        budgets = self.market.current_budgets(self.platform)
-        statuses = self.market.statuses(self.platform)
+        return self._campaign_rows(self.market.campaigns(self.platform), accounts=None)
+
+    def fetch_campaigns_of(self, account_ids: Collection[str]) -> list[dict[str, Any]]:
+        """``fetch_campaigns()`` of the accounts named (Meta's with or without ``act_``): reads only those."""
+        wanted = {_meta_account(str(a)) for a in account_ids}
+        campaigns = [c for c in self.market.campaigns(self.platform) if _meta_account(c.account_id) in wanted]
+        return self._campaign_rows(campaigns, accounts=sorted({c.account_id for c in campaigns}))
+
+    def _campaign_rows(self, campaigns: list[SandboxCampaign], accounts: list[str] | None) -> list[dict[str, Any]]:
+        if not campaigns:
+            return []
+        budgets = self.market.current_budgets(self.platform, None if accounts is None else campaigns)
+        statuses = self.market.statuses(self.platform, accounts)
         return [
             _CAMPAIGN_ROW[self.platform](c, statuses[(c.platform, c.account_id, c.campaign_id)], budgets[c.campaign_id])
-            for c in self.market.campaigns(self.platform)
+            for c in campaigns
         ]
 
     def set_daily_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:

@@ -144,45 +144,52 @@ def load_campaigns(conn: psycopg.Connection, seed: int, size: int | None = None)
 
 
 def campaign_statuses(
-    conn: psycopg.Connection, seed: int, size: int | None = None, platform: str | None = None
+    conn: psycopg.Connection, seed: int, size: int | None = None, platform: str | None = None,
+    accounts: Sequence[str] | None = None,
 ) -> dict[tuple[str, str, str], str]:
-    """Status ('active' or 'paused') per (platform, account_id, campaign_id), of one platform or all."""
+    """Status ('active' or 'paused') per (platform, account_id, campaign_id), of one platform or all, of the
+    ``accounts`` named or all."""
     rows = conn.execute(
         "select platform, account_id, campaign_id, status from sandbox.campaigns "
-        "where seed = %s and market_size = %s and platform = coalesce(%s, platform)",
-        (seed, market_size(size), platform),
+        "where seed = %s and market_size = %s and platform = coalesce(%s, platform)"
+        " and (%s::text[] is null or account_id = any(%s::text[]))",
+        (seed, market_size(size), platform, accounts, accounts),
     ).fetchall()
     return {(p, a, c): s for p, a, c, s in rows}
 
 
 def budget_changes(
     conn: psycopg.Connection, seed: int, platform: str, size: int | None = None,
-    since: date | None = None, until: date | None = None,
+    since: date | None = None, until: date | None = None, accounts: Sequence[str] | None = None,
 ) -> dict[tuple[str, str], list[tuple[date, float]]]:
-    """Budget changes of a platform's campaigns in force on some day of [since, until], oldest first, per
-    (account_id, campaign_id): each campaign's latest change effective on or before ``since`` and every
-    later one up to ``until`` (None: from the first change, to the last)."""
-    key = (seed, market_size(size), platform)
+    """Budget changes of a platform's campaigns (of the ``accounts`` named, or all) in force on some day of
+    [since, until], oldest first, per (account_id, campaign_id): each campaign's latest change effective on or
+    before ``since`` and every later one up to ``until`` (None: from the first change, to the last)."""
+    key = {"seed": seed, "size": market_size(size), "platform": platform, "accounts": accounts,
+           "since": since, "until": until}
+    of_market = """seed = %(seed)s and market_size = %(size)s and platform = %(platform)s
+          and (%(accounts)s::text[] is null or account_id = any(%(accounts)s::text[]))"""
     rows = []
     if since is not None:
         rows += conn.execute(
-            """
+            f"""
             select distinct on (account_id, campaign_id) account_id, campaign_id, effective_date, daily_budget
             from sandbox.budget_changes
-            where seed = %s and market_size = %s and platform = %s and effective_date <= %s
+            where {of_market} and effective_date <= %(since)s
             order by account_id, campaign_id, effective_date desc, change_id desc
             """,
-            (*key, since),
+            key,
         ).fetchall()
     rows += conn.execute(
-        """
+        f"""
         select account_id, campaign_id, effective_date, daily_budget
         from sandbox.budget_changes
-        where seed = %s and market_size = %s and platform = %s
-          and effective_date > coalesce(%s::date, '-infinity') and effective_date <= coalesce(%s::date, 'infinity')
+        where {of_market}
+          and effective_date > coalesce(%(since)s::date, '-infinity')
+          and effective_date <= coalesce(%(until)s::date, 'infinity')
         order by effective_date, change_id
         """,
-        (*key, since, until),
+        key,
     ).fetchall()
     changes: dict[tuple[str, str], list[tuple[date, float]]] = {}
     for account_id, campaign_id, effective, budget in rows:

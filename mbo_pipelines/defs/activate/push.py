@@ -25,7 +25,8 @@ Safety properties:
 - Only the latest plan is pushed; this, and the kill switch, are checked again before every batch of writes.
 
 Batches: the changes go out platform by platform in batches of at most ``batch_size`` (``MBO_PUSH_BATCH_SIZE``,
-default 200). Each batch is one fresh read of the platform, one check of every guardrail against it, one
+default 200), an account's changes together. Each batch is one fresh read of every campaign in the accounts it
+changes (``fetch_campaigns_of``: only those accounts, when the connector can scope its read), one check of every guardrail against it, one
 "kill switch? newer plan?" check, one ledger transaction marking its changes ``applying``, its writes, and one
 ledger transaction with their outcomes. A platform that takes many changes per request (``BatchBudgetWriter``)
 gets one request per batch; one that writes one change at a time gets a batch only when it offers it
@@ -56,6 +57,7 @@ from mbo_pipelines.connectors import (
     BudgetChange,
     PlatformConnector,
     WriteReceipt,
+    fetch_campaigns_of,
     last_write,
     send_budget_changes,
 )
@@ -75,6 +77,7 @@ from mbo_pipelines.defs.activate.ledger import (
 )
 from mbo_pipelines.defs.activate.policy import LiveChangesNotAllowed, Policy, load_policy
 from mbo_pipelines.defs.activate.rehearsals import LedgerRecorder, RehearsalRecorder
+from mbo_pipelines.defs.activate.push_log import BatchLog
 from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.platform_setup import NATIVE_PLATFORMS
 from mbo_pipelines.redaction import redact
@@ -98,6 +101,8 @@ DEFAULT_BATCH_SIZE = 200
 BATCH_SIZE_ENV = "MBO_PUSH_BATCH_SIZE"
 #: A one-at-a-time connector with this attribute True may be read once per batch of writes (module docstring).
 READS_PER_BATCH = "reads_per_batch"
+#: How the log names a change a dead push had already applied (found on the platform, not sent again).
+RECONCILED = "reconciled (the platform already runs the new budget)"
 
 
 class PushInProgress(RuntimeError):
@@ -421,24 +426,38 @@ def _push_platform(ctx: _Context, record: Recorder, platform: str, rows: list[Le
     # A platform that takes many changes per request, or may be read once per batch, gets batches; the others
     # one change at a time. A dry run is one read and one validation request per batch, whatever the platform.
     # One at a time, each change is checked against a read taken after the ones before it landed.
+    # An account's changes go out together (sorted, stable): each batch reads only the accounts it changes.
+    rows = sorted(rows, key=lambda r: r.account_id)
     chunks = [rows] if dry or batch else [[row] for row in rows]
     chunks = [chunk[i:i + ctx.batch_size] for chunk in chunks for i in range(0, len(chunk), ctx.batch_size)]
+    notes = BatchLog(ctx.log, platform)
+    try:
+        return _push_chunks(ctx, record, platform, chunks, connector, dry, notes)
+    finally:
+        notes.emit()
+
+
+def _push_chunks(ctx: _Context, record: Recorder, platform: str, chunks: list[list[LedgerRow]],
+                 connector: PlatformConnector, dry: bool, notes: BatchLog) -> int:
+    """Read, check and send each batch of one platform's changes in turn; returns how many were settled."""
     done = 0
     for chunk in chunks:
         # Read right before each write, and check every guardrail against that read: a budget changed on
-        # the platform during the push is never overwritten from a stale view.
+        # the platform during the push is never overwritten from a stale view. The read covers every campaign
+        # of the batch's accounts (the account caps sum them), and nothing else.
         try:
-            live = guardrails.live_campaigns(platform, connector.fetch_campaigns())
+            live = _read(connector, platform, chunk)
         except Exception as exc:  # noqa: BLE001 - any failure to read the platform fails these changes
             reason = f"could not read current budgets from {platform}: {error_text(exc, ctx.secrets)}"
             ctx.log.error(f"plan {ctx.plan_id}: {reason}")
             # An attempted row is not failed blind: it stays open for the next push to read back.
             done += sum(record.finish(r, FAILED, error=reason) for r in chunk if r.attempts == 0 or dry)
             continue
-        settled, sendable = _check(ctx, record, platform, chunk, live, dry)
+        settled, sendable = _check(ctx, record, platform, chunk, live, dry, notes)
         done += settled
         if sendable:
-            done += _send(record, ctx.conn, ctx.plan_id, platform, sendable, connector, dry, ctx.secrets, ctx.log)
+            done += _send(record, ctx.conn, ctx.plan_id, platform, sendable, connector, dry, ctx.secrets, ctx.log,
+                          notes)
         # The batch's outcomes are durable before the next batch is read.
         record.flush()
     return done
@@ -457,6 +476,7 @@ def _check(
     rows: list[LedgerRow],
     live: dict[tuple[str, str], guardrails.LiveCampaign],
     dry: bool,
+    notes: BatchLog,
 ) -> tuple[int, list[tuple[LedgerRow, guardrails.LiveCampaign]]]:
     """Settle what the fresh read decides (refused, skipped; already applied by a dead push); return the rest,
     each clipped by the account's limits."""
@@ -477,14 +497,14 @@ def _check(
         if i not in decided:
             # A push that died after the platform took the change: record it, do not send it again. Its
             # live_daily_budget stays the one read before the write: what a rollback and the 24-hour limit go back to.
-            ctx.log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
+            notes.info(RECONCILED, _what(platform, row))
             done += record.finish(row, APPLIED, reconciled=True)
             continue
         row, problems = decided[i]
         if problems:
             reason = "; ".join(problems)
             status = outcome_of(problems)
-            ctx.log.warning(f"{status} {_what(platform, row)}: {reason}")
+            notes.warning(status, f"{_what(platform, row)}: {reason}")
             done += record.finish(row, status, error=reason,
                                   live_daily_budget=campaign.daily_budget if campaign else None)
         else:
@@ -560,6 +580,7 @@ def _send(
     dry: bool,
     secrets: tuple[str, ...],
     log: Any,
+    notes: BatchLog,
 ) -> int:
     """Send one request's changes (or validate them, in a dry run) and record each outcome."""
     done = 0
@@ -584,26 +605,27 @@ def _send(
     errors = [redact(error, secrets) if error else None for error, _ in sent]
     # After a failed call, ask the platform what it runs now before deciding failed (a timeout may come
     # after the platform took the write).
-    read_back = _read_back(connector, platform) if any(errors) and not dry else {}
+    read_back = _read_back(connector, platform, [row for row, _ in batch]) if any(errors) and not dry else {}
     for (row, campaign), error, (_, receipt) in zip(batch, errors, sent, strict=True):
         request_id, response = (receipt.request_id, receipt.response) if receipt else (None, None)
         if error and read_back is None:
             # Neither the write's answer nor the platform says whether the money moved: the row stays applying
             # (its error noted) and the next push, or the resume sensor, reads it back before anything else.
-            log.error(f"{_what(platform, row)}: the call failed ({error}) and {platform} could not be read back; "
-                      "left applying for the next push to settle")
+            notes.error(f"left applying (the call failed and {platform} could not be read back; the next push "
+                        "settles them)", f"{_what(platform, row)}: {error}")
             record.finish(row, APPLYING, error=f"unsettled: {error}"[:MAX_ERROR_CHARS], request_id=request_id,
                           response=response)
         elif error and _reached(read_back.get((row.account_id, row.campaign_id)), row):
-            log.warning(f"{_what(platform, row)}: the call failed ({error}) but the platform runs the new budget")
+            notes.warning("applied though the call failed (the platform runs the new budget)",
+                          f"{_what(platform, row)}: {error}")
             done += record.finish(row, APPLIED, error=f"reconciled after: {error}"[:MAX_ERROR_CHARS],
                                   reconciled=True, request_id=request_id, response=response)
         elif error:
-            log.error(f"{'validation of ' if dry else ''}{_what(platform, row)} failed: {error}")
+            notes.error("failed validation" if dry else "failed", f"{_what(platform, row)}: {error}")
             done += record.finish(row, FAILED, error=error[:MAX_ERROR_CHARS], live_daily_budget=campaign.daily_budget,
                                   request_id=request_id, response=response)
         else:
-            log.info(f"{'rehearsed' if dry else 'applied'} {_what(platform, row)}")
+            notes.info("rehearsed" if dry else "applied", _what(platform, row))
             done += record.finish(row, APPLIED, live_daily_budget=campaign.daily_budget if dry else None,
                                   request_id=request_id, response=response)
     return done
@@ -626,11 +648,18 @@ def _requests(connector: PlatformConnector, batch: list[BudgetChange], dry: bool
     return sent
 
 
-def _read_back(connector: PlatformConnector, platform: str) -> dict[tuple[str, str], guardrails.LiveCampaign] | None:
-    """The platform's budgets after a failed write, to tell a refused change from one that went through; None
-    when the platform cannot be read either."""
+def _read(connector: PlatformConnector, platform: str,
+          rows: list[LedgerRow]) -> dict[tuple[str, str], guardrails.LiveCampaign]:
+    """The platform's campaigns, as it runs them now, in every account ``rows`` change."""
+    return guardrails.live_campaigns(platform, fetch_campaigns_of(connector, sorted({r.account_id for r in rows})))
+
+
+def _read_back(connector: PlatformConnector, platform: str,
+               rows: list[LedgerRow]) -> dict[tuple[str, str], guardrails.LiveCampaign] | None:
+    """The platform's budgets (in the accounts of ``rows``) after a failed write, to tell a refused change from
+    one that went through; None when the platform cannot be read either."""
     try:
-        return guardrails.live_campaigns(platform, connector.fetch_campaigns())
+        return _read(connector, platform, rows)
     except Exception:  # noqa: BLE001 - unreadable: the caller leaves the outcome open
         return None
 
@@ -643,20 +672,22 @@ def _reconcile_attempted(record: Recorder, rows: list[LedgerRow], connectors: Ma
     for platform in sorted({r.platform for r in rows}):
         connector = connectors.get(platform)
         try:
-            live = guardrails.live_campaigns(platform, connector.fetch_campaigns()) if connector else None
+            live = _read(connector, platform, [r for r in rows if r.platform == platform]) if connector else None
         except Exception as exc:  # noqa: BLE001 - unread: these rows stay open for a later push
             log.error(f"could not read {platform} back ({type(exc).__name__}); its attempted changes stay open")
             continue
         if live is None:
             continue
+        notes = BatchLog(log, platform)
         for row in (r for r in rows if r.platform == platform):
             campaign = live.get((row.account_id, row.campaign_id))
             if _reached(campaign, row):
-                log.info(f"reconciled {_what(platform, row)}: the platform already runs the new budget")
+                notes.info(RECONCILED, _what(platform, row))
                 done += record.finish(row, APPLIED, reconciled=True)
             else:
                 done += record.finish(row, otherwise, error=reason,
                                       live_daily_budget=campaign.daily_budget if campaign else None)
+        notes.emit()
     return done
 
 
@@ -668,6 +699,7 @@ def _record_manual(ctx: _Context, record: Recorder, platform: str, rows: list[Le
     """Changes for a platform without a connector (CSV imports): checked as far as MBO can without reading the
     platform (limits against the plan's current budget; no daily cap), left to a person."""
     done = 0
+    notes = BatchLog(ctx.log, platform)
     for row in rows:
         last = ctx.last_changes.get((platform, row.account_id, row.campaign_id))
         limits = ctx.policy.limits(platform, row.account_id, ctx.limits)
@@ -687,10 +719,11 @@ def _record_manual(ctx: _Context, record: Recorder, platform: str, rows: list[Le
             ) if p]
         if problems:
             reason = "; ".join(problems)
-            ctx.log.warning(f"refused {_what(platform, row)}: {reason}")
+            notes.warning("refused", f"{_what(platform, row)}: {reason}")
             done += record.finish(row, REFUSED, error=reason)
         else:
             done += record.finish(row, MANUAL, new_daily_budget=row.new_daily_budget,
                                   error=f"{platform} has no connector: set this budget by hand in {platform}")
+    notes.emit()
     ctx.log.info(f"plan {ctx.plan_id}: {len(rows)} {platform} change(s) recorded as manual")
     return done

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -132,9 +132,15 @@ class GoogleAdsConnector:
 
     def fetch_campaigns(self) -> list[dict[str, Any]]:
         """``raw.google_ads_campaigns`` rows: every campaign (removed ones too) with its budget."""
+        return self.fetch_campaigns_of(self.customer_ids)
+
+    def fetch_campaigns_of(self, account_ids: Collection[str]) -> list[dict[str, Any]]:
+        """``fetch_campaigns()`` of the configured customers among ``account_ids`` (with or without dashes)."""
+        wanted = {str(a).replace("-", "") for a in account_ids}
         rows: list[dict[str, Any]] = []
         for customer in self.customer_ids:
-            rows += self._campaigns(customer)
+            if customer in wanted:
+                rows += self._campaigns(customer)
         return rows
 
     def _campaigns(self, customer: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -248,8 +248,13 @@ class MetaConnector:
 
     def fetch_campaigns(self) -> list[dict[str, Any]]:
         """Every campaign's name, effective status and daily budget (Meta's minor units; None without one)."""
+        return self.fetch_campaigns_of(self.account_ids)
+
+    def fetch_campaigns_of(self, account_ids: Collection[str]) -> list[dict[str, Any]]:
+        """``fetch_campaigns()`` of the configured ad accounts among ``account_ids`` (with or without ``act_``)."""
+        wanted = {str(a).removeprefix("act_") for a in account_ids}
         out: list[dict[str, Any]] = []
-        for account_id in self.account_ids:
+        for account_id in (a for a in self.account_ids if a in wanted):
             account = self._account(account_id)
             api_account = AdAccount(f"act_{account_id}", api=self._api)
             data = self._pages(f"account act_{account_id}: campaigns",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -145,8 +145,13 @@ class TikTokConnector:
 
     def fetch_campaigns(self) -> list[dict[str, Any]]:
         """Every campaign's name, status, budget mode and budget (currency units), every configured advertiser."""
+        return self.fetch_campaigns_of(self.advertiser_ids)
+
+    def fetch_campaigns_of(self, account_ids: Collection[str]) -> list[dict[str, Any]]:
+        """``fetch_campaigns()`` of the configured advertisers among ``account_ids``."""
+        wanted = {str(a) for a in account_ids}
         rows = []
-        for advertiser in self.advertiser_ids:
+        for advertiser in (a for a in self.advertiser_ids if a in wanted):
             currency, timezone = self.advertiser_settings(advertiser)
             rows += [campaign_row(item, advertiser, currency, timezone) for item in self._campaign_items(advertiser)]
         return rows
