@@ -112,7 +112,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from mbo_pipelines import operations
-    from mbo_pipelines.instance import prepare_environment
+    from mbo_pipelines.instance import prepare_environment, run_instance
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     url = prepare_environment()
@@ -121,7 +121,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
     from mbo_pipelines.defs.ingest.assets import extract_asset_keys
     from mbo_pipelines.defs.transform.assets import mbo_dbt_models
 
-    defs, instance = build_definitions(), dg.DagsterInstance.get()
+    defs, instance = build_definitions(), run_instance()
     instance.get_runs(limit=1)  # the run storage's schema is made here, not inside the timed stage
     tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
     refresh_job = defs.resolve_job_def("daily_refresh")

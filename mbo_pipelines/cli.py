@@ -117,7 +117,7 @@ def _add_range(parser: argparse.ArgumentParser) -> None:
 def _operate(args: argparse.Namespace) -> int:
     """Run ``extract``, ``refresh`` or ``push`` through Dagster; one line on stdout, or the reason on stderr."""
     from mbo_pipelines import operations
-    from mbo_pipelines.instance import prepare_environment
+    from mbo_pipelines.instance import prepare_environment, run_instance
 
     url = prepare_environment()
     import warnings
@@ -128,7 +128,7 @@ def _operate(args: argparse.Namespace) -> int:
 
     from mbo_pipelines.definitions import build_definitions
 
-    defs, instance = build_definitions(), dg.DagsterInstance.get()
+    defs, instance = build_definitions(), run_instance()
     if args.command == "extract":
         outcome = operations.extract(defs, instance, args.start, args.end, args.platform)
     elif args.command == "refresh":

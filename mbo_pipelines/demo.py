@@ -10,7 +10,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.defs.activate.dagster_defs import run_config_for
-from mbo_pipelines.instance import prepare_environment
+from mbo_pipelines.instance import prepare_environment, run_instance
 
 # The report is the demo's output; run logs stay in the Dagster UI (`make dev`).
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -27,7 +27,7 @@ def run_demo(days: int = 90) -> int:
     url = prepare_environment()
     from mbo_pipelines.definitions import defs  # after the environment is prepared
 
-    instance = dg.DagsterInstance.get()
+    instance = run_instance()
     log_path = instance.root_directory and f"{instance.root_directory}/demo.log"
     end = _today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)

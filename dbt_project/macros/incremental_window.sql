@@ -96,14 +96,15 @@
 {#
     The relation a generic data test reads (dbt's get_where_subquery, here
     overridden): with its own `where` config, that filter (dbt's behaviour);
-    otherwise, on an incremental fact mart, the processed window's days
+    otherwise, on an incremental fact mart or a daily staging view
+    (mbo_windowed_relations), the processed window's days
     (in_mbo_window('date_day'): every day when there is no window). So the
-    unique / not_null / range tests on the big fact tables check the days a
-    daily run rebuilt, and all history on a full build.
+    unique / not_null / range tests on the big daily relations check the
+    days a daily run rebuilt, and all history on a full build.
 #}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- if not where and relation.identifier in mbo_windowed_marts() -%}
+    {%- if not where and relation.identifier in mbo_windowed_relations() -%}
         {%- set where = in_mbo_window('date_day') -%}
     {%- endif -%}
     {%- if where and where != 'true' -%}
@@ -124,9 +125,26 @@
 
 
 {#
+    Every relation whose generic tests check the window's days on a daily
+    run: the incremental fact marts, and the daily staging views and their
+    union under them (date column date_day), whose tests otherwise read all
+    of raw's history every day.
+#}
+{% macro mbo_windowed_relations() -%}
+    {{ return(mbo_windowed_marts() + [
+        'stg_google_ads__campaign_daily', 'stg_meta_ads__campaign_daily', 'stg_tiktok_ads__campaign_daily',
+        'stg_csv__campaign_daily', 'stg_ga4__traffic_daily', 'int_campaign_daily__unioned',
+    ]) }}
+{%- endmacro %}
+
+
+{#
     The config of a fact mart built over the window: incremental (delete+insert on
     unique_key, whole days of the window deleted first by the pre-hook) when the
-    window vars are set, a plain table of all history otherwise. One definition
+    window vars are set, a plain table of all history otherwise. The key delete
+    is limited to the window's days (incremental_predicates: every row it could
+    match is in the window), so it reads the date index instead of the whole
+    mart. One definition
     for fct_campaign_daily, fct_campaign_attribution, fct_platform_daily and
     opt_campaign_inputs.
 #}
@@ -135,6 +153,7 @@
         materialized=('incremental' if mbo_window() is not none else 'table'),
         incremental_strategy='delete+insert',
         unique_key=unique_key,
+        incremental_predicates=([in_mbo_window('DBT_INTERNAL_DEST.date_day')] if mbo_window() is not none else none),
         on_schema_change='fail',
         pre_hook="{{ delete_incremental_window('date_day') }}",
     ) }}

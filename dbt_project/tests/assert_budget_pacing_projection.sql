@@ -14,10 +14,13 @@
 
 with
 
+-- The accounts with a pacing row (the budgeted ones) only: the others
+-- have nothing to check here.
 daily as (
 
     select platform, account_id, date_day, spend, spend_reporting
     from {{ ref('fct_campaign_daily') }}
+    where (platform, account_id) in (select platform, account_id from {{ ref('fct_budget_pacing') }})
 
 ),
 

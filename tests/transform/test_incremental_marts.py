@@ -202,6 +202,13 @@ def test_a_partition_run_rebuilds_its_day_and_the_lookback_days_only(copy_url, m
     assert any(vars_line in line for line in logged), logged
     built = {e.materialization.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert set(INCREMENTAL_MARTS) <= built
+    # Each built table's materialization carries its exact row count; views are not counted.
+    counts = {e.materialization.asset_key.path[-1]: e.materialization.metadata.get("dagster/row_count")
+              for e in result.get_asset_materialization_events()}
+    with psycopg.connect(copy_url) as conn:
+        for table in (*INCREMENTAL_MARTS, "dim_campaign", "account_pacing"):
+            assert counts[table].value == conn.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
+    assert counts["stg_google_ads__campaign_daily"] is None
 
 
 def test_refresh_full_rebuilds_every_day(copy_url, tmp_path):

@@ -36,10 +36,15 @@ budgets as (
 
 ),
 
+-- Only the budgeted accounts' days in the budgets' months (through
+-- fct_campaign_daily's (platform, account_id, ...) index), not every fact row.
 daily as (
 
     select platform, account_id, date_day, spend, spend_reporting
     from {{ ref('fct_campaign_daily') }}
+    where (platform, account_id) in (select platform, account_id from budgets)
+      and date_day >= (select min(month) from budgets)
+      and date_day < (select max(month) from budgets) + interval '1 month'
 
 ),
 
@@ -58,7 +63,6 @@ account_months as (
         platform,
         account_id,
         date_trunc('month', date_day)::date  as month,
-        max(date_day)                        as last_day,
         coalesce(sum(spend), 0)              as spend_mtd,
         -- A day without a rate makes the whole sum NULL (not_null fails)
         -- rather than silently leaving that day's spend out.
@@ -72,17 +76,20 @@ account_months as (
 
 ),
 
+-- Each account's last loaded day (and any account's), from dim_campaign's
+-- per-campaign last days: the same days as the facts', without reading them.
 account_last_day as (
 
-    select platform, account_id, max(last_day) as last_loaded_day
-    from account_months
+    select platform, account_id, max(last_date_day) as last_loaded_day
+    from {{ ref('dim_campaign') }}
+    where last_date_day is not null
     group by platform, account_id
 
 ),
 
 any_last_day as (
 
-    select max(last_day) as last_loaded_day from account_months
+    select max(last_date_day) as last_loaded_day from {{ ref('dim_campaign') }}
 
 ),
 

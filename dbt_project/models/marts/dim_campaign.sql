@@ -13,17 +13,11 @@
     any rate fails the not_null tests instead of dropping the campaign.
 #}
 
-with
+with recursive
 
 campaigns as (
 
     select * from {{ ref('int_campaigns__unioned') }}
-
-),
-
-daily as (
-
-    select * from {{ ref('fct_campaign_daily') }}
 
 ),
 
@@ -33,39 +27,69 @@ fx as (
         currency,
         date_day as fx_rate_date,
         fx_rate_to_reporting
-
     from {{ ref('int_fx_rates__daily') }}
     where fx_rate_to_reporting is not null
     order by currency, date_day desc
 
 ),
 
-daily_summary as (
+-- Every campaign with daily data: a skip scan of fct_campaign_daily's
+-- (platform, account_id, campaign_id, date_day) index, one probe per
+-- campaign instead of a scan of all history (its unique index).
+daily_keys as (
 
-    select
-        platform,
-        account_id,
-        campaign_id,
-        min(date_day) as first_date_day,
-        max(date_day) as last_date_day
-
-    from daily
-    group by platform, account_id, campaign_id
+    (
+        select platform, account_id, campaign_id
+        from {{ ref('fct_campaign_daily') }}
+        order by platform, account_id, campaign_id
+        limit 1
+    )
+    union all
+    select next_key.platform, next_key.account_id, next_key.campaign_id
+    from daily_keys
+    cross join lateral (
+        select daily.platform, daily.account_id, daily.campaign_id
+        from {{ ref('fct_campaign_daily') }} as daily
+        where (daily.platform, daily.account_id, daily.campaign_id)
+            > (daily_keys.platform, daily_keys.account_id, daily_keys.campaign_id)
+        order by daily.platform, daily.account_id, daily.campaign_id
+        limit 1
+    ) as next_key
 
 ),
 
-latest_daily as (
+-- Each campaign's first and last day, and its name, currency and time
+-- zone on the last day: two more probes per campaign.
+daily_summary as (
 
-    select distinct on (platform, account_id, campaign_id)
-        platform,
-        account_id,
-        campaign_id,
-        campaign_name,
-        currency,
-        account_timezone
-
-    from daily
-    order by platform, account_id, campaign_id, date_day desc
+    select
+        daily_keys.platform,
+        daily_keys.account_id,
+        daily_keys.campaign_id,
+        first_row.date_day          as first_date_day,
+        last_row.date_day           as last_date_day,
+        last_row.campaign_name,
+        last_row.currency,
+        last_row.account_timezone
+    from daily_keys
+    cross join lateral (
+        select daily.date_day
+        from {{ ref('fct_campaign_daily') }} as daily
+        where daily.platform = daily_keys.platform
+          and daily.account_id = daily_keys.account_id
+          and daily.campaign_id = daily_keys.campaign_id
+        order by daily.date_day
+        limit 1
+    ) as first_row
+    cross join lateral (
+        select daily.date_day, daily.campaign_name, daily.currency, daily.account_timezone
+        from {{ ref('fct_campaign_daily') }} as daily
+        where daily.platform = daily_keys.platform
+          and daily.account_id = daily_keys.account_id
+          and daily.campaign_id = daily_keys.campaign_id
+        order by daily.date_day desc
+        limit 1
+    ) as last_row
 
 ),
 
@@ -83,11 +107,11 @@ joined as (
         campaign_keys.platform,
         campaign_keys.account_id,
         campaign_keys.campaign_id,
-        coalesce(campaigns.campaign_name, latest_daily.campaign_name)        as campaign_name,
+        coalesce(campaigns.campaign_name, daily_summary.campaign_name)        as campaign_name,
         coalesce(campaigns.status, 'removed')                                as status,
         campaigns.campaign_id is not null                                    as is_listed_on_platform,
-        coalesce(campaigns.currency, latest_daily.currency)                  as currency,
-        coalesce(campaigns.account_timezone, latest_daily.account_timezone)  as account_timezone,
+        coalesce(campaigns.currency, daily_summary.currency)                  as currency,
+        coalesce(campaigns.account_timezone, daily_summary.account_timezone)  as account_timezone,
         campaigns.daily_budget,
         daily_summary.first_date_day,
         daily_summary.last_date_day
@@ -97,10 +121,6 @@ joined as (
         on  campaigns.platform = campaign_keys.platform
         and campaigns.account_id = campaign_keys.account_id
         and campaigns.campaign_id = campaign_keys.campaign_id
-    left join latest_daily
-        on  latest_daily.platform = campaign_keys.platform
-        and latest_daily.account_id = campaign_keys.account_id
-        and latest_daily.campaign_id = campaign_keys.campaign_id
     left join daily_summary
         on  daily_summary.platform = campaign_keys.platform
         and daily_summary.account_id = campaign_keys.account_id

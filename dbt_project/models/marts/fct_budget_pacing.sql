@@ -28,19 +28,14 @@ pacing as (
 
 ),
 
--- The facts are read once, summed per account and day; the rest reads these sums.
-daily as (
-
-    select platform, account_id, date_day, sum(spend) as spend
-    from {{ ref('fct_campaign_daily') }}
-    group by platform, account_id, date_day
-
-),
-
+-- Each budgeted account's first and last loaded day, from dim_campaign's
+-- per-campaign days (not a scan of every fact row).
 account_range as (
 
-    select platform, account_id, min(date_day) as first_loaded_day, max(date_day) as last_day
-    from daily
+    select platform, account_id, min(first_date_day) as first_loaded_day, max(last_date_day) as last_day
+    from {{ ref('dim_campaign') }}
+    where last_date_day is not null
+      and (platform, account_id) in (select platform, account_id from pacing)
     group by platform, account_id
 
 ),
@@ -54,6 +49,19 @@ trailing_window as (
         last_day                                                        as window_end
 
     from account_range
+
+),
+
+-- The facts of the trailing windows only, summed per account and day.
+daily as (
+
+    select daily.platform, daily.account_id, daily.date_day, sum(daily.spend) as spend
+    from {{ ref('fct_campaign_daily') }} as daily
+    inner join trailing_window
+        on  daily.platform = trailing_window.platform
+        and daily.account_id = trailing_window.account_id
+        and daily.date_day between trailing_window.window_start and trailing_window.window_end
+    group by daily.platform, daily.account_id, daily.date_day
 
 ),
 

@@ -233,6 +233,10 @@ def ensure_raw_tables(conn) -> None:
             if _columns(conn, table.name) not in ([], table.column_names):
                 _set_aside(conn, table.name)
             conn.execute(table.ddl())
+            if table.date_column:
+                # Daily runs replace and read a window of days: without this index each is a scan of all history.
+                schema, name = table.name.split(".")
+                conn.execute(f'create index if not exists "{name}_by_date" on {table.name} ({table.date_column})')
 
 
 def _set_aside(conn, table: str) -> None:
@@ -247,6 +251,7 @@ def _set_aside(conn, table: str) -> None:
         conn.execute(f"drop view if exists {view} cascade")
     conn.execute(f'alter table {table} rename to "{name}__before_{stamp}"')
     conn.execute(f'alter index if exists {schema}."{name}_pkey" rename to "{name}__before_{stamp}_pkey"')
+    conn.execute(f'alter index if exists {schema}."{name}_by_date" rename to "{name}__before_{stamp}_by_date"')
 
 
 def _columns(conn, table: str) -> list[str]:

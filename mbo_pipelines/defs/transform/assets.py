@@ -16,11 +16,13 @@ materialized alone) builds every mart from all history, and a run tagged
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import psycopg
+from psycopg import sql
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
@@ -80,15 +82,37 @@ def mbo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, mbo: 
     args = dbt_build_args(context.run.tags)
     context.log.info(f"dbt {' '.join(args)}")
     events = dbt.cli(args, context=context).stream()
-    # Row counts of built tables go into the asset metadata (dagster/row_count). They are
-    # queried by the relation names in the parsed manifest, which carry the database name
-    # the manifest was parsed with: skip them when running against another database.
-    if _manifest_database() == env["MBO_DB_NAME"]:
-        events = events.fetch_row_counts()
-    yield from events
+    # Row counts of built tables go into the asset metadata (dagster/row_count), counted here as each model's
+    # event arrives: dagster-dbt's fetch_row_counts polls its worker threads in a busy loop that took a core
+    # from dbt for the whole build.
+    yield from with_row_counts(events, mbo.url())
+
+
+def with_row_counts(events: Iterable[Any], url: str) -> Iterator[Any]:
+    """``events`` with ``dagster/row_count`` added to each table or incremental model's
+    materialization: an exact ``count(*)`` of the relation, by schema and name (any database). Views are not
+    counted (that would run their query); a count that fails leaves the event as it was."""
+    nodes = _manifest_nodes()
+    # Autocommit: no transaction (and no lock on a counted table) stays open while dbt builds the next models.
+    with warehouse.connect(url, autocommit=True) as conn:
+        for event in events:
+            node = nodes.get(_unique_id(event)) if isinstance(event, (dg.Output, dg.AssetMaterialization)) else None
+            if node is not None and node.get("config", {}).get("materialized") in ("table", "incremental"):
+                try:
+                    count = conn.execute(sql.SQL("select count(*) from {}.{}").format(
+                        sql.Identifier(node["schema"]), sql.Identifier(node.get("alias") or node["name"]))).fetchone()[0]
+                except psycopg.Error:
+                    pass
+                else:
+                    event = event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(count)})
+            yield event
+
+
+def _unique_id(event: Any) -> str | None:
+    value = event.metadata.get("unique_id")
+    return getattr(value, "text", value)
 
 
 @functools.cache
-def _manifest_database() -> str | None:
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    return next((n["database"] for n in manifest["nodes"].values() if n.get("database")), None)
+def _manifest_nodes() -> dict[str, dict]:
+    return json.loads(dbt_project.manifest_path.read_text())["nodes"]
