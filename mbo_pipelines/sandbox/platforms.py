@@ -27,6 +27,7 @@ from mbo_pipelines.sandbox.market import (
     DailyOutcome,
     SandboxCampaign,
     simulate_many,
+    sized_budget_schedules,
     synthetic_budget_schedule,
     window_offsets,
 )
@@ -175,13 +176,23 @@ class SandboxMarket:
     def _synthetic(self, campaign: SandboxCampaign, end: date) -> np.ndarray:
         """The advertiser's schedule from EPOCH to ``end`` (a read-only view; a schedule's days do not
         depend on how far it was drawn, so the longest drawn is kept and cut)."""
+        self._draw_schedules([campaign], end)
+        return self._schedules[campaign.index][: max((end - EPOCH).days + 1, 0)]
+
+    def _draw_schedules(self, campaigns: list[SandboxCampaign], end: date) -> None:
+        """Draw (and keep) the schedules to ``end`` of the ``campaigns`` not drawn that far yet: a sized market's
+        all at once (``sized_budget_schedules``), the default market's one by one, as it always was."""
         days = max((end - EPOCH).days + 1, 0)
-        schedule = self._schedules.get(campaign.index)
-        if schedule is None or len(schedule) < days:
-            schedule = synthetic_budget_schedule(campaign, self.seed, end)
+        missing = [c for c in campaigns if len(self._schedules.get(c.index, ())) < days]
+        if not missing:
+            return
+        if self.size is None:
+            drawn = [synthetic_budget_schedule(c, self.seed, end) for c in missing]
+        else:
+            drawn = sized_budget_schedules(missing, self.seed, end)
+        for campaign, schedule in zip(missing, drawn, strict=True):
             schedule.flags.writeable = False
             self._schedules[campaign.index] = schedule
-        return schedule[:days]
 
     def window_budgets(self, platform: str, campaigns: list[SandboxCampaign], start: date, end: date) -> np.ndarray:
         """Each campaign's daily budget over ``simulate_many``'s days for [start, end] (the warm-up start to
@@ -192,6 +203,7 @@ class SandboxMarket:
             changes = state.budget_changes(conn, self.seed, platform, self.size,
                                            since=EPOCH + timedelta(days=warm), until=end)
         budgets = np.empty((len(campaigns), max(last - warm + 1, 0)))
+        self._draw_schedules(campaigns, end)
         for row, c in zip(budgets, campaigns, strict=True):
             row[:] = self._synthetic(c, end)[warm:]
             for effective, amount in changes.get((c.account_id, c.campaign_id), []):
@@ -213,6 +225,7 @@ class SandboxMarket:
             changes = state.budget_changes(conn, self.seed, platform, self.size, since=self.today, until=self.today,
                                            accounts=accounts)
         current = {}
+        self._draw_schedules(campaigns, self.today)
         for c in campaigns:
             latest = changes.get((c.account_id, c.campaign_id))
             current[c.campaign_id] = latest[-1][1] if latest else float(self._synthetic(c, self.today)[-1])

@@ -9,13 +9,14 @@ from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 import psycopg
 import pytest
 
 from mbo_pipelines.connectors import BudgetChange, send_budget_changes
 from mbo_pipelines.resources import mbo_resource_from_env
 from mbo_pipelines.sandbox.ga4 import NOT_SET, SandboxGA4
-from mbo_pipelines.sandbox.market import PLATFORMS, generate_campaigns
+from mbo_pipelines.sandbox.market import PLATFORMS, generate_campaigns, sized_budget_schedules
 from mbo_pipelines.sandbox.platforms import SandboxMarket
 
 TODAY = date(2026, 3, 1)
@@ -186,3 +187,25 @@ def test_the_size_comes_from_the_environment(monkeypatch):
         mbo_resource_from_env()
     with pytest.raises(ValueError, match="whole number of campaigns"):
         SandboxMarket("postgresql://unused", campaigns=0)
+
+
+def test_a_sized_markets_budget_schedules_are_drawn_together_and_each_depends_on_its_campaign_only():
+    campaigns = generate_campaigns(SEED, 2_500)  # three blocks of schedules
+    end = date(2026, 3, 1)
+    together = sized_budget_schedules(campaigns, SEED, end)
+    # One campaign alone, drawn further, or in another company: the same days.
+    for i in (0, 999, 1_000, 2_499):
+        alone = sized_budget_schedules([campaigns[i]], SEED, end + timedelta(days=400))
+        assert np.array_equal(alone[0, : together.shape[1]], together[i])
+    assert np.array_equal(sized_budget_schedules(campaigns[::-1], SEED, end)[::-1], together)
+    assert not np.array_equal(sized_budget_schedules(campaigns, SEED + 1, end), together)
+    # The advertiser's rules: steps of 10-25 days, levels within 0.5-1.8 of the base budget, not all the same.
+    base = np.array([c.base_budget for c in campaigns])[:, None]
+    assert (together >= np.round(0.5 * base, 2) - 0.01).all() and (together <= np.round(1.8 * base, 2) + 0.01).all()
+    for row in together[:50]:
+        changes = np.flatnonzero(np.diff(row)) + 1
+        runs = np.diff(np.concatenate([[0], changes]))
+        # (Two steps can land on the same level, clamped: their runs merge. The last run is cut at ``end``.)
+        assert len(runs) > 10 and runs[:-1].min() >= 10 and 10 <= np.median(runs) <= 25
+    # The market serves them: a sized market's budgets before any change are these schedules.
+    assert len({float(v) for v in together[:, -1]}) > 2_000
