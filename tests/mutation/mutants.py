@@ -23,6 +23,9 @@ CONVERSION_SOURCE = "tests/optimize/test_conversion_source.py"
 FX_ASSET = "tests/ingest/test_fx_rates_asset.py"
 FX_ECB = "tests/ingest/test_fx_rates_ecb.py"
 SANDBOX_GA4 = "tests/sandbox/test_sandbox_ga4.py"
+PUSH_AT_SCALE = "tests/activate/test_push_at_scale.py"
+SIZED_SANDBOX = "tests/sandbox/test_sized_sandbox.py"
+INCREMENTAL = "tests/transform/test_incremental_marts.py"
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,8 @@ MUTANTS = (
            "Budgets read once before the loop: a budget changed on the platform mid-push is overwritten.",
            (ACTIVATE,)),
     Mutant("no-read-back-after-failure", "mbo_pipelines/defs/activate/push.py",
-           "read_back = _read_back(connector, platform) if any(errors) and not dry else {}", "read_back = {}",
+           "read_back = _read_back(connector, platform, [row for row, _ in batch]) if any(errors) and not dry else {}",
+           "read_back = {}",
            "A write that timed out after the platform took it is recorded failed for good, with the money moved.",
            (ACTIVATE,)),
     Mutant("paused-campaign-written", "mbo_pipelines/defs/activate/guardrails.py",
@@ -332,4 +336,26 @@ MUTANTS = (
            "return CampaignTraits(name, 1.0,",
            "The sandbox's GA4 sees every claimed conversion: no over-claiming for the attribution to remove.",
            (SANDBOX_GA4,)),
+    Mutant("push-reads-the-whole-platform-per-batch", "mbo_pipelines/defs/activate/push.py",
+           "    return guardrails.live_campaigns(platform, fetch_campaigns_of(connector, sorted({r.account_id for r in rows})))",
+           "    return guardrails.live_campaigns(platform, connector.fetch_campaigns())",
+           "Every batch reads every campaign of the platform again: a push of N changes reads N²/batch campaigns.",
+           (PUSH_AT_SCALE,)),
+    Mutant("push-logs-a-line-per-change", "mbo_pipelines/defs/activate/push_log.py",
+           "        self._lines.setdefault((level, kind), []).append(line)",
+           "        {logging.ERROR: self.log.error, logging.WARNING: self.log.warning}.get(level, self.log.info)(line)",
+           "Each change is one run-log line again: a Dagster event (a database write) per change.",
+           (PUSH_AT_SCALE,)),
+    Mutant("sized-schedules-depend-on-company", "mbo_pipelines/sandbox/market.py",
+           "runs[rows, steps] = rng.integers(10, 26, size=(SCHEDULE_BLOCK, SCHEDULE_STEP_CHUNK))[offsets]",
+           "runs[rows, steps] = rng.integers(10, 26, size=(len(rows), SCHEDULE_STEP_CHUNK))",
+           "A campaign's budget history changes with which campaigns are simulated with it.", (SIZED_SANDBOX,)),
+    Mutant("dim-campaign-first-day-is-the-last", "dbt_project/models/marts/dim_campaign.sql",
+           "        order by daily.date_day\n        limit 1\n    ) as first_row",
+           "        order by daily.date_day desc\n        limit 1\n    ) as first_row",
+           "dim_campaign's index probe for a campaign's first day takes its last.", (INCREMENTAL, PACING)),
+    Mutant("dbt-row-counts-off-by-one", "mbo_pipelines/defs/transform/assets.py",
+           'sql.SQL("select count(*) from {}.{}")',
+           'sql.SQL("select count(*) - 1 from {}.{}")',
+           "The row counts in the dbt assets' metadata are not the tables' row counts.", (INCREMENTAL,)),
 )
