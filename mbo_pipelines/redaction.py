@@ -4,13 +4,18 @@
 platforms' tokens, the Claude key, the database password) and any
 ``access_token=...`` query parameter or bearer header an SDK put into its
 own exception text. Everything MBO writes about a platform call goes through it.
+
+A secret is masked in every form a library may print it in (``secret_forms``):
+as configured, URL-decoded, URL-encoded (``%2B`` and ``+`` styles) and escaped
+inside a JSON string; a password taken from a URL is masked decoded too.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlparse
 
 #: Environment variables whose values are secrets.
 SECRET_VARIABLES = (
@@ -36,15 +41,25 @@ _PATTERNS = (
 _MIN_SECRET_LENGTH = 6
 
 
+def secret_forms(value: str) -> set[str]:
+    """Every form ``value`` may appear in: as given, URL-decoded (``%XX``, and ``+`` as a space), URL-encoded
+    (``%XX`` with nothing kept, and form style) and escaped inside a JSON string, of each of those."""
+    forms = {value, unquote(value), unquote_plus(value)}
+    for form in list(forms):
+        forms |= {quote(form, safe=""), quote_plus(form, safe=""), json.dumps(form)[1:-1]}
+    return forms
+
+
 def secret_values(extra: tuple[str | None, ...] = ()) -> list[str]:
-    """The secrets in the environment (and ``extra``), longest first so a secret inside another is masked whole."""
+    """The secrets in the environment (and ``extra``), in every form (``secret_forms``), longest first so a
+    secret inside another is masked whole."""
     values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
     url = os.environ.get("MBO_DATABASE_URL", "")
     if url:
-        password = urlparse(url).password
-        values += [password or "", unquote(password or "")]
+        values.append(urlparse(url).password or "")
     values += [v or "" for v in extra]
-    return sorted({v.strip() for v in values if v and len(v.strip()) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+    forms = {form.strip() for v in values if v and v.strip() for form in secret_forms(v.strip())}
+    return sorted((f for f in forms if len(f) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
 def redact(text: str, extra: tuple[str | None, ...] = ()) -> str:

@@ -358,4 +358,9 @@ MUTANTS = (
            'sql.SQL("select count(*) from {}.{}")',
            'sql.SQL("select count(*) - 1 from {}.{}")',
            "The row counts in the dbt assets' metadata are not the tables' row counts.", (INCREMENTAL,)),
+    Mutant("redaction-misses-encoded-forms", "mbo_pipelines/redaction.py",
+           "        forms |= {quote(form, safe=\"\"), quote_plus(form, safe=\"\"), json.dumps(form)[1:-1]}",
+           "        forms |= set()",
+           "A password or token printed URL-encoded or JSON-escaped by a library reaches logs and the ledger.",
+           ("tests/test_redaction.py",)),
 )
