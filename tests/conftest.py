@@ -38,14 +38,15 @@ def postgres_server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def new_database(postgres_server_url: str) -> Callable[[str], str]:
+def new_database(postgres_server_url: str) -> Callable[..., str]:
     """Factory: a fresh, empty database on the test server; dropped at the end of the session."""
     created: list[str] = []
 
-    def make(label: str) -> str:
+    def make(label: str, template: str | None = None) -> str:
+        """A new database (a copy of the database ``template`` names, when given); its URL."""
         name = f"mbo_test_{label}_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
+            conn.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
         created.append(name)
         return postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
 

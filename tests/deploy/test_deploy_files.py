@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -237,14 +236,9 @@ def test_the_local_instance_monitors_runs_too(tmp_path):
 
 
 @pytest.fixture
-def scratch_database(database_url: str):
+def scratch_database(new_database) -> str:
     """A throwaway database on the test server, so Dagster's tables never touch the session database."""
-    name = f"mbo_deploy_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template template0')
-    yield database_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    return new_database("deploy", template="template0")
 
 
 def test_dagster_yaml_builds_a_postgres_instance(tmp_path, scratch_database, monkeypatch):

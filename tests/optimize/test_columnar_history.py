@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from psycopg import sql
 
 from mbo_pipelines.defs.optimize import store
 from mbo_pipelines.defs.optimize.planning import plan_id_for
@@ -67,15 +66,7 @@ def database(new_database):
 
 def _fetched(conn, days: int, end: date | None, source: str) -> pd.DataFrame:
     """The history as a plain fetch reads it: one Python object per value, numbers via ``float(Decimal)``."""
-    query = sql.SQL(
-        """
-        with last as (select coalesce(%s::date, max(date_day)) as day from marts.opt_campaign_inputs)
-        select date_day, platform, account_id, campaign_id, spend_reporting,
-               {value} as conversion_value_reporting, coalesce(is_ga4_matched, false) as is_ga4_matched
-        from marts.opt_campaign_inputs, last
-        where date_day > last.day - %s::int and date_day <= last.day
-        """
-    ).format(value=sql.Identifier(store.CONVERSION_VALUE_COLUMNS[source]))
+    query = store.history_query(source)  # the same query; only how its rows are read differs
     with conn.cursor() as cur:
         cur.execute(query, (end, days))
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])

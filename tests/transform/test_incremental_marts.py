@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -71,14 +70,9 @@ def built_url(new_database) -> str:
 
 
 @pytest.fixture
-def copy_url(built_url: str, postgres_server_url: str) -> str:
-    """A copy of the built database, for one test to change; dropped afterwards."""
-    name = f"mbo_test_incr_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "{built_url.rsplit("/", 1)[1]}"')
-    yield postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+def copy_url(built_url: str, new_database) -> str:
+    """A copy of the built database, for one test to change."""
+    return new_database("incr", template=built_url.rsplit("/", 1)[1])
 
 
 def _dbt(url: str, *args: str) -> None:

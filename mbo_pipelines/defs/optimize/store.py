@@ -104,6 +104,19 @@ def _copy_frame(conn: psycopg.Connection, query: sql.Composable, params, texts: 
     return frame
 
 
+def history_query(conversion_source: str) -> sql.Composed:
+    """The query of ``read_history`` (parameters: end, days), its value column the one of ``conversion_source``."""
+    return sql.SQL(
+        """
+        with last as (select coalesce(%s::date, max(date_day)) as day from marts.opt_campaign_inputs)
+        select date_day, platform, account_id, campaign_id, spend_reporting,
+               {value} as conversion_value_reporting, coalesce(is_ga4_matched, false) as is_ga4_matched
+        from marts.opt_campaign_inputs, last
+        where date_day > last.day - %s::int and date_day <= last.day
+        """
+    ).format(value=sql.Identifier(CONVERSION_VALUE_COLUMNS[conversion_source]))
+
+
 def read_history(conn: psycopg.Connection, days: int, end: date | None = None,
                  conversion_source: str = "platform") -> pd.DataFrame:
     """The ``days`` days of ``marts.opt_campaign_inputs`` ending at ``end`` (default: its latest day).
@@ -120,16 +133,7 @@ def read_history(conn: psycopg.Connection, days: int, end: date | None = None,
             f"{INPUTS_TABLE} does not exist, so there is no history to plan on: build the marts first "
             "(`mbo refresh`, or `dbt build` in dbt_project/)"
         )
-    query = sql.SQL(
-        """
-        with last as (select coalesce(%s::date, max(date_day)) as day from marts.opt_campaign_inputs)
-        select date_day, platform, account_id, campaign_id, spend_reporting,
-               {value} as conversion_value_reporting, coalesce(is_ga4_matched, false) as is_ga4_matched
-        from marts.opt_campaign_inputs, last
-        where date_day > last.day - %s::int and date_day <= last.day
-        """
-    ).format(value=sql.Identifier(CONVERSION_VALUE_COLUMNS[conversion_source]))
-    return _copy_frame(conn, query, (end, days), texts=["platform", "account_id", "campaign_id"], days=["date_day"],
+    return _copy_frame(conn, history_query(conversion_source), (end, days), texts=["platform", "account_id", "campaign_id"], days=["date_day"],
                        numbers=["spend_reporting", "conversion_value_reporting"], flags=["is_ga4_matched"])
 
 
