@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -287,48 +287,52 @@ def database_bytes(database_url: str) -> int:
 
 
 @contextmanager
-def bench_server(server_url: str | None) -> Iterator[tuple[str, Path]]:
-    """``(admin URL, work directory)``: the given server, or an embedded PostgreSQL on a free port under a temporary
-    directory, destroyed (with the directory) at the end."""
-    work = Path(tempfile.mkdtemp(prefix="mbo-bench-pipeline-"))
-    server = None
-    try:
-        if server_url is None:
-            from mbo_pipelines.embedded_db import EmbeddedServer, free_port
+def bench_server() -> Iterator[tuple[Callable[[str], AbstractContextManager[str]], Path]]:
+    """``(scratch_database, work directory)``: an embedded PostgreSQL of the benchmark's own on a free port under a
+    temporary directory, destroyed (with the directory) at the end. ``scratch_database(label)`` makes a database
+    owned by mbo_app, yields its URL as mbo_app (the benchmark runs as the pipeline does, not as a superuser) and
+    drops it afterwards."""
+    from mbo_pipelines.embedded_db import EmbeddedServer, free_port
 
-            server = EmbeddedServer(pgdata=work / "pgdata", port=free_port())
-            server_url = server.start()
-        yield server_url, work
+    work = Path(tempfile.mkdtemp(prefix="mbo-bench-pipeline-"))
+    server = EmbeddedServer(pgdata=work / "pgdata", port=free_port())
+
+    @contextmanager
+    def scratch_database(label: str) -> Iterator[str]:
+        name = f"mbo_bench_{label}_{uuid.uuid4().hex[:6]}"
+        try:
+            yield server.create_database(name)
+        finally:
+            server.drop_database(name)
+
+    try:
+        server.start()
+        yield scratch_database, work
     finally:
-        if server is not None:
-            server.destroy()
+        server.destroy()
         shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
-def scratch_database(server_url: str, label: str) -> Iterator[str]:
-    """A fresh database on the server at ``server_url``, dropped at the end."""
-    import psycopg
-
-    name = f"mbo_bench_{label}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+def given_databases(new_database: Callable[[str], str]) -> Iterator[tuple[Callable[[str], AbstractContextManager[str]],
+                                                                            Path]]:
+    """``(scratch_database, work directory)`` over databases someone else makes and drops, such as the tests'."""
+    work = Path(tempfile.mkdtemp(prefix="mbo-bench-pipeline-"))
     try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+        yield (lambda label: nullcontext(new_database(label))), work
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def pipeline_section(sizes=SIZES, timeout: float = STAGE_TIMEOUT, progress: Callable[[str], None] = lambda line: None,
-                     server_url: str | None = None) -> Section:
-    """Measure every size (smallest first) and build section 5. ``server_url``: a database on an existing server to
-    create the sizes' databases from (default: an embedded server of the benchmark's own)."""
+                     new_database: Callable[[str], str] | None = None) -> Section:
+    """Measure every size (smallest first) and build section 5. ``new_database(label)``: where each size's database
+    comes from, as a URL (default: an embedded server of the benchmark's own, each size's database dropped after it)."""
     results: list[StageResult] = []
     sizes_info: dict[tuple[int, int], dict] = {}
     bytes_per_campaign_day = ASSUMED_BYTES_PER_CAMPAIGN_DAY
-    with bench_server(server_url) as (admin_url, work):
-        own_disk = server_url is None
+    with (bench_server() if new_database is None else given_databases(new_database)) as (scratch_database, work):
+        own_disk = new_database is None
         for campaigns, days in sizes:
             needed = bytes_per_campaign_day * campaigns * (days + 1)
             free = shutil.disk_usage(work).free
@@ -340,7 +344,7 @@ def pipeline_section(sizes=SIZES, timeout: float = STAGE_TIMEOUT, progress: Call
                 continue
             label = f"{campaigns}x{days}"
             home = work / label
-            with scratch_database(admin_url, label) as url:
+            with scratch_database(label) as url:
                 results += measure_size(url, home, campaigns, days, timeout, progress)
                 info["database_bytes"] = database_bytes(url)
             shutil.rmtree(home, ignore_errors=True)

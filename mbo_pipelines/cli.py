@@ -11,18 +11,27 @@ from pathlib import Path
 from mbo_pipelines import settings
 
 
-def _db(action: str) -> int:
-    if os.environ.get("MBO_DATABASE_URL", "").strip():
-        if action == "url":
-            print(os.environ["MBO_DATABASE_URL"].strip())
+def _db(args: argparse.Namespace) -> int:
+    action, role = args.action, "bi" if args.bi else "admin" if args.admin else "app"
+    external = os.environ.get("MBO_DATABASE_URL", "").strip()
+    if action == "grant-bi":
+        return _grant_bi(external or settings.database_url(), args.print_sql)
+    if external:
+        if action == "url" and role == "app":
+            print(external)
             return 0
-        print(f"MBO_DATABASE_URL is set: MBO uses that server ({settings.redact_url(os.environ['MBO_DATABASE_URL'])}); "
+        if action == "url":
+            print(f"MBO_DATABASE_URL is set: MBO manages no {role} role on that server; for BI access run "
+                  "`mbo db grant-bi` (README, 'Security')", file=sys.stderr)
+            return 1
+        print(f"MBO_DATABASE_URL is set: MBO uses that server ({settings.redact_url(external)}); "
               "the embedded server is not used.", file=sys.stderr)
         return 0 if action == "status" else 1
     server = settings.embedded_server()
     if action == "start":
-        server.start()
-        print(f"embedded PostgreSQL running: {server.url()} (data in {server.pgdata})")
+        url = server.start()
+        print(f"embedded PostgreSQL running: {settings.redact_url(url)} (data in {server.pgdata}; passwords in "
+              f"{server.passwords_path}; `mbo db url` prints the URL with its password)")
     elif action == "stop":
         print("stopped" if server.stop() else "not running")
     elif action == "status":
@@ -35,7 +44,28 @@ def _db(action: str) -> int:
         if not server.is_running():
             print("the embedded PostgreSQL is not running: start it with `mbo db start`", file=sys.stderr)
             return 1
-        print(server.url())
+        print(server.url(role))
+    return 0
+
+
+def _grant_bi(url: str, print_sql: bool) -> int:
+    from urllib.parse import unquote, urlparse
+
+    from mbo_pipelines import db_roles
+
+    if print_sql:
+        parsed = urlparse(url)
+        print(db_roles.grant_bi_sql(parsed.path.lstrip("/") or "mbo", unquote(parsed.username or "mbo_app")))
+        return 0
+    try:
+        password = db_roles.grant_bi(url)
+    except db_roles.BiRoleMissing as err:
+        print(f"mbo: {err}", file=sys.stderr)
+        return 1
+    bi = db_roles.bi_role()
+    print(f"{bi} may read every table in schema {db_roles.BI_SCHEMA} (and tables created there later), nothing else")
+    if password is not None:
+        print(f"created role {bi}; its password (shown once, stored nowhere): {password}")
     return 0
 
 
@@ -156,8 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mbo`` console script."""
     parser = argparse.ArgumentParser(prog="mbo", description="Marketing Budget Optimizer")
     sub = parser.add_subparsers(dest="command", required=True)
-    db = sub.add_parser("db", help="manage the embedded PostgreSQL")
-    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db = sub.add_parser("db", help="manage the embedded PostgreSQL; print a role's URL; set up BI access")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "grant-bi"],
+                    help="url: the pipeline's role (mbo_app) with its password; grant-bi: read-only access to the "
+                         "marts for the BI role (MBO_BI_ROLE), on any server")
+    who = db.add_mutually_exclusive_group()
+    who.add_argument("--bi", action="store_true", help="url: the read-only BI role's URL instead")
+    who.add_argument("--admin", action="store_true", help="url: the superuser's URL (only to create roles and "
+                                                         "databases)")
+    db.add_argument("--print-sql", action="store_true", help="grant-bi: print the SQL instead of running it")
     demo = sub.add_parser("demo", help="run the whole loop on the sandbox and print a report")
     demo.add_argument("--days", type=int, default=None, help="days of history (default MBO_HISTORY_DAYS or 90)")
     sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
@@ -214,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "db":
-        return _db(args.action)
+        return _db(args)
     if args.command == "dev":
         return _dev(extra)
     if args.command == "prepare":

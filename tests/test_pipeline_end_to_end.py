@@ -292,15 +292,43 @@ def _readme_dashboard_queries() -> list[str]:
     return [q.strip() for q in block.split(";") if q.strip()]
 
 
-def test_the_readmes_dashboard_queries_run_as_the_bi_role(loop):
+def test_the_readmes_dashboard_queries_run_as_the_bi_role(loop, role_url):
     """What the README tells analysts to run works, as mbo_bi, on the marts the loop built; raw stays closed."""
     queries = _readme_dashboard_queries()
     assert len(queries) == 3
-    with psycopg.connect(loop["url"]) as conn:
-        conn.execute("set role mbo_bi")
+    with psycopg.connect(role_url(loop["url"], "bi")) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == "mbo_bi"
         for query in queries:
             # The queries are about "now"; the loop's sandbox clock is pinned in the past, so shift it.
             rows = conn.execute(query.replace("current_date", f"date '{TODAY}'")).fetchall()
             assert rows and all(None not in row[:3] for row in rows), query
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select 1 from raw.google_ads_campaign_daily limit 1")
+
+
+def test_the_bi_role_reads_every_mart_and_nothing_else(loop, role_url):
+    """On the database the whole loop built (as mbo_app): mbo_bi selects every relation in marts; every table
+    anywhere else (raw, the activation ledger, the sandbox, Dagster's) is closed to it, and it can change nothing."""
+    with psycopg.connect(loop["url"]) as owner:
+        relations = owner.execute(
+            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where c.relkind in ('r', 'p', 'v', 'm') and n.nspname !~ '^pg_' and n.nspname <> 'information_schema' "
+            "order by 1, 2").fetchall()
+    marts = [name for schema, name in relations if schema == "marts"]
+    others = [(schema, name) for schema, name in relations if schema != "marts"]
+    assert {"fct_campaign_daily", "budget_recommendations", "fct_budget_pacing"} <= set(marts)
+    assert {"raw", "activation", "sandbox", "staging"} <= {schema for schema, _ in others}
+    refused = []
+    with psycopg.connect(role_url(loop["url"], "bi"), autocommit=True) as bi:
+        for name in marts:
+            bi.execute(f'select * from marts."{name}" limit 1').fetchall()
+        for schema, name in others:
+            try:
+                bi.execute(f'select * from "{schema}"."{name}" limit 1')
+            except psycopg.errors.InsufficientPrivilege:
+                refused.append((schema, name))
+        for statement in ("delete from marts.fct_campaign_daily", "update activation.budget_changes set status = 'x'",
+                          "create table marts.scratch (id int)", "create temporary table scratch (id int)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                bi.execute(statement)
+    assert refused == others

@@ -12,9 +12,10 @@
 
     The role gets nothing else: no usage on raw, staging, intermediate or
     reference, no insert / update / delete, no create. No password is ever
-    written here (dbt logs the SQL it runs): on the embedded server loopback
-    connections are trusted; on a real server an administrator sets one with
-    ALTER ROLE ... PASSWORD.
+    written here (dbt logs the SQL it runs): the embedded server creates the
+    role with its password before dbt runs (mbo_pipelines/db_roles.py), so
+    the hook finds it; on your own server `mbo db grant-bi` creates it, or an
+    administrator sets a password with ALTER ROLE ... PASSWORD.
 
     Both hooks act only for commands that build models (build, run, retry);
     compile, docs generate, seed, test and snapshot leave roles and grants alone.

