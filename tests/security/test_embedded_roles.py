@@ -109,6 +109,8 @@ def test_a_loosened_password_file_is_put_back_to_0600(tmp_path):
     path = tmp_path / db_roles.PASSWORDS_FILE
     first = db_roles.ensure_passwords(path, ["a", "b"])
     path.chmod(0o644)
-    again = db_roles.ensure_passwords(path, ["a", "b", "c"])
+    assert db_roles.ensure_passwords(path, ["a", "b"]) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = db_roles.ensure_passwords(path, ["a", "b", "c"])  # a new role's password is added, the others kept
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert {k: again[k] for k in first} == first and set(again) == {"a", "b", "c"}
