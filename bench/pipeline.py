@@ -120,6 +120,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
     from mbo_pipelines.defs.activate.dagster_defs import run_config_for
     from mbo_pipelines.defs.ingest.assets import extract_asset_keys
     from mbo_pipelines.defs.transform.assets import mbo_dbt_models
+    from mbo_pipelines.defs.optimize.assets import budget_recommendations
 
     defs, instance = build_definitions(), run_instance()
     instance.get_runs(limit=1)  # the run storage's schema is made here, not inside the timed stage
@@ -134,7 +135,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
         elif stage == "dbt":
             result = _execute(refresh_job, instance, log, tags=tags, asset_selection=list(mbo_dbt_models.keys))
         elif stage == "plan":
-            result = _execute(refresh_job, instance, log, tags=tags, asset_selection=[dg.AssetKey("budget_recommendations")])
+            result = _execute(refresh_job, instance, log, tags=tags, asset_selection=list(budget_recommendations.keys))
         elif stage == "push":
             plan_id = operations.latest_plan_id(url)
             if plan_id is None:
@@ -158,7 +159,7 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
     elif stage == "plan":
         out.update(_plan_facts(result))
     elif stage == "push":
-        counts = result.output_for_node("push_budget_changes")
+        counts = operations.push_counts(result)
         out["rows"] = sum(counts.values())
         out["statuses"] = {status: n for status, n in counts.items() if n}
     return out
@@ -166,10 +167,10 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
 
 def _plan_facts(result) -> dict:
     """Campaigns planned, the history window and its campaign-days, from the plan's materialization."""
-    import dagster as dg
+    from mbo_pipelines import asset_keys
 
     for event in result.get_asset_materialization_events():
-        if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
+        if event.materialization.asset_key == asset_keys.PLANS:
             metadata = event.materialization.metadata
             campaigns = int(metadata["campaigns"].value)
             first, last = (date.fromisoformat(d) for d in metadata["history"].value.split(".."))

@@ -1,17 +1,23 @@
-"""The MBO code location: extract → dbt → optimize → activate, with their resources, jobs, schedule and sensor."""
+"""The MBO code location: extract → dbt → optimize → activate, all assets (raw → staging → intermediate → marts →
+marts/budget_plans, marts/budget_recommendations → activation/budget_changes), with their resources, jobs, schedule
+and sensors."""
 
 import dagster as dg
+
+from mbo_pipelines.known_warnings import silence_known
+
+silence_known()  # before the assets below are defined: their decorators raise some of them
 
 from mbo_pipelines.defs.activate import (
     ActivationResource,
     decide_budget_changes_job,
     budget_recommendations_sensor,
+    push_budget_changes,
     push_budget_changes_job,
     resume_interrupted_pushes_sensor,
 )
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.fx_rates import fx_rates
-from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.quality.freshness import freshness_definitions
 from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
@@ -20,8 +26,8 @@ from mbo_pipelines.resources import mbo_resource_from_env
 #: Yesterday's data, the marts and a new plan: the loop a deployment runs every morning.
 daily_refresh_job = dg.define_asset_job(
     "daily_refresh",
-    selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
+    # Everything but the push, which the sensor starts once per new plan (push_budget_changes_job).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("activate"),
     description="Extract one day from every platform, rebuild the marts, and plan budgets.",
 )
 
@@ -46,7 +52,7 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     extract_assets = extract_assets_for_environment()
     freshness_checks, freshness_sensors = freshness_definitions(extract_assets)
     return dg.Definitions(
-        assets=[*extract_assets, fx_rates, mbo_dbt_models, budget_recommendations],
+        assets=[*extract_assets, fx_rates, mbo_dbt_models, budget_recommendations, push_budget_changes],
         asset_checks=freshness_checks,
         jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
         schedules=[daily_refresh_schedule],

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from mbo_pipelines import warehouse
+from mbo_pipelines import asset_keys, partition_start, warehouse
 from mbo_pipelines.defs.activate.dagster_defs import run_config_for
 from mbo_pipelines.instance import prepare_environment, run_instance
 
@@ -25,33 +25,34 @@ def _today() -> date:
 def run_demo(days: int = 90) -> int:
     """Extract ``days`` days of sandbox data, build the marts, plan, push once, and print a report."""
     url = prepare_environment()
+    end = _today() - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    partition_start.remember_first_day(start)  # before the definitions: their partitions reach back to it
+    from mbo_pipelines import job_runs
     from mbo_pipelines.definitions import defs  # after the environment is prepared
 
     instance = run_instance()
     log_path = instance.root_directory and f"{instance.root_directory}/demo.log"
-    end = _today() - timedelta(days=1)
-    start = end - timedelta(days=days - 1)
     print(f"MBO demo: sandbox data {start}..{end} ({days} days): extract → dbt build → plan → push ...", flush=True)
 
-    # dbt prints its progress to stdout: keep it in a log file, not in the report.
+    # dbt prints its progress to stdout: keep it in a log file, not in the report. The runs are the code
+    # location's (job_runs): the Dagster UI lists them under their jobs, and its sensor sees the plan as pushed.
     with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        refresh = defs.resolve_job_def("daily_refresh").execute_in_process(
-            instance=instance,
-            run_config=QUIET,
+        refresh = job_runs.run_job(
+            defs.resolve_job_def("daily_refresh"), instance, run_config=QUIET, raise_on_error=True,
             tags={ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()},
         )
     plan_id = next(
         m.materialization.metadata["plan_id"].value
         for m in refresh.get_asset_materialization_events()
-        if m.materialization.asset_key == dg.AssetKey("budget_recommendations")
+        if m.materialization.asset_key == asset_keys.RECOMMENDATIONS
     )
     threshold = _demo_approval_threshold(url, plan_id)
     if threshold is not None:
         # Show approvals: the plan's largest move waits for a person, the rest is applied.
         os.environ["MBO_APPROVAL_ABOVE_AMOUNT"] = f"{threshold:.2f}"
-    defs.resolve_job_def("push_budget_changes_job").execute_in_process(
-        instance=instance, run_config={**QUIET, **run_config_for(plan_id)}
-    )
+    job_runs.run_job(defs.resolve_job_def("push_budget_changes_job"), instance, run_config={**QUIET, **run_config_for(plan_id)},
+                     tags={"mbo/plan_id": plan_id}, raise_on_error=True)
     with warehouse.connect(url) as conn:
         print(report(conn, plan_id))
     print(f"\ndbt and run logs: {log_path}")

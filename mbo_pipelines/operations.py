@@ -16,7 +16,7 @@ from datetime import date
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from mbo_pipelines import platform_setup, warehouse
+from mbo_pipelines import asset_keys, platform_setup, warehouse
 from mbo_pipelines.redaction import redact
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -69,11 +69,13 @@ def _failed_checks(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, log_file, run_config: dict | None = None,
-             **kwargs) -> dg.ExecuteInProcessResult:
+             **kwargs):
+    """Run ``job`` here as a run of the code location (the UI lists it under its job); its events."""
+    from mbo_pipelines.job_runs import run_job
+
     # dbt prints progress to stdout, libraries warn on stderr: the command's own output is its outcome line.
     with contextlib.redirect_stdout(log_file), contextlib.redirect_stderr(log_file):
-        return job.execute_in_process(instance=instance, raise_on_error=False, run_config={**QUIET, **(run_config or {})},
-                                      **kwargs)
+        return run_job(job, instance, run_config={**QUIET, **(run_config or {})}, **kwargs)
 
 
 def _log_file(instance: dg.DagsterInstance, name: str):
@@ -135,7 +137,7 @@ def push(defs: dg.Definitions, instance: dg.DagsterInstance, database_url: str, 
                           tags={"mbo/plan_id": plan_id})
     if not result.success:
         return Outcome(False, failure_reason(result), result.run_id, plan_id)
-    counts = result.output_for_node("push_budget_changes")
+    counts = push_counts(result)
     summary = ", ".join(f"{n} {status.replace('rehearsed_', 'rehearsed ')}" for status, n in counts.items() if n)
     summary = summary or "no changes"
     return Outcome(True, f"plan {plan_id}: {summary}", result.run_id, plan_id)
@@ -290,9 +292,20 @@ def rows_written(result: dg.ExecuteInProcessResult) -> int:
     return sum(written.values())
 
 
+def push_counts(result) -> dict[str, int]:
+    """Changes per status (``applied``, ``pending_approval``, ``rehearsed_refused``, ...) of a push run, from its
+    ``activation/budget_changes`` materialization."""
+    counts: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        if event.materialization.asset_key == asset_keys.BUDGET_CHANGES:
+            counts.update({key.removesuffix("_count"): int(value.value)
+                           for key, value in event.materialization.metadata.items() if key.endswith("_count")})
+    return counts
+
+
 def _plan_id(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.get_asset_materialization_events():
-        if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
+        if event.materialization.asset_key == asset_keys.RECOMMENDATIONS:
             return event.materialization.metadata["plan_id"].value
     return None
 
@@ -300,7 +313,7 @@ def _plan_id(result: dg.ExecuteInProcessResult) -> str | None:
 def _inputs_unchanged(result: dg.ExecuteInProcessResult) -> bool:
     """True when the refresh found its plan already stored (same inputs as before)."""
     for event in result.get_asset_materialization_events():
-        if event.materialization.asset_key == dg.AssetKey("budget_recommendations"):
+        if event.materialization.asset_key == asset_keys.RECOMMENDATIONS:
             value = event.materialization.metadata.get("inputs_unchanged")
             return bool(value.value) if value is not None else False
     return False

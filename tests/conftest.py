@@ -23,6 +23,10 @@ import pytest
 from mbo_pipelines import db_roles
 from mbo_pipelines.embedded_db import EmbeddedServer, free_port
 
+# The tests pin their sandbox clock to days in 2025 and 2026: their partitions must exist whatever today is (the
+# default start, MBO_HISTORY_DAYS before today, has its own test in tests/ingest/test_partitions_start.py).
+os.environ.setdefault("MBO_START_DATE", "2025-01-01")
+
 
 @pytest.fixture(scope="session")
 def embedded_test_server() -> EmbeddedServer | None:

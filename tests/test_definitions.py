@@ -1,7 +1,8 @@
-"""The code location loads, and its graph is extract → staging → marts → recommendations → push."""
+"""The code location loads, and its graph is extract → staging → intermediate → marts → plan → push."""
 
 import dagster as dg
 
+from mbo_pipelines import asset_keys
 from mbo_pipelines.definitions import defs
 
 RAW_DAILY = [dg.AssetKey(["raw", f"{p}_campaign_daily"]) for p in ("google_ads", "meta_ads", "tiktok_ads")]
@@ -32,10 +33,36 @@ def test_extract_feeds_staging_feeds_marts_feeds_recommendations():
         assert raw in graph.get(staging).parent_keys
         assert graph.get(raw).is_partitioned
         assert staging in _upstream(dg.AssetKey(["marts", "fct_campaign_daily"]))
-    recommendations = graph.get(dg.AssetKey("budget_recommendations"))
+    plans = graph.get(asset_keys.PLANS)
     assert {dg.AssetKey(["marts", "opt_campaign_inputs"]), dg.AssetKey(["marts", "dim_campaign"]),
-            dg.AssetKey(["raw", "fx_rates"])} <= recommendations.parent_keys
-    assert set(RAW_DAILY) <= _upstream(dg.AssetKey("budget_recommendations"))
+            dg.AssetKey(["raw", "fx_rates"])} <= plans.parent_keys
+    assert set(RAW_DAILY) <= _upstream(asset_keys.RECOMMENDATIONS)
+
+
+def test_the_whole_loop_is_one_lineage_from_ingest_to_activate():
+    """raw (ingest) → staging → intermediate → marts → the plan (optimize) → the ledger (activate), each step a
+    parent of the next, and the push is an asset the UI can show ("Downstream assets" of the plan)."""
+    graph = _graph()
+    chain = [
+        dg.AssetKey(["raw", "google_ads_campaign_daily"]),
+        dg.AssetKey(["staging", "stg_google_ads__campaign_daily"]),
+        dg.AssetKey(["intermediate", "int_campaign_daily__unioned"]),
+        dg.AssetKey(["marts", "fct_campaign_daily"]),
+        dg.AssetKey(["marts", "opt_campaign_inputs"]),
+        asset_keys.PLANS,
+        asset_keys.RECOMMENDATIONS,
+        asset_keys.BUDGET_CHANGES,
+    ]
+    for upstream, downstream in zip(chain, chain[1:]):
+        assert upstream in _upstream(downstream), (upstream, downstream)
+    groups = [graph.get(key).group_name for key in chain]
+    assert groups == ["ingest", "staging", "intermediate", "marts", "marts", "optimize", "optimize", "activate"]
+    assert graph.get(asset_keys.BUDGET_CHANGES).is_executable
+    assert asset_keys.BUDGET_CHANGES in graph.get(asset_keys.RECOMMENDATIONS).child_keys
+    # The daily refresh plans; only the push job (started by the sensor, once per plan) pushes.
+    assert asset_keys.BUDGET_CHANGES not in defs.resolve_job_def("daily_refresh").asset_layer.executable_asset_keys
+    assert defs.resolve_job_def("push_budget_changes_job").asset_layer.executable_asset_keys == {
+        asset_keys.BUDGET_CHANGES}
 
 
 def test_dbt_groups_follow_folders():
@@ -54,7 +81,7 @@ def test_dbt_tests_are_asset_checks():
 def test_sensor_targets_the_push_job():
     sensor = defs.resolve_sensor_def("budget_recommendations_sensor")
     assert sensor.job_name == "push_budget_changes_job"
-    assert sensor.asset_key == dg.AssetKey("budget_recommendations")
+    assert sensor.asset_key == asset_keys.RECOMMENDATIONS
 
 
 def test_daily_schedule_refreshes_everything():

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from mbo_pipelines import asset_keys
 from mbo_pipelines.definitions import build_definitions
 from mbo_pipelines.defs.activate import ActivationResource
 from mbo_pipelines.resources import MboResource
@@ -22,15 +23,15 @@ START, END = TODAY - timedelta(days=DAYS), TODAY - timedelta(days=1)
 
 
 def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict:
-    """Refresh and push once; return the budget_recommendations materialization's metadata."""
+    """Refresh and push once; return the metadata of the plan's two materializations (budget_plans, then
+    budget_recommendations)."""
     tags = {ASSET_PARTITION_RANGE_START_TAG: START.isoformat(), ASSET_PARTITION_RANGE_END_TAG: END.isoformat()}
     refresh = defs.resolve_job_def("daily_refresh").execute_in_process(instance=instance, tags=tags)
     assert refresh.success
-    [plan_event] = [
-        e for e in refresh.get_asset_materialization_events()
-        if e.materialization.asset_key == dg.AssetKey("budget_recommendations")
-    ]
-    metadata = plan_event.materialization.metadata
+    events = {e.materialization.asset_key: e.materialization.metadata for e in refresh.get_asset_materialization_events()
+              if e.materialization.asset_key in (asset_keys.PLANS, asset_keys.RECOMMENDATIONS)}
+    # The plan's metadata, then the recommendations' (charts, largest moves), in the order the UI shows them.
+    metadata = {**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]}
     plan_id = metadata["plan_id"].value
     push = defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}
@@ -226,12 +227,14 @@ def test_pushing_the_same_plan_again_applies_nothing(loop):
 def test_plan_metadata_shows_certificate_uplift_interval_and_charts(loop, db):
     metadata = loop["metadata"]
     assert {"optimality_gap", "dual_upper_bound", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
-            "uplift", "response_curves", "allocation_by_platform"} <= set(metadata)
+            "response_curves", "allocation_by_platform"} <= set(metadata)
     low, high = metadata["expected_uplift_low"].value, metadata["expected_uplift_high"].value
     assert low <= metadata["expected_uplift"].value <= high
     assert metadata["dual_upper_bound"].value >= metadata["expected_value_recommended"].value - 0.01
     for key in ("response_curves", "allocation_by_platform"):
-        assert metadata[key].value.startswith("![") and "](data:image/png;base64,iVBORw0KGgo" in metadata[key].value
+        # Small enough for the asset page to show it in place (the UI folds Markdown of 1 000 characters or more).
+        assert metadata[key].value.startswith("![") and "](data:image/svg+xml;base64,PHN2Zy" in metadata[key].value
+        assert len(metadata[key].value) < 1000
     stored = db.execute(
         "select expected_uplift_low_reporting, expected_uplift_high_reporting from marts.budget_plans where plan_id = %s",
         (loop["plans"][1],),

@@ -105,3 +105,13 @@ def write_synthetic_marts(url: str, daily: pd.DataFrame, campaigns: pd.DataFrame
 def _plain(value):
     """numpy scalars → Python scalars for the driver."""
     return value.item() if hasattr(value, "item") else value
+
+
+def plan_metadata(result) -> dict:
+    """The metadata of a plan run's two materializations (marts/budget_plans, then marts/budget_recommendations),
+    merged; they share plan_id and inputs_unchanged."""
+    from mbo_pipelines import asset_keys
+
+    events = {e.materialization.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(events) == {asset_keys.PLANS, asset_keys.RECOMMENDATIONS}, set(events)
+    return {**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]}

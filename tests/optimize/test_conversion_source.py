@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 import pytest
-from optimize_helpers import UNMATCHED_SUFFIX, synthetic_marts, with_attribution, write_synthetic_marts
+from optimize_helpers import UNMATCHED_SUFFIX, plan_metadata, synthetic_marts, with_attribution, write_synthetic_marts
 from psycopg.rows import dict_row
 
 from mbo_pipelines import settings
@@ -114,8 +114,7 @@ def _materialize(url: str, source: str | None, **env_vars) -> dg.ExecuteInProces
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict:
     assert result.success
-    [event] = result.get_asset_materialization_events()
-    return {key: value.value for key, value in event.materialization.metadata.items()}
+    return {key: value.value for key, value in plan_metadata(result).items()}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 import pytest
-from optimize_helpers import synthetic_marts, write_synthetic_marts
+from optimize_helpers import plan_metadata, synthetic_marts, write_synthetic_marts
 
 from mbo_pipelines.defs.optimize import store
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
@@ -227,8 +227,7 @@ def three_refreshes(asset_database):
                                  "daily_budget_reporting = daily_budget_reporting + 1 where campaign_id = 'go-usd-0'")
             result = dg.materialize([budget_recommendations], resources=resources)
             assert result.success
-            [event] = result.get_asset_materialization_events()
-            metadata.append(event.materialization.metadata)
+            metadata.append(plan_metadata(result))
             claude_calls.append(len(claude.requests))
             with psycopg.connect(asset_database) as conn:
                 stored.append(conn.execute(

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from dagster._core.test_utils import freeze_time
 
+from mbo_pipelines import asset_keys
 from mbo_pipelines.definitions import build_definitions
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.raw_tables import ALL_TABLES, ensure_raw_tables
@@ -168,7 +169,7 @@ def _materialized_hours_ago(instance: dg.DagsterInstance, key: dg.AssetKey, hour
 
 def test_mart_older_than_max_age_fails_and_a_fresh_one_passes(sandbox_env):
     fct, dim, pacing, *others = mart_keys()
-    plan = budget_recommendations.key
+    plan = asset_keys.RECOMMENDATIONS
     instance = dg.DagsterInstance.ephemeral()
     for key, hours in ((fct, 31), (dim, 29), (pacing, 1), (plan, 2), *((key, 3) for key in others)):
         _materialized_hours_ago(instance, key, hours)
@@ -181,7 +182,7 @@ def test_mart_older_than_max_age_fails_and_a_fresh_one_passes(sandbox_env):
 
 
 def test_plan_max_age_follows_its_env_var(sandbox_env, monkeypatch):
-    plan = budget_recommendations.key
+    plan = asset_keys.RECOMMENDATIONS
     instance = dg.DagsterInstance.ephemeral()
     for key in mart_keys():
         _materialized_hours_ago(instance, key, 1)
@@ -194,7 +195,7 @@ def test_plan_max_age_follows_its_env_var(sandbox_env, monkeypatch):
 
 
 def test_never_materialized_plan_fails(sandbox_env):
-    assert not _run_last_update_checks(dg.DagsterInstance.ephemeral())[budget_recommendations.key].passed
+    assert not _run_last_update_checks(dg.DagsterInstance.ephemeral())[asset_keys.RECOMMENDATIONS].passed
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon"])
@@ -216,7 +217,7 @@ def test_definitions_check_every_enabled_raw_asset_the_marts_and_the_plan(sandbo
     defs = build_definitions()
     checks = _checks_by_name(defs)
     assert checks[SOURCE_FRESHNESS_CHECK] == {*SANDBOX_RAW, _key("csv_campaign_daily")}
-    assert checks["freshness_check"] == {*mart_keys(), budget_recommendations.key}
+    assert checks["freshness_check"] == {*mart_keys(), asset_keys.RECOMMENDATIONS}
     sensor = defs.resolve_sensor_def(FRESHNESS_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
+from mbo_pipelines import asset_keys
 from mbo_pipelines import operations
 from mbo_pipelines.definitions import build_definitions
 from mbo_pipelines.resources import MboResource
@@ -48,7 +49,7 @@ def _extract_and_marts(defs: dg.Definitions) -> list[dg.AssetKey]:
     job = defs.resolve_job_def("daily_refresh")
     graph = job.asset_layer.asset_graph
     return [key for key in graph.get_all_asset_keys()
-            if graph.get(key).is_executable and key != dg.AssetKey("budget_recommendations")]
+            if graph.get(key).is_executable and key not in (asset_keys.PLANS, asset_keys.RECOMMENDATIONS)]
 
 
 def _run_job(url: str, tags: dict[str, str], instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:

@@ -7,7 +7,9 @@ from mbo_pipelines.defs.activate.dagster_defs import (
     ActivationResource,
     decide_budget_changes_job,
     budget_recommendations_sensor,
+    push_budget_changes,
     push_budget_changes_job,
+    push_job_with,
     resume_interrupted_pushes_sensor,
 )
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
@@ -17,7 +19,9 @@ __all__ = [
     "decide_budget_changes_job",
     "PushSummary",
     "budget_recommendations_sensor",
+    "push_budget_changes",
     "push_budget_changes_job",
+    "push_job_with",
     "push_plan",
     "resume_interrupted_pushes_sensor",
 ]

@@ -1,15 +1,16 @@
-"""Dagster wiring of activation: the push job, the resource it needs, and the sensor that starts it.
+"""Dagster wiring of activation: the push asset and its job, the resource it needs, and the sensors that start it.
 
-``budget_recommendations_sensor`` watches the ``budget_recommendations``
-asset: each new materialization carries its ``plan_id`` in metadata and
-becomes one run of ``push_budget_changes_job`` (run_key = plan_id, so a plan is
-pushed by the sensor at most once). The job's one op calls ``push_plan`` with
-the connectors of the ``activation`` resource (an ``ActivationResource``).
+The push is the asset ``activation/budget_changes`` (the ledger), downstream of the plan's
+``marts/budget_recommendations``: each push is a materialization whose metadata says what was applied, held,
+refused and failed. ``budget_recommendations_sensor`` watches ``marts/budget_recommendations``: each new
+materialization carries its ``plan_id`` in metadata and becomes one run of ``push_budget_changes_job`` (run_key =
+plan_id, so a plan is pushed by the sensor at most once; a plan already in the ledger, pushed by the demo or
+``mbo push``, is skipped). The asset's op calls ``push_plan`` with the connectors of the ``activation`` resource.
 """
 
 import dagster as dg
 
-from mbo_pipelines import settings, warehouse
+from mbo_pipelines import asset_keys, settings, warehouse
 from mbo_pipelines.connectors import PlatformConnector
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.activate.ledger import PENDING_APPROVAL
@@ -17,7 +18,7 @@ from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.resources import MboResource
 
-RECOMMENDATIONS_ASSET = dg.AssetKey("budget_recommendations")
+RECOMMENDATIONS_ASSET = asset_keys.RECOMMENDATIONS
 OP_NAME = "push_budget_changes"
 
 
@@ -112,19 +113,35 @@ def _metadata(summary: PushSummary) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-@dg.op(name=OP_NAME, description="Check a budget plan against the guardrails and push its changes to the platforms.")
+@dg.multi_asset(
+    name=OP_NAME,
+    group_name="activate",
+    specs=[dg.AssetSpec(
+        asset_keys.BUDGET_CHANGES, deps=[asset_keys.RECOMMENDATIONS], kinds={"python", "postgres"},
+        description=(
+            "The ledger of budget changes pushed to the ad platforms: each plan's changes checked against the "
+            "guardrails, then applied, held for approval, refused, failed or rehearsed (dry-run). A materialization "
+            "is one push of one plan (run config: plan_id), its metadata the outcome per status and account."
+        ),
+    )],
+)
 def push_budget_changes(
-    context: dg.OpExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
-) -> dg.Output[dict]:
-    return _push(context, activation, config.plan_id)
+    context: dg.AssetExecutionContext, config: PushBudgetChangesConfig, activation: ActivationResource
+) -> dg.MaterializeResult:
+    counts, metadata = _push(context, activation, config.plan_id)
+    return dg.MaterializeResult(metadata=metadata)
 
 
-def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_id: str) -> dg.Output[dict]:
-    """Push the plan; its outcome in the metadata; a Failure (after everything is in the ledger) when not all went through."""
+def _push(context, activation: ActivationResource, plan_id: str) -> tuple[dict, dict]:
+    """Push the plan: its counts per status and the metadata of the ``activation/budget_changes`` materialization.
+
+    When not all went through, the materialization is recorded (the ledger did change) and the run fails with a
+    ``Failure`` so that someone looks at it."""
     summary = push_plan(activation.url(), plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
                         log=context.log, run_id=context.run.run_id)
     metadata = _metadata(summary)
     if not summary.ok:
+        context.log_event(dg.AssetMaterialization(asset_key=asset_keys.BUDGET_CHANGES, metadata=metadata))
         # Everything is in the ledger by now; the run fails so that someone looks at it.
         bad = summary.problems
         raise dg.Failure(
@@ -144,7 +161,7 @@ def _push(context: dg.OpExecutionContext, activation: ActivationResource, plan_i
         context.instance.add_run_tags(context.run_id, {"mbo/waiting_for_approval": str(waiting)})
         metadata["waiting_for_approval"] = dg.MetadataValue.md(f"**{waiting} change(s) wait for approval**: {how}.")
     rehearsed = {_rehearsal_key(outcome): n for outcome, n in summary.rehearsal_counts.items()}
-    return dg.Output({**summary.counts, **rehearsed}, metadata=metadata)
+    return {**summary.counts, **rehearsed}, metadata
 
 
 class DecideBudgetChangesConfig(dg.Config):
@@ -173,7 +190,10 @@ def decide_budget_changes(
     context.log.info(f"plan {config.plan_id}: {decided} change(s) {'approved' if config.approve else 'rejected'}")
     if not config.approve:
         return dg.Output({"rejected": decided}, metadata={"rejected": dg.MetadataValue.int(decided)})
-    return _push(context, activation, config.plan_id)
+    counts, metadata = _push(context, activation, config.plan_id)
+    # The push changed the ledger: it shows on the activation/budget_changes asset like any push.
+    context.log_event(dg.AssetMaterialization(asset_key=asset_keys.BUDGET_CHANGES, metadata=metadata))
+    return dg.Output(counts, metadata=metadata)
 
 
 @dg.job(description="Approve (and push) or reject a plan's waiting budget changes (run config: plan_id, approve, campaign_ids).")
@@ -181,9 +201,18 @@ def decide_budget_changes_job():
     decide_budget_changes()
 
 
-@dg.job(description="Push one budget plan's changes to the ad platforms (run config: the plan_id).")
-def push_budget_changes_job():
-    push_budget_changes()
+push_budget_changes_job = dg.define_asset_job(
+    "push_budget_changes_job",
+    selection=dg.AssetSelection.assets(asset_keys.BUDGET_CHANGES),
+    description="Push one budget plan's changes to the ad platforms (run config: the plan_id).",
+)
+
+
+def push_job_with(activation: ActivationResource) -> dg.JobDefinition:
+    """``push_budget_changes_job`` on its own, with ``activation`` as its resource (tests, the benchmark)."""
+    defs = dg.Definitions(assets=[push_budget_changes], jobs=[push_budget_changes_job],
+                          resources={"activation": activation})
+    return defs.resolve_job_def(push_budget_changes_job.name)
 
 
 def resume_after_minutes() -> float:
@@ -225,7 +254,8 @@ def resume_interrupted_pushes_sensor(context: dg.SensorEvaluationContext, activa
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Push each new budget plan once: one run per plan_id of a budget_recommendations materialization.",
 )
-def budget_recommendations_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+def budget_recommendations_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry,
+                                  activation: ActivationResource):
     materialization = asset_event.asset_materialization
     value = materialization.metadata.get("plan_id") if materialization else None
     plan_id = value.value if isinstance(value, dg.MetadataValue) else value
@@ -234,5 +264,12 @@ def budget_recommendations_sensor(context: dg.SensorEvaluationContext, asset_eve
             f"the latest materialization of {RECOMMENDATIONS_ASSET.to_user_string()} has no 'plan_id' "
             "text metadata, so there is no plan to push"
         )
+        return
+    with warehouse.connect(activation.url()) as conn:
+        pushed = ledger.changes_recorded(conn, plan_id)
+    if pushed:
+        yield dg.SkipReason(f"plan {plan_id} was pushed already ({pushed} changes in activation.budget_changes: "
+                            "by the demo, `mbo push` or an earlier run); resume_interrupted_pushes_sensor finishes "
+                            "a push that stopped half-way")
         return
     yield dg.RunRequest(run_key=plan_id, run_config=run_config_for(plan_id), tags={"mbo/plan_id": plan_id})

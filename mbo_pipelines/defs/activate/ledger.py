@@ -383,6 +383,13 @@ def decide(conn: psycopg.Connection, plan_id: str, approve: bool, by: str,
                 error=None if approve else f"rejected by {by}")
 
 
+def changes_recorded(conn: psycopg.Connection, plan_id: str) -> int:
+    """How many budget changes of ``plan_id`` the ledger holds (0 also when there is no ledger yet)."""
+    if conn.execute("select to_regclass('activation.budget_changes') is null").fetchone()[0]:
+        return 0
+    return conn.execute("select count(*) from activation.budget_changes where plan_id = %s", (plan_id,)).fetchone()[0]
+
+
 def status_counts(conn: psycopg.Connection, plan_id: str) -> dict[str, int]:
     """Number of ledger rows of a plan in each status (every status present, zero when none)."""
     counts = dict.fromkeys(STATUSES, 0)

@@ -1,4 +1,5 @@
-"""The ``budget_recommendations`` asset: a new budget plan from the marts, explained, in ``marts``.
+"""The plan: assets ``marts/budget_plans`` and ``marts/budget_recommendations``, made by one op
+(``budget_recommendations``): a new budget plan from the marts, explained, in ``marts``.
 
 The history is ``marts.opt_campaign_inputs`` with the conversion values ``MBO_CONVERSION_SOURCE`` names (as the
 platforms report them, or de-duplicated against GA4); the plan records which, and its explanation says so.
@@ -14,11 +15,11 @@ from datetime import date, datetime, timezone
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 
-from mbo_pipelines import settings, warehouse
+from mbo_pipelines import asset_keys, settings, warehouse
 from mbo_pipelines.defs.explain.deterministic import conversion_source_sentence
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
-from mbo_pipelines.defs.optimize import charts, pacing, store
+from mbo_pipelines.defs.optimize import inline_charts, pacing, store
 from mbo_pipelines.defs.quality import gates
 from mbo_pipelines.defs.optimize.planning import (
     Plan,
@@ -93,22 +94,14 @@ def _scenario_line(plan: Plan, target: float, budget: float, max_change: float) 
     )
 
 
-def _uplift_line(plan: Plan, uplift: float) -> str:
-    """``+1,772 USD/day (90% interval +1,210 … +2,340)``."""
-    line = f"{uplift:+,.0f} {plan.reporting_currency}/day"
-    if plan.uplift_interval is not None:
-        low, high = plan.uplift_interval
-        line += f" (90% interval {low:+,.0f} … {high:+,.0f})"
-    return line
-
-
-def _chart(context: dg.AssetExecutionContext, render, plan: Plan, alt: str) -> dg.MetadataValue:
-    """A chart as Markdown metadata; a chart that fails to render is logged and noted, not fatal to the plan."""
+def _chart(context: dg.AssetExecutionContext, markdown, plan: Plan, name: str) -> dg.MetadataValue:
+    """A chart small enough for the asset page to show in place (``inline_charts``); one that fails to render is
+    logged and noted, not fatal to the plan."""
     try:
-        return dg.MetadataValue.md(charts.markdown_image(render(plan), alt))
+        return dg.MetadataValue.md(markdown(plan))
     except Exception as error:  # noqa: BLE001 - pictures must not stop a plan that is already stored
-        context.log.warning(f"{alt}: chart not rendered: {error!r}")
-        return dg.MetadataValue.md(f"*{alt}: chart not rendered ({type(error).__name__}: {error})*")
+        context.log.warning(f"{name}: chart not rendered: {error!r}")
+        return dg.MetadataValue.md(f"*{name}: chart not rendered ({type(error).__name__}: {error})*")
 
 
 def _outlier_days(plan: Plan) -> dict[str, int]:
@@ -126,9 +119,9 @@ def _optional_float(value: float | None, digits: int | None = None) -> dg.Metada
     return dg.MetadataValue.float(float(value) if digits is None else round(float(value), digits))
 
 
-def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pacing.PacingDecision,
-                      fingerprint: str) -> dg.MaterializeResult:
-    """The stored plan of these very inputs, named in the metadata; nothing planned, explained or written."""
+def _unchanged_results(context: dg.AssetExecutionContext, stored: dict, pace: pacing.PacingDecision,
+                       fingerprint: str):
+    """The stored plan of these very inputs, named in both assets' metadata; nothing planned, explained or written."""
     plan_id, currency = stored["plan_id"], stored["reporting_currency"]
     source = stored.get("conversion_source") or "not recorded"
     status = (
@@ -139,26 +132,31 @@ def _unchanged_result(context: dg.AssetExecutionContext, stored: dict, pace: pac
     )
     context.log.info(status)
     current, recommended = stored["expected_value_current_reporting"], stored["expected_value_recommended_reporting"]
-    return dg.MaterializeResult(
-        metadata={
-            "plan_id": dg.MetadataValue.text(plan_id),
-            "inputs_unchanged": dg.MetadataValue.bool(True),
-            "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
-            "status": dg.MetadataValue.text(status),
-            "plan_created_at": dg.MetadataValue.text(stored["created_at"].isoformat()),
-            "pacing": dg.MetadataValue.text(pace.message),
-            "campaigns": dg.MetadataValue.int(stored["campaign_count"]),
-            "reporting_currency": dg.MetadataValue.text(currency),
-            "total_daily_budget": dg.MetadataValue.float(round(stored["total_daily_budget_reporting"], 2)),
-            "expected_value_current": dg.MetadataValue.float(round(current, 2)),
-            "expected_value_recommended": dg.MetadataValue.float(round(recommended, 2)),
-            "expected_uplift": dg.MetadataValue.float(round(recommended - current, 2)),
-            "history": dg.MetadataValue.text(f"{stored['history_start']}..{stored['history_end']}"),
-            "conversion_source": dg.MetadataValue.text(source),
-            "explanation_source": dg.MetadataValue.text(stored["explanation_source"]),
-            "explanation": dg.MetadataValue.md(stored["explanation"]),
-        }
-    )
+    yield dg.MaterializeResult(asset_key=asset_keys.PLANS, metadata={
+        "plan_id": dg.MetadataValue.text(plan_id),
+        "status": dg.MetadataValue.text(status),
+        "total_daily_budget": dg.MetadataValue.float(round(stored["total_daily_budget_reporting"], 2)),
+        "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),
+        "reporting_currency": dg.MetadataValue.text(currency),
+        "expected_value_current": dg.MetadataValue.float(round(current, 2)),
+        "expected_value_recommended": dg.MetadataValue.float(round(recommended, 2)),
+        "expected_uplift": dg.MetadataValue.float(round(recommended - current, 2)),
+        "explanation": dg.MetadataValue.md(stored["explanation"]),
+        "plan_created_at": dg.MetadataValue.text(stored["created_at"].isoformat()),
+        "campaigns": dg.MetadataValue.int(stored["campaign_count"]),
+        "history": dg.MetadataValue.text(f"{stored['history_start']}..{stored['history_end']}"),
+        "pacing": dg.MetadataValue.text(pace.message),
+        "conversion_source": dg.MetadataValue.text(source),
+        "explanation_source": dg.MetadataValue.text(stored["explanation_source"]),
+        "inputs_unchanged": dg.MetadataValue.bool(True),
+        "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
+    })
+    yield dg.MaterializeResult(asset_key=asset_keys.RECOMMENDATIONS, metadata={
+        "plan_id": dg.MetadataValue.text(plan_id),
+        "dagster/row_count": dg.MetadataValue.int(stored["campaign_count"]),
+        "dagster/table_name": dg.MetadataValue.text("marts.budget_recommendations"),
+        "inputs_unchanged": dg.MetadataValue.bool(True),
+    })
 
 
 def _require_clean_inputs(conn, history) -> None:
@@ -195,25 +193,39 @@ def _history_end(context: dg.AssetExecutionContext) -> date | None:
     return date.fromisoformat(end) if end else None
 
 
-@dg.asset(
-    key="budget_recommendations",
+#: What a plan is made from: its checks (and those of the FX rates its reporting amounts use) run before it.
+PLAN_INPUTS = [
+    dg.AssetKey(["marts", "opt_campaign_inputs"]),
+    dg.AssetKey(["marts", "dim_campaign"]),
+    dg.AssetKey(["marts", "account_pacing"]),
+    dg.AssetKey(["raw", "fx_rates"]),
+]
+
+
+@dg.multi_asset(
+    name="budget_recommendations",
     group_name="optimize",
-    deps=[
-        dg.AssetKey(["marts", "opt_campaign_inputs"]),
-        dg.AssetKey(["marts", "dim_campaign"]),
-        dg.AssetKey(["marts", "account_pacing"]),
-        # The FX rates the marts' reporting amounts are converted at, directly: their checks run before the plan.
-        dg.AssetKey(["raw", "fx_rates"]),
+    can_subset=False,
+    specs=[
+        dg.AssetSpec(
+            asset_keys.PLANS, deps=PLAN_INPUTS, kinds={"python", "scipy", "postgres"},
+            description=(
+                "One row per budget plan: response curves fitted on marts.opt_campaign_inputs (conversion values as "
+                "the platforms report them, or de-duplicated against GA4: MBO_CONVERSION_SOURCE), today's total budget "
+                "reallocated across active campaigns (±MBO_MAX_BUDGET_CHANGE each), the expected value and its "
+                "uplift, and the plan's explanation."
+            ),
+        ),
+        dg.AssetSpec(
+            asset_keys.RECOMMENDATIONS, deps=[asset_keys.PLANS], kinds={"python", "postgres"},
+            description=(
+                "One row per campaign of each plan: current and recommended daily budget (account and reporting "
+                "currency), expected value, marginal ROAS, why a campaign is held. Its plan_id is what the push acts on."
+            ),
+        ),
     ],
-    kinds={"python", "scipy", "postgres"},
-    description=(
-        "A budget plan: response curves fitted on marts.opt_campaign_inputs (conversion values as the platforms "
-        "report them, or de-duplicated against GA4: MBO_CONVERSION_SOURCE), today's total budget reallocated "
-        "across active campaigns (±MBO_MAX_BUDGET_CHANGE each), explained; written to marts.budget_plans "
-        "(with the conversion source) and marts.budget_recommendations."
-    ),
 )
-def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.MaterializeResult:
+def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
     """Plan, explain and store; the plan_id in the metadata is what the push sensor acts on.
 
     On inputs unchanged since a stored plan, that plan's id with ``inputs_unchanged`` (and no new plan).
@@ -234,7 +246,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
     with warehouse.connect(mbo.url()) as conn:
         stored = store.stored_plan(conn, plan_id)
     if stored is not None:
-        return _unchanged_result(context, stored, pace, fingerprint)
+        yield from _unchanged_results(context, stored, pace, fingerprint)
+        return
     context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
     plan = build_plan(
         history, campaigns, currency, max_change=max_change, total_budget=pace.total_reporting,
@@ -258,49 +271,52 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource) 
         written = store.write_plan(conn, plan, text, explanation.source, explanation.campaign_explanations)
         stored = None if written else store.stored_plan(conn, plan.plan_id)
     if stored is not None:  # a refresh running alongside stored the same plan first
-        return _unchanged_result(context, stored, pace, fingerprint)
+        yield from _unchanged_results(context, stored, pace, fingerprint)
+        return
 
     uplift = plan.expected_value_recommended_reporting - plan.expected_value_current_reporting
     target, target_budget = plan.target_marginal_roas, plan.budget_at_target_marginal_roas
     low, high = plan.uplift_interval or (None, None)
-    return dg.MaterializeResult(
-        metadata={
-            "plan_id": dg.MetadataValue.text(plan.plan_id),
-            "inputs_unchanged": dg.MetadataValue.bool(False),
-            "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
-            "pacing": dg.MetadataValue.text(pace.message),
-            "paced_accounts": dg.MetadataValue.int(len(pace.paced_accounts)),
-            "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),
-            "campaigns": dg.MetadataValue.int(len(plan.rows)),
-            "reporting_currency": dg.MetadataValue.text(plan.reporting_currency),
-            "total_daily_budget": dg.MetadataValue.float(round(plan.total_daily_budget_reporting, 2)),
-            "expected_value_current": dg.MetadataValue.float(round(plan.expected_value_current_reporting, 2)),
-            "expected_value_recommended": dg.MetadataValue.float(round(plan.expected_value_recommended_reporting, 2)),
-            "expected_uplift": dg.MetadataValue.float(round(uplift, 2)),
-            "expected_uplift_low": _optional_float(low, 2),
-            "expected_uplift_high": _optional_float(high, 2),
-            "uplift": dg.MetadataValue.md(_uplift_line(plan, uplift)),
-            "target_marginal_roas": dg.MetadataValue.float(target),
-            "budget_at_target_marginal_roas": dg.MetadataValue.float(round(target_budget, 2)),
-            "spend_scenario": dg.MetadataValue.md(_scenario_line(plan, target, target_budget, max_change)),
-            "optimality_gap": _optional_float(plan.optimality_gap),
-            "dual_upper_bound": _optional_float(plan.upper_bound, 2),
-            "solver_message": dg.MetadataValue.text(plan.solver_message),
-            "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
-            "held_campaigns": dg.MetadataValue.int(int(plan.rows["held_reason"].notna().sum())),
-            "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
-            "conversion_source": dg.MetadataValue.text(plan.conversion_source),
-            "ga4_unmatched_spend_share": _optional_float(unmatched, 4),
-            "explanation_source": dg.MetadataValue.text(explanation.source),
-            "explanation": dg.MetadataValue.md(text),
-            "recommendations": dg.MetadataValue.md(_preview(plan)),
-            "response_curves": _chart(
-                context, charts.response_curves_png, plan,
-                f"Response curves of the largest campaigns ({plan.reporting_currency}/day)",
-            ),
-            "allocation_by_platform": _chart(
-                context, charts.allocation_by_platform_png, plan,
-                f"Daily budget per platform, current vs recommended ({plan.reporting_currency})",
-            ),
-        }
+    details = (
+        f"{len(plan.rows)} campaigns, {int(plan.rows['held_reason'].notna().sum())} held; history "
+        f"{plan.history_start}..{plan.history_end}, {sum(outliers.values())} outlier day(s) ignored; "
+        f"solver: {plan.solver_message}. "
+        + _scenario_line(plan, target, target_budget, max_change)
     )
+    # Headline first (the UI keeps this order); numbers stay numbers, so the asset's plots show them over time.
+    yield dg.MaterializeResult(asset_key=asset_keys.PLANS, metadata={
+        "plan_id": dg.MetadataValue.text(plan.plan_id),
+        "total_daily_budget": dg.MetadataValue.float(round(plan.total_daily_budget_reporting, 2)),
+        "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),
+        "expected_value_current": dg.MetadataValue.float(round(plan.expected_value_current_reporting, 2)),
+        "expected_value_recommended": dg.MetadataValue.float(round(plan.expected_value_recommended_reporting, 2)),
+        "expected_uplift": dg.MetadataValue.float(round(uplift, 2)),
+        "expected_uplift_low": _optional_float(low, 2),
+        "expected_uplift_high": _optional_float(high, 2),
+        "optimality_gap": _optional_float(plan.optimality_gap),
+        "explanation": dg.MetadataValue.md(text),
+        "recommendations": dg.MetadataValue.text(f"marts.budget_recommendations where plan_id = '{plan.plan_id}'"),
+        "details": dg.MetadataValue.md(details),
+        "dual_upper_bound": _optional_float(plan.upper_bound, 2),
+        "target_marginal_roas": dg.MetadataValue.float(target),
+        "budget_at_target_marginal_roas": dg.MetadataValue.float(round(target_budget, 2)),
+        "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
+        "campaigns": dg.MetadataValue.int(len(plan.rows)),
+        "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
+        "reporting_currency": dg.MetadataValue.text(plan.reporting_currency),
+        "pacing": dg.MetadataValue.text(pace.message),
+        "conversion_source": dg.MetadataValue.text(plan.conversion_source),
+        "ga4_unmatched_spend_share": _optional_float(unmatched, 4),
+        "explanation_source": dg.MetadataValue.text(explanation.source),
+        "inputs_unchanged": dg.MetadataValue.bool(False),
+        "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
+    })
+    yield dg.MaterializeResult(asset_key=asset_keys.RECOMMENDATIONS, metadata={
+        "plan_id": dg.MetadataValue.text(plan.plan_id),
+        "dagster/row_count": dg.MetadataValue.int(len(plan.rows)),
+        "dagster/table_name": dg.MetadataValue.text("marts.budget_recommendations"),
+        "allocation_by_platform": _chart(context, inline_charts.platform_bars_markdown, plan, "allocation_by_platform"),
+        "response_curves": _chart(context, inline_charts.response_curves_markdown, plan, "response_curves"),
+        "largest_moves": dg.MetadataValue.md(_preview(plan)),
+        "inputs_unchanged": dg.MetadataValue.bool(False),
+    })

@@ -1,4 +1,5 @@
-"""Pictures of a plan for the ``budget_recommendations`` metadata: PNG bytes, and Markdown embedding them.
+"""Full-size pictures of a plan (`mbo report`): PNG bytes, and Markdown embedding them. The asset page shows the
+small SVG ones of ``inline_charts``.
 
 Pure functions: each builds its own ``matplotlib.figure.Figure`` on an Agg canvas
 (no pyplot, so no global figure state and no display backend), renders it to PNG

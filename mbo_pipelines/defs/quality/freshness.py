@@ -2,7 +2,7 @@
 
 A mart (every table of ``MART_MODELS``) last
 materialized more than ``MBO_MARTS_MAX_AGE_HOURS`` ago, or a plan
-(``budget_recommendations``) more than ``MBO_PLAN_MAX_AGE_HOURS`` ago, fails
+(``marts/budget_recommendations``) more than ``MBO_PLAN_MAX_AGE_HOURS`` ago, fails
 its ``freshness_check`` with severity WARN; each enabled raw table has a
 ``source_freshness`` check that runs dbt source freshness (see
 ``source_freshness.py``). None of them blocks anything. The sensor ``freshness_checks_sensor`` runs each check again once it
@@ -18,9 +18,8 @@ from datetime import timedelta
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from mbo_pipelines import settings
+from mbo_pipelines import asset_keys, settings
 from mbo_pipelines.defs.activate.guardrails import DEFAULT_PLAN_MAX_AGE_HOURS
-from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.quality.source_freshness import build_source_freshness_check
 from mbo_pipelines.defs.transform.assets import mbo_dbt_models
 
@@ -60,7 +59,7 @@ def last_update_freshness_checks() -> list[dg.AssetChecksDefinition]:
     """``freshness_check`` on each mart and on the plan: failed (WARN) when not materialized within its max age."""
     return [
         *_quietly(dg.build_last_update_freshness_checks, assets=mart_keys(), lower_bound_delta=marts_max_age()),
-        *_quietly(dg.build_last_update_freshness_checks, assets=[budget_recommendations.key],
+        *_quietly(dg.build_last_update_freshness_checks, assets=[asset_keys.RECOMMENDATIONS],
                   lower_bound_delta=plan_max_age()),
     ]
 
