@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test dev bench lint mutants install clean db-stop
+.PHONY: demo test test-ui dev bench lint mutants install clean db-stop
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MBO needs Python 3.11 or newer: run `make PYTHON=python3.11 ...`")'
@@ -23,6 +23,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Only the real-browser tests (tests/ui, marked `ui`): headless Chromium driven by Playwright. Playwright cannot
+# download its own browser offline, so Debian's chromium is installed when missing (as root; otherwise say how).
+test-ui: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$MBO_CHROMIUM" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make test-ui needs Chromium: run 'sudo apt-get install chromium' (or set MBO_CHROMIUM to a Chromium binary)" >&2; \
+	    exit 1; \
+	  fi; }
+	$(BIN)/python -m pytest -m ui tests/ui
 
 dev: $(STAMP)
 	$(BIN)/mbo dev
