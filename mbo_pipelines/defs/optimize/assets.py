@@ -10,6 +10,7 @@ unchanged since a stored plan, the asset names that plan (``inputs_unchanged``) 
 explaining and writing it again; the push sensor's run key is the plan id, so it is pushed once.
 """
 
+import html
 from datetime import date, datetime, timezone
 
 import dagster as dg
@@ -75,13 +76,22 @@ def _preview(plan: Plan, limit: int = PREVIEW_ROWS) -> str:
     shown = rows.loc[move.sort_values(ascending=False, kind="stable").index[:limit]]
     header = "| platform | campaign | currency | current | recommended | marginal ROAS |\n|---|---|---|---:|---:|---:|\n"
     body = "\n".join(
-        f"| {r.platform} | {r.campaign_name} | {r.currency} | {r.current_daily_budget:,.2f} | "
+        f"| {r.platform} | {_markdown_cell(r.campaign_name)} | {r.currency} | {r.current_daily_budget:,.2f} | "
         f"{r.recommended_daily_budget:,.2f} | {r.marginal_roas:.2f} |"
         for r in shown.itertuples(index=False)
     )
     more = len(rows) - len(shown)
     note = f"\n\n*The {len(shown)} largest moves; {more:,} more campaigns in marts.budget_recommendations.*" if more else ""
     return header + body + note
+
+
+def _markdown_cell(text) -> str:
+    """``text`` as one cell of a Markdown table, shown as written: HTML escaped, ``|`` not ending the cell,
+    ``*`` and ``_`` not starting emphasis."""
+    cell = html.escape(str(text)).replace("\n", " ")
+    for char in "\\|*_`[]":
+        cell = cell.replace(char, "\\" + char)
+    return cell
 
 
 def _scenario_line(plan: Plan, target: float, budget: float, max_change: float) -> str:

@@ -93,7 +93,9 @@ def response_curves_png(plan: Plan, limit: int = MAX_PANELS) -> bytes:
         ax.plot(current[i], value_current[i], "o", color=CURRENT_COLOUR, markersize=6, zorder=3)
         ax.plot(recommended[i], value_recommended[i], "D", color=RECOMMENDED_COLOUR, markersize=5, zorder=4)
         change = recommended[i] / current[i] - 1 if current[i] > 0 else 0.0
-        ax.set_title(f"{_shorten(str(row.campaign_name), 24)}\n{row.platform} · {change:+.0%}", fontsize=8)
+        # parse_math=False: a name such as "Save $5 off $20" is text, not TeX between two dollar signs.
+        ax.set_title(f"{_shorten(str(row.campaign_name), 24)}\n{row.platform} · {change:+.0%}", fontsize=8,
+                     parse_math=False)
         ax.tick_params(labelsize=7)
         ax.xaxis.set_major_formatter(_COMPACT)
         ax.yaxis.set_major_formatter(_COMPACT)
@@ -140,7 +142,7 @@ def allocation_by_platform_png(plan: Plan) -> bytes:
             f"{_compact(after)} ({change:+.1%})", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
         )
-    ax.set_xticks(x, platforms, fontsize=8)
+    ax.set_xticks(x, platforms, fontsize=8, parse_math=False)
     ax.tick_params(axis="y", labelsize=7)
     ax.yaxis.set_major_formatter(_COMPACT)
     ax.set_ylabel(f"daily budget ({plan.reporting_currency})", fontsize=8)
