@@ -26,6 +26,11 @@ from mbo_pipelines.embedded_db import EmbeddedServer, free_port
 # The tests pin their sandbox clock to days in 2025 and 2026: their partitions must exist whatever today is (the
 # default start, MBO_HISTORY_DAYS before today, has its own test in tests/ingest/test_partitions_start.py).
 os.environ.setdefault("MBO_START_DATE", "2025-01-01")
+# Nothing a test runs writes into the developer's .mbo/ (the plan's report page, the first day loaded, ...).
+os.environ["MBO_HOME"] = tempfile.mkdtemp(prefix="mbo-test-home-")
+# The plan and push assets rewrite the report page on every run (about a second each); the suite makes dozens of
+# plans, so only tests/report/test_report_link.py lets them.
+os.environ.setdefault("MBO_REPORT_MAX_CAMPAIGNS", "0")
 
 
 @pytest.fixture(scope="session")

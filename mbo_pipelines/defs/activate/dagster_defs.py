@@ -16,6 +16,7 @@ from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.activate.ledger import PENDING_APPROVAL
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.defs.quality import gates
+from mbo_pipelines.report.asset_link import refresh_report
 from mbo_pipelines.resources import MboResource
 
 RECOMMENDATIONS_ASSET = asset_keys.RECOMMENDATIONS
@@ -140,6 +141,7 @@ def _push(context, activation: ActivationResource, plan_id: str) -> tuple[dict, 
     summary = push_plan(activation.url(), plan_id, activation.connectors(log=context.log), dry_run=activation.dry_run,
                         log=context.log, run_id=context.run.run_id)
     metadata = _metadata(summary)
+    metadata.update(refresh_report(context.log, activation.url(), plan_id, len(summary.changes)))
     if not summary.ok:
         context.log_event(dg.AssetMaterialization(asset_key=asset_keys.BUDGET_CHANGES, metadata=metadata))
         # Everything is in the ledger by now; the run fails so that someone looks at it.

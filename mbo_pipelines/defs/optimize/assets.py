@@ -30,6 +30,7 @@ from mbo_pipelines.defs.optimize.planning import (
     plan_id_from_fingerprint,
     plan_inputs_fingerprint,
 )
+from mbo_pipelines.report.asset_link import refresh_report
 from mbo_pipelines.resources import MboResource
 
 
@@ -328,5 +329,6 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
         "allocation_by_platform": _chart(context, inline_charts.platform_bars_markdown, plan, "allocation_by_platform"),
         "response_curves": _chart(context, inline_charts.response_curves_markdown, plan, "response_curves"),
         "largest_moves": dg.MetadataValue.md(_preview(plan)),
+        **refresh_report(context.log, mbo.url(), plan.plan_id, len(plan.rows)),
         "inputs_unchanged": dg.MetadataValue.bool(False),
     })
