@@ -31,18 +31,26 @@ __all__ = ["FULL_REFRESH_TAG", "dbt_build_args", "mbo_dbt_models", "dbt_resource
 from mbo_pipelines import settings, warehouse
 from mbo_pipelines.defs.ingest.assets import lookback_days
 from mbo_pipelines.defs.ingest.raw_tables import ensure_raw_tables
+from mbo_pipelines.defs.transform.check_descriptions import describe_test
 from mbo_pipelines.defs.transform.project import dbt_project, dbt_resource, ensure_manifest
 from mbo_pipelines.resources import MboResource
 
 
 class MboDbtTranslator(DagsterDbtTranslator):
-    """Group dbt assets by their folder (staging, intermediate, marts); seeds go to ``reference``."""
+    """Group dbt assets by their folder (staging, intermediate, marts); seeds go to ``reference``. Every dbt test's
+    asset check says what it checks (``check_descriptions``)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "transform"
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"].get(unique_id, {})))
 
 
 translator = MboDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
