@@ -37,8 +37,10 @@ test-ui: $(STAMP)
 	  fi; }
 	$(BIN)/python -m pytest -m ui tests/ui
 
+# The Dagster UI on http://127.0.0.1:3000; `make dev PORT=3001 HOST=...` picks another port or address. Only
+# make's command line counts: a PORT or HOST your shell exports (HOST is often the machine's name) is ignored.
 dev: $(STAMP)
-	$(BIN)/mbo dev
+	$(BIN)/mbo dev$(if $(filter command line,$(origin PORT)), --port $(PORT))$(if $(filter command line,$(origin HOST)), --host $(HOST))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,19 +1,105 @@
 """The ``mbo`` command: manage the embedded database, run the demo, start the Dagster UI, and operate the
 pipeline without a scheduler (``platforms``, ``extract``, ``refresh``, ``push``, approvals, rollback, the
-kill switch and ``quality``), and serve the marts' documentation (``docs``)."""
+kill switch and ``quality``), serve the marts' documentation (``docs``), check the configuration (``check``) and
+run dbt by hand on MBO's database (``dbt``).
+
+Every command that does work checks the whole configuration first (``config_check``) and, on a problem, prints
+one line per problem and exits 1 before it touches anything. Errors a user can fix are one line; ``mbo --verbose``
+adds their traceback.
+"""
 
 import argparse
+import ipaddress
 import os
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 
 from mbo_pipelines import settings
 
+#: Commands that do work: each checks the configuration first (``db`` only for ``start`` and ``grant-bi``).
+CHECKED_COMMANDS = frozenset({"demo", "dev", "extract", "refresh", "push", "approve", "reject", "rollback",
+                              "kill-switch", "changes", "quality", "docs", "report", "dbt", "db"})
+#: Settings ``mbo kill-switch on`` cannot do without (it must reach the database); any other problem only warns.
+DATABASE_VARIABLES = frozenset({"MBO_DATABASE_URL", "MBO_HOME", "MBO_PG_PORT", "DAGSTER_HOME", "MBO_BI_ROLE"})
+#: The Dagster UI's address and port unless ``mbo dev --host/--port`` say otherwise (dagster dev's defaults).
+DEV_HOST, DEV_PORT = "127.0.0.1", 3000
+
+
+def _problems_stop(args: argparse.Namespace) -> bool:
+    """Check the configuration before ``args.command`` does anything: print one line per problem on stderr; True
+    when the command must not run."""
+    from mbo_pipelines import config_check
+
+    problems = config_check.check_settings()
+    if not any(p.variable == "MBO_DATABASE_URL" for p in problems):
+        problems = config_check.ordered(problems + config_check.database_problems())
+    command = args.command
+    if command == "extract" and (not args.platform or "fx_rates" in args.platform):
+        command = config_check.FX_COMMAND
+    stop = False
+    for problem in (p for p in problems if config_check.stops(p, command)):
+        fatal = problem.fatal or (args.command == "db" and args.action == "start")
+        if fatal and args.command == "kill-switch" and args.action == "on" and problem.variable not in DATABASE_VARIABLES:
+            fatal = False  # stopping every budget write must not wait for an unrelated setting to be mended
+        stop = stop or fatal
+        print(f"mbo: {'' if fatal else 'warning: '}{problem}", file=sys.stderr)
+        if args.verbose and problem.error is not None:
+            traceback.print_exception(problem.error)
+    return stop
+
+
+def _check() -> int:
+    """``mbo check``: the effective configuration, the database, the platforms; exit 1 with the problems."""
+    from mbo_pipelines import config_check
+    from mbo_pipelines.embedded_db import EmbeddedDatabaseError
+    from mbo_pipelines.operations import platforms_report
+
+    problems = config_check.check_settings()
+    print("MBO configuration (the value set, else the default; secrets masked)")
+    for line in config_check.configuration_lines():
+        print(f"  {line}")
+    bad_url = any(p.variable == "MBO_DATABASE_URL" for p in problems)
+    external = None if bad_url else settings.external_database_url()
+    embedded_blocked = any(p.fatal and p.variable in ("MBO_HOME", "MBO_PG_PORT", "MBO_BI_ROLE") for p in problems)
+    if bad_url or (external is None and embedded_blocked):
+        print("database: not checked (see the problems below)")
+    elif external:
+        description, problem = config_check.reach_database(external)
+        print(f"database: {settings.redact_url(external)} (MBO_DATABASE_URL): "
+              + (f"reachable, {description}" if problem is None else "NOT reachable"))
+        problems += [problem] if problem else []
+    else:
+        try:
+            url = settings.database_url()
+        except EmbeddedDatabaseError as error:
+            problems.append(config_check.Problem("MBO_HOME", f"the embedded PostgreSQL: {_first_line(error)}"))
+            print("database: the embedded PostgreSQL did NOT start")
+        else:
+            description, problem = config_check.reach_database(url, variable=None)
+            print(f"database: the embedded PostgreSQL, {settings.redact_url(url)}: "
+                  + (f"reachable, {description}" if problem is None else "NOT reachable"))
+            problems += [problem] if problem else []
+    if not any(p.variable in ("MBO_SOURCE",) and p.fatal for p in problems):
+        try:
+            report = platforms_report()
+        except ValueError:
+            report = None  # an id list the problems below name
+        if report:
+            print("platforms:")
+            for line in report.splitlines():
+                print(f"  {line}")
+    fatal = [p for p in problems if p.fatal]
+    for problem in config_check.ordered(problems):
+        print(f"mbo: {'' if problem.fatal else 'warning: '}{problem}", file=sys.stderr)
+    print(f"{len(fatal)} problem(s): see above (stderr)" if fatal else "all fine")
+    return 1 if fatal else 0
+
 
 def _db(args: argparse.Namespace) -> int:
     action, role = args.action, "bi" if args.bi else "admin" if args.admin else "app"
-    external = os.environ.get("MBO_DATABASE_URL", "").strip()
+    external = settings.external_database_url()
     if action == "grant-bi":
         return _grant_bi(external or settings.database_url(), args.print_sql)
     if external:
@@ -24,9 +110,19 @@ def _db(args: argparse.Namespace) -> int:
             print(f"MBO_DATABASE_URL is set: MBO manages no {role} role on that server; for BI access run "
                   "`mbo db grant-bi` (README, 'Security')", file=sys.stderr)
             return 1
+        if action == "status":
+            from mbo_pipelines.config_check import reach_database
+
+            description, problem = reach_database(external)
+            if problem is not None:
+                print(f"mbo: {problem}", file=sys.stderr)
+                return 1
+            print(f"reachable: {settings.redact_url(external)} (MBO_DATABASE_URL), {description}; the embedded server "
+                  "is not used")
+            return 0
         print(f"MBO_DATABASE_URL is set: MBO uses that server ({settings.redact_url(external)}); "
               "the embedded server is not used.", file=sys.stderr)
-        return 0 if action == "status" else 1
+        return 1
     server = settings.embedded_server()
     if action == "start":
         url = server.start()
@@ -36,7 +132,11 @@ def _db(args: argparse.Namespace) -> int:
         print("stopped" if server.stop() else "not running")
     elif action == "status":
         if server.is_running():
-            print(f"running on {server.host}:{server.running_port()} (data in {server.pgdata})")
+            running = server.running_port()
+            print(f"running on {server.host}:{running} (data in {server.pgdata})")
+            if running is not None and running != server.port:
+                print(f"mbo: warning: it runs on port {running}, not on port {server.port} (MBO_PG_PORT): run "
+                      f"`mbo db stop` and `mbo db start` to move it", file=sys.stderr)
         else:
             print(f"not running (data in {server.pgdata}{'' if server.is_initialized() else ', not created yet'})")
             return 3
@@ -69,15 +169,46 @@ def _grant_bi(url: str, print_sql: bool) -> int:
     return 0
 
 
-def _dev(extra: list[str]) -> int:
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _dev(args: argparse.Namespace, extra: list[str]) -> int:
+    from mbo_pipelines.embedded_db import _port_in_use
     from mbo_pipelines.instance import prepare_environment
 
+    host, port = args.host or DEV_HOST, args.port or DEV_PORT
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if _port_in_use(probe, port):
+        print(f"mbo dev: port {port} on {host} is taken by another program: choose another with `mbo dev --port N` "
+              f"(`make dev PORT=N`), or stop that program", file=sys.stderr)
+        return 1
+    if not _is_loopback(host):
+        print(f"mbo dev: warning: the Dagster UI has no login; on {host} whoever reaches this machine can run jobs and "
+              "push budgets: prefer the compose stack's proxy (README, 'Security')", file=sys.stderr)
     prepare_environment()
     # dagster dev starts dagster-webserver and dagster-daemon by name: find them beside this Python.
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-    args = [str(Path(bin_dir) / "dagster"), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), *extra]
-    os.execv(args[0], args)
+    argv = [str(Path(bin_dir) / "dagster"), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-h", host, "-p", str(port), *[arg for arg in extra if arg != "--"]]
+    os.execv(argv[0], argv)
+
+
+def _dbt(dbt_args: list[str]) -> int:
+    """``mbo dbt ARGS``: dbt on this project with the profile's MBO_DB_* derived from the one database URL MBO uses
+    (``MBO_DATABASE_URL``, else the embedded server, started if needed); the password stays out of the shell."""
+    from mbo_pipelines.defs.transform.project import DBT_PROJECT_DIR, dbt_executable
+
+    url = settings.database_url()
+    env = {**os.environ, **settings.dbt_env(url), "MBO_DATABASE_URL": url,
+           "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    args = dbt_args[1:] if dbt_args[:1] == ["--"] else dbt_args
+    argv = [dbt_executable(), *(args or ["--help"])]
+    os.execve(argv[0], argv, env)
 
 
 def _prepare() -> int:
@@ -149,7 +280,30 @@ def _operate(args: argparse.Namespace) -> int:
     from mbo_pipelines import operations
     from mbo_pipelines.instance import prepare_environment, run_instance
 
+    if args.command == "extract" and args.platform:
+        from mbo_pipelines import platform_setup
+        from mbo_pipelines.operations import enabled_sources
+
+        known = [*platform_setup.NATIVE_PLATFORMS, platform_setup.GA4, platform_setup.CSV, platform_setup.FX_RATES]
+        enabled = enabled_sources()
+        unknown = [p for p in args.platform if p not in known]
+        if unknown:
+            print(f"mbo extract: unknown platform {', '.join(map(repr, unknown))} for --platform: choose from "
+                  f"{', '.join(enabled)} (enabled now; all: {', '.join(known)})", file=sys.stderr)
+            return 2
+        disabled = [p for p in args.platform if p not in enabled]
+        if disabled:
+            setups = {**platform_setup.live_setups(), platform_setup.CSV: platform_setup.csv_setup()}
+            enable = sorted({setups[p].accounts_variable if p in setups else "MBO_SOURCE" for p in disabled})
+            print(f"mbo extract: --platform {', '.join(disabled)}: not enabled; set {' and '.join(enable)} to enable "
+                  f"it (enabled now: {', '.join(enabled)}; see `mbo platforms`)", file=sys.stderr)
+            return 2
     url = prepare_environment()
+    if args.command in ("extract", "refresh"):
+        from mbo_pipelines import partition_start
+
+        # Before the definitions are loaded: their daily partitions then reach back to a first load or a backfill.
+        partition_start.remember_first_day(args.start)
     import warnings
 
     import dagster as dg
@@ -182,22 +336,47 @@ def _operate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number between 1 and 65535, got {raw!r}")
+    return int(raw)
+
+
+def _first_line(error: BaseException) -> str:
+    from mbo_pipelines.redaction import redact
+
+    lines = [line for line in str(error).strip().splitlines() if line.strip()] or [type(error).__name__]
+    more = "; `mbo --verbose ...` shows more" if len(lines) > 1 else ""
+    return redact(lines[0].strip() + more)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mbo`` console script."""
     parser = argparse.ArgumentParser(prog="mbo", description="Marketing Budget Optimizer")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="with an error you can fix (a setting, an unreachable database), show its traceback too")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="print the configuration (secrets masked), reach the database, say what each "
+                                 "platform misses; exit 1 with one line per problem")
     db = sub.add_parser("db", help="manage the embedded PostgreSQL; print a role's URL; set up BI access")
     db.add_argument("action", choices=["start", "stop", "status", "url", "grant-bi"],
-                    help="url: the pipeline's role (mbo_app) with its password; grant-bi: read-only access to the "
-                         "marts for the BI role (MBO_BI_ROLE), on any server")
+                    help="status: with MBO_DATABASE_URL, whether that server is reachable; url: the pipeline's role "
+                         "(mbo_app) with its password; grant-bi: read-only access to the marts for the BI role "
+                         "(MBO_BI_ROLE), on any server")
     who = db.add_mutually_exclusive_group()
     who.add_argument("--bi", action="store_true", help="url: the read-only BI role's URL instead")
     who.add_argument("--admin", action="store_true", help="url: the superuser's URL (only to create roles and "
                                                          "databases)")
     db.add_argument("--print-sql", action="store_true", help="grant-bi: print the SQL instead of running it")
+    dbt = sub.add_parser("dbt", help="run dbt by hand on MBO's database: `mbo dbt build --select fct_campaign_daily` "
+                                     "(`mbo dbt -- --help` for dbt's help)")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="DBT_ARGS", help="dbt's command and options")
     demo = sub.add_parser("demo", help="run the whole loop on the sandbox and print a report")
     demo.add_argument("--days", type=int, default=None, help="days of history (default MBO_HISTORY_DAYS or 90)")
-    sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
+    dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) on the MBO database")
+    dev.add_argument("-p", "--port", type=_port, default=None, help=f"the UI's port (default {DEV_PORT})")
+    dev.add_argument("--host", default=None, help=f"the address the UI listens on (default {DEV_HOST}; the UI has "
+                                                  "no login, so keep it on 127.0.0.1)")
     sub.add_parser("prepare", help="parse the dbt project (writes dbt_project/target/manifest.json)")
     sub.add_parser("platforms", help="which platforms are enabled, and what the others miss")
     docs = sub.add_parser("docs", help="generate the dbt documentation of the marts (offline) and serve it on "
@@ -240,20 +419,34 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--resume", action="store_true",
                       help="finish every plan an interrupted push left with pending changes (reading the platform first)")
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "dev":  # dev passes what it does not know on to `dagster dev`
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    import psycopg
+
     from mbo_pipelines.embedded_db import EmbeddedDatabaseError
 
     try:
         return _run(args, extra)
-    except (EmbeddedDatabaseError, ValueError) as err:  # ValueError: a bad setting, named by its message
-        print(f"mbo: {err}", file=sys.stderr)
+    # A bad setting (named by its message), the embedded server, an unreachable database: one line.
+    except (EmbeddedDatabaseError, ValueError, psycopg.OperationalError) as err:
+        print(f"mbo: {_first_line(err)}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
         return 1
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    checked = args.command in CHECKED_COMMANDS and (args.command != "db" or args.action in ("start", "grant-bi"))
+    if checked and not (args.command == "db" and args.print_sql) and _problems_stop(args):
+        return 1
+    if args.command == "check":
+        return _check()
+    if args.command == "dbt":
+        return _dbt(args.dbt_args)
     if args.command == "db":
         return _db(args)
     if args.command == "dev":
-        return _dev(extra)
+        return _dev(args, extra)
     if args.command == "prepare":
         return _prepare()
     if args.command == "platforms":

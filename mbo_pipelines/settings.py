@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -78,10 +79,12 @@ def embedded_port() -> int:
     """TCP port of the embedded PostgreSQL (``MBO_PG_PORT``, default 54329)."""
     from mbo_pipelines.embedded_db import DEFAULT_PORT
 
-    raw = os.environ.get("MBO_PG_PORT", str(DEFAULT_PORT))
-    if not raw.isdigit():
-        raise ValueError(f"MBO_PG_PORT must be a port number, got {raw!r}")
-    return int(raw)
+    def port(raw: str) -> int:
+        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+            raise ValueError(raw)
+        return int(raw)
+
+    return _env("MBO_PG_PORT", DEFAULT_PORT, port, "a port number between 1 and 65535")
 
 
 def embedded_server():
@@ -91,17 +94,53 @@ def embedded_server():
     return EmbeddedServer(pgdata=mbo_home() / "pgdata", port=embedded_port())
 
 
+#: Seconds a connection attempt to ``MBO_DATABASE_URL`` may take before MBO reports the server unreachable.
+CONNECT_TIMEOUT_SECONDS = 4
+
+
+def external_database_url() -> str | None:
+    """``MBO_DATABASE_URL`` (None when unset or blank); ValueError, without the value, unless it is a
+    ``postgresql://`` URL with a host."""
+    url = os.environ.get("MBO_DATABASE_URL", "").strip()
+    if not url:
+        return None
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("MBO_DATABASE_URL has a port that is not a number") from None
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ValueError("MBO_DATABASE_URL must be a postgresql:// URL"
+                         + (f", got a {parsed.scheme}:// URL" if parsed.scheme and parsed.netloc else ""))
+    if not parsed.hostname:
+        raise ValueError(f"MBO_DATABASE_URL names no host, got {redact_url(url)!r}")
+    return url
+
+
 def database_url() -> str:
     """``MBO_DATABASE_URL`` when set; otherwise start (if needed) the embedded server and return its URL."""
-    url = os.environ.get("MBO_DATABASE_URL", "").strip()
-    if url:
-        return url
-    return embedded_server().start()
+    return external_database_url() or embedded_server().start()
 
 
 def reporting_currency() -> str:
-    """Currency the marts report in (``MBO_REPORTING_CURRENCY``, default USD)."""
-    return os.environ.get("MBO_REPORTING_CURRENCY", "USD").strip().upper() or "USD"
+    """Currency the marts report in (``MBO_REPORTING_CURRENCY``, default USD): a three-letter code, as the dbt macro
+    ``reporting_currency()`` demands; ValueError naming the variable otherwise."""
+    raw = os.environ.get("MBO_REPORTING_CURRENCY", "").strip()
+    code = raw.upper() or "USD"
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"MBO_REPORTING_CURRENCY must be a three-letter ISO 4217 code, got {raw!r}")
+    return code
+
+
+def fx_max_fill_days() -> int:
+    """How many days a published FX rate is carried forward (``MBO_FX_MAX_FILL_DAYS``, default 7): what dbt's
+    ``fx_max_fill_days()`` macro accepts, a whole number of days from 0 to 9999."""
+    def days(raw: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,4}", raw):
+            raise ValueError(raw)
+        return int(raw)
+
+    return _env("MBO_FX_MAX_FILL_DAYS", 7, days, "a whole number of days from 0 to 9999")
 
 
 def history_days() -> int:
@@ -112,10 +151,14 @@ def history_days() -> int:
 def max_budget_change() -> float:
     """Largest relative change per campaign, for the planner and the push guardrails alike
     (``MBO_MAX_BUDGET_CHANGE``, a fraction in (0, 1], default 0.30)."""
-    value = env_float("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_BUDGET_CHANGE)
-    if not 0 < value <= 1:
-        raise ValueError(f"MBO_MAX_BUDGET_CHANGE must be between 0 and 1, got {value}")
-    return value
+    def fraction(raw: str) -> float:
+        value = float(raw)
+        if not (math.isfinite(value) and 0 < value <= 1):
+            raise ValueError(raw)
+        return value
+
+    return _env("MBO_MAX_BUDGET_CHANGE", DEFAULT_MAX_BUDGET_CHANGE, fraction,
+                "a number greater than 0 and at most 1 (a fraction of the budget)")
 
 
 def target_marginal_roas() -> float:
@@ -142,6 +185,19 @@ def conversion_source() -> str:
     return value
 
 
+#: The Meta action type counted as conversions unless ``MBO_META_CONVERSION_ACTION`` names another.
+DEFAULT_META_CONVERSION_ACTION = "omni_purchase"
+
+
+def meta_conversion_action() -> str:
+    """The Meta action type counted as conversions (``MBO_META_CONVERSION_ACTION``, default omni_purchase), as
+    the dbt staging model ``stg_meta_ads__campaign_daily`` accepts it: lower-case letters, digits and ``_.:-``."""
+    raw = os.environ.get("MBO_META_CONVERSION_ACTION", "").strip()
+    if raw and not re.fullmatch(r"[a-z0-9_.:-]+", raw):
+        raise ValueError(f"MBO_META_CONVERSION_ACTION must be a Meta action type such as omni_purchase, got {raw!r}")
+    return raw or DEFAULT_META_CONVERSION_ACTION
+
+
 def dbt_env(url: str) -> dict[str, str]:
     """The ``MBO_DB_*`` variables ``dbt_project/profiles.yml`` reads, derived from a database URL."""
     parsed = urlparse(url)
@@ -154,10 +210,19 @@ def dbt_env(url: str) -> dict[str, str]:
     }
 
 
+_PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]+)", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe for logs and metadata."""
-    parsed = urlparse(url)
-    if not parsed.password:
-        return url
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-    return parsed._replace(netloc=netloc).geturl()
+    """The URL with any password replaced by ``***``, safe for logs and metadata: the one after the user name,
+    and a ``password=`` parameter (of the query string, or of a ``key=value`` connection string)."""
+    try:
+        parsed = urlparse(url)
+        password = parsed.password
+    except ValueError:
+        password = None
+    if password:
+        user, _, host = parsed.netloc.rpartition("@")
+        name = user.split(":", 1)[0]
+        url = parsed._replace(netloc=f"{name}:***@{host}").geturl()
+    return _PASSWORD_PARAMETER.sub(lambda m: m.group(1) + "***", url)
