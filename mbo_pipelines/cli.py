@@ -176,6 +176,19 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _report(args: argparse.Namespace) -> int:
+    from mbo_pipelines.instance import prepare_environment
+    from mbo_pipelines.report import NoPlanError, write_report
+
+    try:
+        path = write_report(prepare_environment(), args.output, args.plan_id)
+    except NoPlanError as err:
+        print(f"mbo report: {err}", file=sys.stderr)
+        return 1
+    print(f"report written to {path} (open {path.as_uri()} in a browser)")
+    return 0
+
+
 def _dev(args: argparse.Namespace, extra: list[str]) -> int:
     from mbo_pipelines.embedded_db import _port_in_use
     from mbo_pipelines.instance import prepare_environment
@@ -383,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
                                        "127.0.0.1")
     docs.add_argument("--port", type=int, default=8580, help="port to serve on (default 8580)")
     docs.add_argument("--no-serve", action="store_true", help="only generate $MBO_HOME/dbt-docs/site/index.html")
+    report = sub.add_parser("report", help="write the latest plan (or PLAN_ID) as one self-contained HTML page: totals, "
+                                           "charts, the changes, the explanation, the ledger")
+    report.add_argument("plan_id", nargs="?", default=None)
+    report.add_argument("--output", type=Path, default=None, metavar="PATH",
+                        help="where to write it (default $MBO_HOME/report.html)")
     extract = sub.add_parser("extract", help="materialize the extract assets for a date range (first loads, backfills)")
     _add_range(extract)
     extract.add_argument("--platform", action="append", default=None, metavar="P",
@@ -464,6 +482,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return _quality(args)
     if args.command == "docs":
         return _docs(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "kill-switch":
         from mbo_pipelines import operations
         from mbo_pipelines.instance import prepare_environment
