@@ -100,7 +100,7 @@ def test_plan_row_has_the_interval_and_old_databases_are_upgraded(materialized, 
     new_plan = materialized["plan_id"].value
     assert set(rows) == {"plan-old", new_plan}
     assert rows["plan-old"] == [None, None, None, None]
-    low, high, target, budget = rows[new_plan]
+    low, high, target, budget = (float(v) for v in rows[new_plan])  # money is numeric: read as Decimal
     assert low == pytest.approx(materialized["expected_uplift_low"].value, abs=0.01)
     assert high == pytest.approx(materialized["expected_uplift_high"].value, abs=0.01)
     assert target == materialized["target_marginal_roas"].value == 1.0

@@ -602,3 +602,37 @@ def test_monthly_budgets_seed_covers_the_sandbox_accounts() -> None:
         assert {r["currency"] for r in mine} == {currency}, account
     assert {(r["platform"], r["account_id"]) for r in rows} == set(currency_of)
     assert all(float(r["monthly_budget"]) > 0 for r in rows)
+
+
+def test_every_model_and_seed_persists_its_descriptions_to_the_database(manifest: dict) -> None:
+    """BI tools and psql's \\d+ read PostgreSQL comments, not dbt docs: dbt's persist_docs writes them."""
+    nodes = [n for n in manifest["nodes"].values()
+             if n["resource_type"] in ("model", "seed") and n["package_name"] == "mbo"]
+    assert nodes
+    assert [n["name"] for n in nodes if n["config"].get("persist_docs") != {"relation": True, "columns": True}] == []
+
+
+def test_mart_money_is_numeric_with_a_fixed_scale_and_its_description_says_so(manifest: dict) -> None:
+    """dbt_project/README.md, "Money": every money column of a mart (found by its name,
+    tests/transform/money_columns.py) is numeric(20, 6), and its description states the rule of its currency."""
+    from tests.transform.money_columns import NOT_MONEY, is_money
+
+    rule = {kind: manifest["docs"][f"doc.mbo.money_scale_{kind}"]["block_contents"].strip()
+            for kind in ("account", "reporting")}
+    assert all("numeric(20, 6)" in text and "never float" in text for text in rule.values())
+    marts = {name: node for name, node in _models(manifest).items() if node["schema"] == "marts"}
+    problems, found = [], 0
+    for name, node in marts.items():
+        for column, spec in node["columns"].items():
+            if column in NOT_MONEY - {"reporting_currency"} and not spec["data_type"].startswith("numeric("):
+                problems.append(f"{name}.{column}: a ratio, but {spec['data_type']}")  # not money, not float either
+            if not is_money(column):
+                continue
+            found += 1
+            if spec["data_type"] != "numeric(20, 6)":
+                problems.append(f"{name}.{column}: {spec['data_type']}")
+            kind = "reporting" if column.endswith("_reporting") else "account"
+            if rule[kind] not in spec["description"]:
+                problems.append(f"{name}.{column}: description lacks the {kind} money rule")
+    assert problems == []
+    assert found > 40

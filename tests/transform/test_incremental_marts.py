@@ -4,10 +4,14 @@ One sandbox load of 20 days (2026-02-09 .. 02-28) through the real ``daily_refre
 the plan is not needed), built once for the module; each test works on a copy of that database
 (``create database ... template``). The window runs use the real dbt project in a subprocess with the vars
 the Dagster asset passes (``mbo_start_date`` / ``mbo_end_date``), or the Dagster job itself for a partition.
+
+The same database shows what BI tools see in schema marts: every relation and column described (dbt's
+persist_docs, the plan tables' own comments), and money as numeric with a fixed scale.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,8 +27,10 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from mbo_pipelines import asset_keys
 from mbo_pipelines import operations
 from mbo_pipelines.definitions import build_definitions
+from mbo_pipelines.defs.optimize.tables import COMMENTS, ensure_plan_tables
 from mbo_pipelines.resources import MboResource
 from mbo_pipelines.settings import dbt_env
+from tests.transform.money_columns import MONEY_TYPE, expected_type, is_money
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 TODAY = date(2026, 3, 1)
@@ -212,3 +218,109 @@ def test_refresh_full_rebuilds_every_day(copy_url, tmp_path):
         outcome = operations.refresh(_defs(copy_url), instance, LAST, LAST, full=True)
     assert outcome.ok, outcome.message
     assert _timezone(copy_url, old) != TAMPERED
+
+
+DESCRIBED_SCHEMAS = ["marts", "staging", "intermediate", "reference"]
+
+
+def _dbt_manifest(url: str, target: Path, *args: str) -> dict:
+    """Run dbt (as ``_dbt``) with its target in ``target``; the manifest of that run."""
+    dbt = Path(sys.executable).parent / "dbt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MBO_DB_", "DBT_"))}
+    env.update(dbt_env(url))
+    result = subprocess.run(
+        [str(dbt) if dbt.exists() else "dbt", *args, "--no-use-colors",
+         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+         "--target-path", str(target / "target"), "--log-path", str(target / "logs")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, f"dbt {args} failed:\n{result.stdout[-6000:]}"
+    return json.loads((target / "target" / "manifest.json").read_text())
+
+
+def _database_descriptions(url: str) -> dict[tuple[str, str, str | None], str | None]:
+    """(schema, relation, column; None for the relation itself) -> its comment, for every table, view and
+    materialized view of ``DESCRIBED_SCHEMAS`` and each of their columns."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """
+            select n.nspname, c.relname, null::name, obj_description(c.oid, 'pg_class')
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'f')
+            union all
+            select n.nspname, c.relname, a.attname, col_description(c.oid, a.attnum)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'f')
+            """,
+            {"schemas": DESCRIBED_SCHEMAS},
+        ).fetchall()
+    return {(schema, relation, column): text for schema, relation, column, text in rows}
+
+
+def _yml_descriptions(manifest: dict) -> dict[tuple[str, str, str | None], str]:
+    """The same keys -> the rendered yml description, for every model and seed, and the plan tables (sources)."""
+    documented = [node for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")]
+    documented += [node for node in manifest["sources"].values() if node["source_name"] == "plans"]
+    expected = {}
+    for node in documented:
+        relation = node.get("alias") or node.get("identifier") or node["name"]
+        expected[(node["schema"], relation, None)] = node["description"]
+        for column, spec in node["columns"].items():
+            expected[(node["schema"], relation, column)] = spec["description"]
+    return expected
+
+
+def test_every_relation_and_column_in_marts_has_its_yml_description_in_the_database(copy_url, tmp_path):
+    """What BI tools and ``\\d+`` show: dbt's persist_docs on tables, views, seeds and the incremental marts'
+    delete+insert runs, and the comments the plan tables give themselves, each the yml's description."""
+    with psycopg.connect(copy_url) as conn:
+        ensure_plan_tables(conn)  # as the optimizer creates them
+        assert conn.execute("select count(*) from marts.budget_plans").fetchone()[0] == 0
+    # A window run must write them again: drop some first, then rebuild the incremental marts' window.
+    with psycopg.connect(copy_url, autocommit=True) as conn:
+        for mart in INCREMENTAL_MARTS:
+            conn.execute(f"comment on table marts.{mart} is null")
+            conn.execute(f"comment on column marts.{mart}.date_day is null")
+    manifest = _dbt_manifest(copy_url, tmp_path, "run", "--select", *INCREMENTAL_MARTS, "--vars", _window_vars(*WINDOW))
+
+    described, expected = _database_descriptions(copy_url), _yml_descriptions(manifest)
+    in_marts = {key: text for key, text in described.items() if key[0] == "marts"}
+    relations = {relation for _, relation, column in in_marts if column is None}
+    assert {*INCREMENTAL_MARTS, "dim_campaign", "account_pacing", "fct_budget_pacing",
+            *COMMENTS} <= relations
+    assert sorted(".".join(filter(None, key)) for key, text in in_marts.items() if not (text or "").strip()) == []
+    assert sorted(".".join(filter(None, key)) for key in in_marts if key not in expected) == []
+    different = {".".join(filter(None, key)): (text, expected[key])
+                 for key, text in described.items() if key in expected and text != expected[key]}
+    assert different == {}
+    # staging, intermediate and the seeds are described too (every relation dbt built there)
+    built = {key[:2] for key in described if key[0] != "marts"}
+    assert built and built <= {key[:2] for key in expected}
+
+
+def test_money_in_marts_is_numeric_with_a_fixed_scale(copy_url):
+    """No float money anywhere in schema marts (dbt marts and plan tables): each money column, found by its
+    name (tests/transform/money_columns.py), is numeric(20, 6), or numeric(18, 2) for a budget to set."""
+    with psycopg.connect(copy_url) as conn:
+        ensure_plan_tables(conn)
+        columns = conn.execute(
+            "select table_name, column_name, data_type, numeric_precision, numeric_scale "
+            "from information_schema.columns where table_schema = 'marts'"
+        ).fetchall()
+    money = {(table, column): (kind, precision, scale)
+             for table, column, kind, precision, scale in columns if is_money(column)}
+    assert sorted(f"{t}.{c}" for (t, c), (kind, *_) in money.items() if kind in ("real", "double precision")) == []
+    assert {f"{t}.{c}": got for (t, c), got in money.items() if got != expected_type(t, c)} == {}
+    # The names find the money of every kind of mart, and no ratio.
+    assert {("fct_campaign_daily", "spend"), ("fct_campaign_daily", "conversion_value_reporting"),
+            ("fct_platform_daily", "cpa_reporting"), ("fct_budget_pacing", "projected_month_end_spend"),
+            ("fct_campaign_attribution", "ga4_revenue"), ("opt_campaign_inputs", "dedup_conversion_value_reporting"),
+            ("dim_campaign", "daily_budget_reporting"), ("budget_plans", "total_daily_budget_reporting"),
+            ("budget_plans", "expected_uplift_low_reporting"), ("budget_recommendations", "expected_value_current"),
+            ("budget_recommendations", "recommended_daily_budget")} <= set(money)
+    ratios = {"roas", "share_of_spend", "projected_vs_budget", "dedup_factor_value", "fx_rate_to_reporting",
+              "marginal_roas", "target_marginal_roas", "optimality_gap"}
+    assert not {column for _, column in money} & ratios
+    assert sum(got == MONEY_TYPE for got in money.values()) > 40
+

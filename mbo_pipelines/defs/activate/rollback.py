@@ -43,7 +43,7 @@ def create_rollback_plan(conn: psycopg.Connection, plan_id: str, now: datetime |
     rollback_id = new_plan_id(now).replace("plan-", "rollback-", 1)
     recommendations = []
     for r in rows:
-        rate = r["current_daily_budget_reporting"] / float(r["current_daily_budget"])
+        rate = float(r["current_daily_budget_reporting"]) / float(r["current_daily_budget"])
         recommendations.append((
             rollback_id, r["platform"], r["account_id"], r["campaign_id"], r["campaign_name"], r["currency"],
             r["in_force"], r["before"], r["expected_value_recommended"], r["expected_value_current"],
@@ -51,8 +51,8 @@ def create_rollback_plan(conn: psycopg.Connection, plan_id: str, now: datetime |
             f"Back to {r['before']} {r['currency']}, the budget before plan {plan_id}.", "rollback", now,
         ))
     total = sum(rec[13] for rec in recommendations)
-    value_now = sum(rec[8] * rec[12] / float(rec[6]) for rec in recommendations)  # reporting units
-    value_back = sum(rec[9] * rec[12] / float(rec[6]) for rec in recommendations)
+    value_now = sum(float(rec[8]) * rec[12] / float(rec[6]) for rec in recommendations)  # reporting units
+    value_back = sum(float(rec[9]) * rec[12] / float(rec[6]) for rec in recommendations)
     with conn.transaction():
         conn.execute(
             """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import psycopg
@@ -160,11 +161,13 @@ def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
 
 
 def stored_plan(conn: psycopg.Connection, plan_id: str) -> dict | None:
-    """The ``marts.budget_plans`` row of ``plan_id`` as a dict, or None (also when no plan was ever written)."""
+    """The ``marts.budget_plans`` row of ``plan_id`` as a dict, or None (also when no plan was ever written).
+    Its money (numeric, read as Decimal) comes as float, as the planner's numbers are."""
     if conn.execute("select to_regclass('marts.budget_plans')").fetchone()[0] is None:
         return None
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("select * from marts.budget_plans where plan_id = %s", (plan_id,)).fetchone()
+        row = cur.execute("select * from marts.budget_plans where plan_id = %s", (plan_id,)).fetchone()
+    return None if row is None else {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: str, campaign_explanations: dict) -> bool:
