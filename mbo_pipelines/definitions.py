@@ -18,6 +18,7 @@ from mbo_pipelines.defs.activate import (
 )
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.fx_rates import fx_rates
+from mbo_pipelines.defs.ingest.partitions import daily_partitions
 from mbo_pipelines.defs.optimize.assets import budget_recommendations
 from mbo_pipelines.defs.quality.freshness import freshness_definitions
 from mbo_pipelines.defs.transform.assets import dbt_resource, mbo_dbt_models
@@ -28,6 +29,9 @@ daily_refresh_job = dg.define_asset_job(
     "daily_refresh",
     # Everything but the push, which the sensor starts once per new plan (push_budget_changes_job).
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("activate"),
+    # Inferred from the extract assets when any is enabled; stated so the job (and its schedule) stays partitioned
+    # when none is (live mode before any platform is configured).
+    partitions_def=daily_partitions,
     description="Extract one day from every platform, rebuild the marts, and plan budgets.",
 )
 

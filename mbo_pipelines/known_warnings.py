@@ -14,6 +14,8 @@ KNOWN = (
      "the extract assets load a range of days in one run (BackfillPolicy.single_run), a beta parameter we rely on"),
     (dg.BetaWarning, r"Parameter `owners` of initializer `SensorDefinition.__init__`",
      "raised by Dagster's own freshness-check sensor factory, not by an owner MBO sets"),
+    (DeprecationWarning, r"Parameter `partitions_def` of function `define_asset_job` is deprecated",
+     "daily_refresh states its partitions so that it stays partitioned with no extract asset enabled"),
     (DeprecationWarning, r"sqlglotrs is deprecated",
      "imported by dbt's dependencies, not by MBO"),
 )
