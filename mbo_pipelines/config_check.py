@@ -383,7 +383,7 @@ def _readers() -> Iterable[tuple[tuple[str, ...], Callable[[], object]]]:
     from mbo_pipelines.defs.activate.guardrails import limits_from_env
     from mbo_pipelines.defs.ingest import retrying
     from mbo_pipelines.defs.quality.rules import volume_band
-    from mbo_pipelines.report import asset_link
+    from mbo_pipelines import report_link
     from mbo_pipelines.resources import mbo_resource_from_env
 
     return (
@@ -403,7 +403,7 @@ def _readers() -> Iterable[tuple[tuple[str, ...], Callable[[], object]]]:
         (("MBO_HISTORY_DAYS",), settings.history_days),
         (("MBO_MAX_BUDGET_CHANGE",), settings.max_budget_change),
         (("MBO_TARGET_MARGINAL_ROAS",), settings.target_marginal_roas),
-        (("MBO_REPORT_MAX_CAMPAIGNS",), asset_link.max_campaigns),
+        (("MBO_REPORT_MAX_CAMPAIGNS",), report_link.max_campaigns),
         (("MBO_PLAN_MAX_AGE_HOURS",), lambda: limits_from_env(max_change=settings.DEFAULT_MAX_BUDGET_CHANGE)),
         (("MBO_ACTIVATION",), modes.configured_mode),
         (("MBO_ALLOW_LIVE_BUDGET_CHANGES",), _allow_live),

@@ -16,7 +16,7 @@ from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.activate.ledger import PENDING_APPROVAL
 from mbo_pipelines.defs.activate.push import PushSummary, push_plan
 from mbo_pipelines.defs.quality import gates
-from mbo_pipelines.report.asset_link import refresh_report
+from mbo_pipelines.report_link import refresh_report
 from mbo_pipelines.resources import MboResource
 
 RECOMMENDATIONS_ASSET = asset_keys.RECOMMENDATIONS

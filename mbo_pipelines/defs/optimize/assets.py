@@ -30,7 +30,7 @@ from mbo_pipelines.defs.optimize.planning import (
     plan_id_from_fingerprint,
     plan_inputs_fingerprint,
 )
-from mbo_pipelines.report.asset_link import refresh_report
+from mbo_pipelines.report_link import refresh_report
 from mbo_pipelines.resources import MboResource
 
 
