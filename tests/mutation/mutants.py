@@ -29,6 +29,7 @@ INCREMENTAL = "tests/transform/test_incremental_marts.py"
 ROLES = "tests/security/test_embedded_roles.py"
 UPGRADE = "tests/security/test_upgrade_legacy_home.py"
 GRANT_BI = "tests/cli/test_mbo_db_grant_bi.py"
+ACTIVATE_DAGSTER = "tests/activate/test_activate_dagster.py"
 
 
 @dataclass(frozen=True)
@@ -393,4 +394,38 @@ MUTANTS = (
            "",
            "BI can read the marts that exist when access is granted, but not the plan tables created after.",
            (GRANT_BI,)),
+    # --- the loop in the Dagster UI -------------------------------------------------------------------
+    Mutant("sensor-pushes-a-plan-already-pushed", "mbo_pipelines/defs/activate/dagster_defs.py",
+           "    if pushed:\n", "    if False:\n",
+           "On the first make dev the sensor pushes the plan the demo already pushed.", (ACTIVATE_DAGSTER,)),
+    Mutant("runs-without-their-code-location", "mbo_pipelines/job_runs.py",
+           "        remote_job_origin=remote_origin(job.name),\n", "        remote_job_origin=None,\n",
+           "The demo's runs are not listed under their jobs in the UI and cannot be re-executed.",
+           ("tests/activate/test_runs_tied_to_their_jobs.py",)),
+    Mutant("failed-push-leaves-no-materialization", "mbo_pipelines/defs/activate/dagster_defs.py",
+           "    if not summary.ok:\n        context.log_event(dg.AssetMaterialization(asset_key=asset_keys.BUDGET_CHANGES, "
+           "metadata=metadata))\n",
+           "    if not summary.ok:\n",
+           "A push that refused one change changed the ledger, but its asset shows nothing.", (ACTIVATE_DAGSTER,)),
+    Mutant("daily-refresh-also-pushes", "mbo_pipelines/definitions.py",
+           'selection=dg.AssetSelection.all() - dg.AssetSelection.groups("activate"),',
+           "selection=dg.AssetSelection.all(),",
+           "The morning refresh pushes budgets itself, around the sensor's one push per plan.",
+           ("tests/test_definitions.py",)),
+    Mutant("partitions-forget-the-first-day-loaded", "mbo_pipelines/partition_start.py",
+           "    return min(recorded, rolling) if recorded else rolling", "    return rolling",
+           "A backfill of older days is refused: its days are outside the partitions.",
+           ("tests/ingest/test_partitions_start.py",)),
+    Mutant("dbt-checks-without-descriptions", "mbo_pipelines/defs/transform/assets.py",
+           "        if spec is None or spec.description:", "        if True:",
+           "The UI shows 'No description provided' for every generic dbt test.",
+           ("tests/transform/test_check_descriptions.py",)),
+    Mutant("largest-moves-unescaped", "mbo_pipelines/defs/optimize/assets.py",
+           "{_markdown_cell(r.campaign_name)}", "{r.campaign_name}",
+           "A campaign name with | or markup breaks the plan's table in the UI.",
+           ("tests/optimize/test_plan_preview.py",)),
+    Mutant("report-page-not-updated-by-the-push", "mbo_pipelines/defs/activate/dagster_defs.py",
+           "    metadata.update(refresh_report(context.log, activation.url(), plan_id, len(summary.changes)))\n", "",
+           "The report the asset links to still says the plan was not pushed.",
+           ("tests/report/test_report_link.py",)),
 )
