@@ -172,8 +172,9 @@ def _plan_facts(result) -> dict:
     for event in result.get_asset_materialization_events():
         if event.materialization.asset_key == asset_keys.PLANS:
             metadata = event.materialization.metadata
-            campaigns = int(metadata["campaigns"].value)
-            first, last = (date.fromisoformat(d) for d in metadata["history"].value.split(".."))
+            facts = metadata["facts"].value
+            campaigns = int(facts["campaigns"])
+            first, last = (date.fromisoformat(d) for d in facts["history"].split(".."))
             history_days = (last - first).days + 1
             return {"campaigns": campaigns, "history": f"{first}..{last}", "rows": campaigns * history_days,
                     "plan_id": metadata["plan_id"].value}

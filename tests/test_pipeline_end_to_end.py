@@ -12,6 +12,7 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mbo_pipelines import asset_keys
+from tests.optimize.optimize_helpers import with_facts
 from mbo_pipelines.definitions import build_definitions
 from mbo_pipelines.defs.activate import ActivationResource
 from mbo_pipelines.resources import MboResource
@@ -31,7 +32,7 @@ def _run_loop(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict:
     events = {e.materialization.asset_key: e.materialization.metadata for e in refresh.get_asset_materialization_events()
               if e.materialization.asset_key in (asset_keys.PLANS, asset_keys.RECOMMENDATIONS)}
     # The plan's metadata, then the recommendations' (charts, largest moves), in the order the UI shows them.
-    metadata = {**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]}
+    metadata = with_facts({**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]})
     plan_id = metadata["plan_id"].value
     push = defs.resolve_job_def("push_budget_changes_job").execute_in_process(
         instance=instance, run_config={"ops": {"push_budget_changes": {"config": {"plan_id": plan_id}}}}

@@ -109,9 +109,28 @@ def _plain(value):
 
 def plan_metadata(result) -> dict:
     """The metadata of a plan run's two materializations (marts/budget_plans, then marts/budget_recommendations),
-    merged; they share plan_id and inputs_unchanged."""
+    merged (they share plan_id and inputs_unchanged), with the entries of budget_plans' "facts" JSON entry beside
+    the others, each as a metadata value."""
     from mbo_pipelines import asset_keys
 
     events = {e.materialization.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert set(events) == {asset_keys.PLANS, asset_keys.RECOMMENDATIONS}, set(events)
-    return {**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]}
+    return with_facts({**events[asset_keys.PLANS], **events[asset_keys.RECOMMENDATIONS]})
+
+
+def with_facts(metadata: dict) -> dict:
+    """``metadata`` plus each entry of its "facts" JSON entry as a metadata value of its own (NaN for None)."""
+    import dagster as dg
+
+    flat = dict(metadata)
+    for key, value in metadata["facts"].value.items():
+        assert key not in flat, key  # a fact is not also a metadata entry of its own
+        if isinstance(value, bool):
+            flat[key] = dg.MetadataValue.bool(value)
+        elif isinstance(value, int):
+            flat[key] = dg.MetadataValue.int(value)
+        elif isinstance(value, float) or value is None:
+            flat[key] = dg.MetadataValue.float(float("nan") if value is None else value)
+        else:
+            flat[key] = dg.MetadataValue.text(value)
+    return flat

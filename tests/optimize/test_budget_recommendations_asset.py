@@ -85,8 +85,13 @@ def test_metadata_has_the_certificate_uplift_interval_and_charts(materialized):
         # An SVG small enough for the asset page to show in place (the UI folds Markdown of 1 000 characters).
         assert _embedded_svg(materialized[key].value).startswith(b"<svg xmlns='http://www.w3.org/2000/svg'")
         assert len(materialized[key].value) < 1000
-    # No formatted copies of numbers that are already there (the "uplift" text beside expected_uplift, ...).
-    assert not {"uplift", "spend_scenario", "solver_message", "paced_accounts", "held_campaigns"} & set(materialized)
+    # A short set, headline first, in the order the UI shows; the rest in "facts"; no formatted copies of numbers
+    # that are already there (the old "uplift" text beside expected_uplift, "spend_scenario", ...).
+    assert list(materialized)[:14] == [
+        "plan_id", "total_daily_budget", "current_total_daily_budget", "expected_value_current",
+        "expected_value_recommended", "expected_uplift", "expected_uplift_low", "expected_uplift_high",
+        "optimality_gap", "explanation", "details", "recommendations", "inputs_unchanged", "facts"]
+    assert not {"uplift", "spend_scenario", "paced_accounts"} & set(materialized)
 
 
 def test_plan_row_has_the_interval_and_old_databases_are_upgraded(materialized, database):

@@ -148,19 +148,21 @@ def _unchanged_results(context: dg.AssetExecutionContext, stored: dict, pace: pa
         "status": dg.MetadataValue.text(status),
         "total_daily_budget": dg.MetadataValue.float(round(stored["total_daily_budget_reporting"], 2)),
         "current_total_daily_budget": dg.MetadataValue.float(round(pace.current_total_reporting, 2)),
-        "reporting_currency": dg.MetadataValue.text(currency),
         "expected_value_current": dg.MetadataValue.float(round(current, 2)),
         "expected_value_recommended": dg.MetadataValue.float(round(recommended, 2)),
         "expected_uplift": dg.MetadataValue.float(round(recommended - current, 2)),
         "explanation": dg.MetadataValue.md(stored["explanation"]),
-        "plan_created_at": dg.MetadataValue.text(stored["created_at"].isoformat()),
-        "campaigns": dg.MetadataValue.int(stored["campaign_count"]),
-        "history": dg.MetadataValue.text(f"{stored['history_start']}..{stored['history_end']}"),
-        "pacing": dg.MetadataValue.text(pace.message),
-        "conversion_source": dg.MetadataValue.text(source),
-        "explanation_source": dg.MetadataValue.text(stored["explanation_source"]),
         "inputs_unchanged": dg.MetadataValue.bool(True),
-        "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
+        "facts": dg.MetadataValue.json({
+            "reporting_currency": currency,
+            "campaigns": stored["campaign_count"],
+            "history": f"{stored['history_start']}..{stored['history_end']}",
+            "pacing": pace.message,
+            "conversion_source": source,
+            "explanation_source": stored["explanation_source"],
+            "plan_created_at": stored["created_at"].isoformat(),
+            "inputs_fingerprint": fingerprint,
+        }),
     })
     yield dg.MaterializeResult(asset_key=asset_keys.RECOMMENDATIONS, metadata={
         "plan_id": dg.MetadataValue.text(plan_id),
@@ -294,7 +296,24 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
         f"solver: {plan.solver_message}. "
         + _scenario_line(plan, target, target_budget, max_change)
     )
-    # Headline first (the UI keeps this order); numbers stay numbers, so the asset's plots show them over time.
+    # A short set, headline first (the UI keeps this order; its numbers are plotted over time); the rest of what
+    # the plan records, for whoever wants it, in one "facts" entry (marts.budget_plans has all of it too).
+    facts = {
+        "reporting_currency": plan.reporting_currency,
+        "campaigns": len(plan.rows),
+        "held_campaigns": int(plan.rows["held_reason"].notna().sum()),
+        "history": f"{plan.history_start}..{plan.history_end}",
+        "outlier_days": sum(outliers.values()),
+        "pacing": pace.message,
+        "conversion_source": plan.conversion_source,
+        "ga4_unmatched_spend_share": None if unmatched is None else round(float(unmatched), 4),
+        "explanation_source": explanation.source,
+        "target_marginal_roas": float(target),
+        "budget_at_target_marginal_roas": round(float(target_budget), 2),
+        "dual_upper_bound": None if plan.upper_bound is None else round(float(plan.upper_bound), 2),
+        "solver_message": plan.solver_message,
+        "inputs_fingerprint": fingerprint,
+    }
     yield dg.MaterializeResult(asset_key=asset_keys.PLANS, metadata={
         "plan_id": dg.MetadataValue.text(plan.plan_id),
         "total_daily_budget": dg.MetadataValue.float(round(plan.total_daily_budget_reporting, 2)),
@@ -306,21 +325,10 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
         "expected_uplift_high": _optional_float(high, 2),
         "optimality_gap": _optional_float(plan.optimality_gap),
         "explanation": dg.MetadataValue.md(text),
-        "recommendations": dg.MetadataValue.text(f"marts.budget_recommendations where plan_id = '{plan.plan_id}'"),
         "details": dg.MetadataValue.md(details),
-        "dual_upper_bound": _optional_float(plan.upper_bound, 2),
-        "target_marginal_roas": dg.MetadataValue.float(target),
-        "budget_at_target_marginal_roas": dg.MetadataValue.float(round(target_budget, 2)),
-        "outlier_days": dg.MetadataValue.int(sum(outliers.values())),
-        "campaigns": dg.MetadataValue.int(len(plan.rows)),
-        "history": dg.MetadataValue.text(f"{plan.history_start}..{plan.history_end}"),
-        "reporting_currency": dg.MetadataValue.text(plan.reporting_currency),
-        "pacing": dg.MetadataValue.text(pace.message),
-        "conversion_source": dg.MetadataValue.text(plan.conversion_source),
-        "ga4_unmatched_spend_share": _optional_float(unmatched, 4),
-        "explanation_source": dg.MetadataValue.text(explanation.source),
+        "recommendations": dg.MetadataValue.text(f"marts.budget_recommendations where plan_id = '{plan.plan_id}'"),
         "inputs_unchanged": dg.MetadataValue.bool(False),
-        "inputs_fingerprint": dg.MetadataValue.text(fingerprint),
+        "facts": dg.MetadataValue.json(facts),
     })
     yield dg.MaterializeResult(asset_key=asset_keys.RECOMMENDATIONS, metadata={
         "plan_id": dg.MetadataValue.text(plan.plan_id),
