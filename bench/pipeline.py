@@ -108,6 +108,12 @@ def run_stage_here(stage: str, start: date, end: date) -> dict:
     """
     import warnings
 
+    from mbo_pipelines import partition_start
+
+    # Before anything loads the daily partitions: the benchmark's days (its pinned sandbox clock) may be older than
+    # their default start (MBO_HISTORY_DAYS before today).
+    partition_start.remember_first_day(start)
+
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
