@@ -10,7 +10,7 @@ import PIL.Image
 import pytest
 from optimize_helpers import synthetic_marts
 
-from mbo_pipelines.defs.optimize import charts
+from mbo_pipelines.defs.optimize import charts, inline_charts
 from mbo_pipelines.defs.optimize.planning import build_plan
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -70,9 +70,9 @@ def test_charts_leave_no_pyplot_figures_behind(plan):
 
 
 def test_markdown_image_round_trips_base64(plan):
-    png = charts.allocation_by_platform_png(plan)
-    text = charts.markdown_image(png, "a [chart]\nof budgets")
-    match = re.fullmatch(r"!\[([^\]\n]*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", text)
+    svg = inline_charts.platform_bars(plan)
+    text = inline_charts.svg_markdown(svg, "a [chart]\nof budgets")
+    match = re.fullmatch(r"!\[([^\]\n]*)\]\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", text)
     assert match, text[:200]
     assert match.group(1) == "a (chart) of budgets"
-    assert base64.b64decode(match.group(2)) == png
+    assert base64.b64decode(match.group(2)) == svg.encode()

@@ -1,5 +1,5 @@
-"""Full-size pictures of a plan (`mbo report`): PNG bytes, and Markdown embedding them. The asset page shows the
-small SVG ones of ``inline_charts``.
+"""Full-size pictures of a plan (`mbo report`): PNG bytes. The asset page shows the small SVG ones of
+``inline_charts``.
 
 Pure functions: each builds its own ``matplotlib.figure.Figure`` on an Agg canvas
 (no pyplot, so no global figure state and no display backend), renders it to PNG
@@ -9,7 +9,6 @@ were fitted and the solver works.
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -31,12 +30,6 @@ CURRENT_COLOUR = "#7f7f7f"
 RECOMMENDED_COLOUR = "#1f77b4"
 _GRID_POINTS = 120
 _COMPACT = FuncFormatter(lambda x, _: _compact(x))
-
-
-def markdown_image(png: bytes, alt: str) -> str:
-    """``![alt](data:image/png;base64,...)``: an image Dagster's Markdown metadata shows inline."""
-    alt = alt.replace("[", "(").replace("]", ")").replace("\n", " ")
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
 def largest_campaigns(plan: Plan, limit: int = MAX_PANELS) -> np.ndarray:
