@@ -122,6 +122,7 @@ VARIABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("MBO_SANDBOX_SEED", "7"),
         ("MBO_SANDBOX_CAMPAIGNS", "unset: the 51-campaign market"),
         ("MBO_SANDBOX_TODAY", "unset: today, UTC"),
+        ("MBO_SANDBOX_FAULTS", "unset: no faults"),
     )),
 )
 #: Read by others, not by ``mbo``: the dbt profile (MBO derives these from the database URL before it runs dbt)
@@ -219,6 +220,7 @@ FIXES: dict[str, str] = {
     "MBO_SANDBOX_SEED": "set it to a whole number such as 7, or unset it",
     "MBO_SANDBOX_CAMPAIGNS": "set it to a whole number of campaigns such as 500, or unset it for the default market",
     "MBO_SANDBOX_TODAY": "set it to a date such as 2026-11-28, or unset it for today",
+    "MBO_SANDBOX_FAULTS": "set it to faults such as spend_spike,missing_day@-3, or unset it for none",
 }
 FIXES["MBO_VOLUME_MAX_RATIO"] = FIXES["MBO_VOLUME_MIN_RATIO"]
 FIXES["MBO_API_MAX_BACKOFF_SECONDS"] = FIXES["MBO_API_BACKOFF_SECONDS"]
@@ -416,7 +418,7 @@ def _readers() -> Iterable[tuple[tuple[str, ...], Callable[[], object]]]:
         (("MBO_IMPORT_DIR",), _folder_that_exists("MBO_IMPORT_DIR")),
         (("MBO_API_MAX_ATTEMPTS",), retrying.max_attempts),
         (("MBO_API_BACKOFF_SECONDS", "MBO_API_MAX_BACKOFF_SECONDS"), retrying.backoff_seconds),
-        (("MBO_SANDBOX_SEED", "MBO_SANDBOX_CAMPAIGNS"), mbo_resource_from_env),
+        (("MBO_SANDBOX_SEED", "MBO_SANDBOX_CAMPAIGNS", "MBO_SANDBOX_FAULTS"), mbo_resource_from_env),
         (("MBO_SANDBOX_TODAY",), lambda: mbo_resource_from_env().today()),
     )
 

@@ -27,6 +27,7 @@ class MboResource(dg.ConfigurableResource):
     configured by their env vars: see ``mbo platforms``).
     ``sandbox_today`` pins the sandbox's clock (ISO date) for reproducible runs.
     ``sandbox_campaigns`` sizes the sandbox market (that many campaigns; None: the default market of 51).
+    ``sandbox_faults`` injects faults into what the sandbox reports (``sandbox.faults``' spec; None: none).
     """
 
     database_url: str | None = None
@@ -34,6 +35,7 @@ class MboResource(dg.ConfigurableResource):
     sandbox_seed: int = 7
     sandbox_today: str | None = None
     sandbox_campaigns: int | None = None
+    sandbox_faults: str | None = None
 
     def url(self) -> str:
         """The warehouse URL (never log it: it may hold a password)."""
@@ -58,10 +60,11 @@ class MboResource(dg.ConfigurableResource):
         return self._sandbox_market().connector(platform)
 
     def _sandbox_market(self):
-        """The sandbox market this resource reads and writes (seed, clock and size as configured)."""
+        """The sandbox market this resource reads and writes (seed, clock, size and faults as configured)."""
         from mbo_pipelines.sandbox.platforms import SandboxMarket
 
-        return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today(), campaigns=self.sandbox_campaigns)
+        return SandboxMarket(self.url(), seed=self.sandbox_seed, today=self.today(), campaigns=self.sandbox_campaigns,
+                             faults=self.sandbox_faults)
 
     def ga4_reader(self, log=None):
         """The GA4 reader of the configured source: the sandbox's GA4 property, or the live ``GA4Reader``
@@ -76,12 +79,25 @@ class MboResource(dg.ConfigurableResource):
 
 
 def mbo_resource_from_env() -> MboResource:
-    """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED``, ``MBO_SANDBOX_TODAY`` and
-    ``MBO_SANDBOX_CAMPAIGNS`` (unset or blank: the default market)."""
+    """The resource as configured by ``MBO_SOURCE``, ``MBO_SANDBOX_SEED``, ``MBO_SANDBOX_TODAY``,
+    ``MBO_SANDBOX_CAMPAIGNS`` (unset or blank: the default market) and ``MBO_SANDBOX_FAULTS`` (checked here)."""
     sized = (os.environ.get("MBO_SANDBOX_CAMPAIGNS") or "").strip()
     return MboResource(
         source=platform_setup.source(),
         sandbox_seed=settings.env_int("MBO_SANDBOX_SEED", 7),
         sandbox_today=os.environ.get("MBO_SANDBOX_TODAY") or None,
         sandbox_campaigns=settings.env_int("MBO_SANDBOX_CAMPAIGNS", 1, minimum=1) if sized else None,
+        sandbox_faults=sandbox_faults_from_env(),
     )
+
+
+def sandbox_faults_from_env() -> str | None:
+    """``MBO_SANDBOX_FAULTS``, its syntax checked (``sandbox.faults.parse_spec``); None when unset or blank."""
+    from mbo_pipelines.sandbox.faults import parse_spec
+
+    raw = (os.environ.get("MBO_SANDBOX_FAULTS") or "").strip()
+    try:
+        parse_spec(raw)
+    except ValueError as error:
+        raise ValueError(f"MBO_SANDBOX_FAULTS: {error}") from None
+    return raw or None

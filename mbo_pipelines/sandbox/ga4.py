@@ -31,6 +31,9 @@ The model, per active campaign and day:
   ``newsletter / email`` (the week's newsletter) and ``facebook / referral``
   ``(referral)``, each with a weekly pattern and daily noise.
 
+The market's faults that GA4 shows (``sandbox.faults.SEEN_BY``: a spend spike's
+extra clicks, a campaign's zero delivery) apply to the paid rows too.
+
 GA4 reports one row per date x source / medium x campaign name: campaigns that
 land on the same row (several untagged ones) are summed. The sandbox takes
 each account's day as GA4's day (no time-zone shift between them). Every random
@@ -192,7 +195,7 @@ class SandboxGA4:
         rows = _Rows()
         traits = self.traits()
         for platform in PLATFORMS:
-            for campaign, outcome in self.market.connector(platform).simulated(start, end):
+            for campaign, outcome in self.market.connector(platform).simulated(start, end, seen_by="ga4"):
                 self._add_campaign(rows, campaign, outcome,
                                    traits[(campaign.platform, campaign.account_id, campaign.campaign_id)])
         self._add_channels(rows, start, end)

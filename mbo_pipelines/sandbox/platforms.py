@@ -20,6 +20,7 @@ import numpy as np
 from mbo_pipelines import warehouse
 from mbo_pipelines.connectors import BudgetChange, ConnectorError, WriteReceipt
 from mbo_pipelines.sandbox import state
+from mbo_pipelines.sandbox.faults import Fault, apply_faults, parse_spec, resolve_faults
 from mbo_pipelines.sandbox.market import (
     EPOCH,
     PLATFORMS,
@@ -122,7 +123,9 @@ class SandboxMarket:
     before it are complete and reportable, budget changes take effect on it.
     ``campaigns`` (``MBO_SANDBOX_CAMPAIGNS``) sizes the market: that many
     campaigns drawn from the default market's distributions; None is the
-    default market of 51 campaigns.
+    default market of 51 campaigns. ``faults`` (``MBO_SANDBOX_FAULTS``): a
+    spec string or a list of ``Fault`` (``sandbox.faults``) that change what
+    the platforms and GA4 report; ``faults`` on the instance is the resolved list.
 
     An instance reads its campaigns from the database once and keeps them,
     with each campaign's synthetic budget schedule; statuses and budget
@@ -130,7 +133,7 @@ class SandboxMarket:
     """
 
     def __init__(self, database_url: str, seed: int = DEFAULT_SEED, today: date | None = None,
-                 campaigns: int | None = None):
+                 campaigns: int | None = None, faults: str | Sequence[Fault] | None = None):
         if campaigns is not None and (isinstance(campaigns, bool) or not isinstance(campaigns, int) or campaigns < 1):
             raise ValueError(f"the sandbox needs a whole number of campaigns >= 1 (or None), got {campaigns!r}")
         self.database_url = database_url
@@ -140,10 +143,24 @@ class SandboxMarket:
         self._ensured = False
         self._campaigns: list[SandboxCampaign] | None = None
         self._schedules: dict[int, np.ndarray] = {}
+        self._fault_spec = faults
+        self._faults: list[Fault] | None = None
+        if faults is None or isinstance(faults, str):
+            # A bad spec fails here, before any database work; targets are resolved on first use.
+            self._faults = None if parse_spec(faults) else []
+        else:
+            self._faults = resolve_faults(faults, (), seed, EPOCH)
 
     @property
     def today(self) -> date:
         return self._today or datetime.now(timezone.utc).date()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults in this market, resolved once (targets by the seed, relative days from ``today``)."""
+        if self._faults is None:
+            self._faults = resolve_faults(self._fault_spec, self.campaigns(), self.seed, self.today)
+        return list(self._faults)
 
     def connector(self, platform: str) -> SandboxConnector:
         """The connector for one of ``google_ads``, ``meta_ads``, ``tiktok_ads``."""
@@ -249,9 +266,14 @@ class SandboxConnector:
         #: The receipt of the last ``set_daily_budget`` (``mbo_pipelines.connectors``): a ``sandbox-<hex>`` id.
         self.last_write: WriteReceipt | None = None
 
-    def simulated(self, start: date, end: date) -> list[tuple[SandboxCampaign, DailyOutcome]]:
+    def simulated(self, start: date, end: date,
+                  seen_by: str | None = None) -> list[tuple[SandboxCampaign, DailyOutcome]]:
         """Each active campaign's simulated outcome over the complete days in [start, end] (today and later
-        are not complete): what this platform reports, and what the sandbox's GA4 property sees of it."""
+        are not complete): what this platform reports, and what the sandbox's GA4 property sees of it.
+
+        ``seen_by`` None: the clean simulation (the truth); ``platform`` or ``ga4``: as that report shows it,
+        with the market's faults (``sandbox.faults``) it shows.
+        """
         end = min(end, self.market.today - timedelta(days=1))
         if end < start or end < EPOCH:
             return []
@@ -263,13 +285,15 @@ class SandboxConnector:
         for at in range(0, len(active), SIMULATION_CHUNK):
             chunk = slice(at, at + SIMULATION_CHUNK)
             outcomes += simulate_many(active[chunk], self.market.seed, budgets[chunk], start, end)
-        return list(zip(active, outcomes, strict=True))
+        pairs = list(zip(active, outcomes, strict=True))
+        faults = self.market.faults if seen_by is not None else []
+        return apply_faults(pairs, faults, self.market.today, seen_by) if faults else pairs
 
     def fetch_campaign_daily(self, start: date, end: date) -> list[dict[str, Any]]:
         """Rows for every campaign and every complete day in [start, end] (today and later are not complete)."""
         rows = []
         make_row = _DAILY_ROW[self.platform]
-        for c, out in self.simulated(start, end):
+        for c, out in self.simulated(start, end, seen_by="platform"):
             columns = zip(out.dates, out.spend.tolist(), out.impressions.tolist(), out.clicks.tolist(),
                           out.conversions.tolist(), out.conversion_value.tolist(), strict=True)
             for day, spend, impressions, clicks, conversions, value in columns:
