@@ -76,7 +76,7 @@ VARIABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("MBO_PLAN_MAX_AGE_HOURS", "36"),
         ("ANTHROPIC_API_KEY", "unset: a deterministic explanation"),
         ("ANTHROPIC_BASE_URL", "Anthropic's API"),
-        ("MBO_CLAUDE_MODEL", "claude-sonnet-4-5"),
+        ("MBO_CLAUDE_MODEL", "claude-sonnet-4-6"),
         ("MBO_REPORT_MAX_CAMPAIGNS", "2000"),
     )),
     ("pushes", (

@@ -267,10 +267,10 @@ def test_claude_settings_come_from_the_environment(fake, monkeypatch):
     assert fake.requests[0].body["model"] == "claude-from-env"
 
 
-@pytest.mark.filterwarnings("ignore:The model 'claude-sonnet-4-5' is deprecated:DeprecationWarning")
-def test_default_model(fake):
+@pytest.mark.filterwarnings("error:The model .* is deprecated:DeprecationWarning")
+def test_default_model_is_not_deprecated(fake):
     fake.reply(GROUNDED_REPLY)
-    assert explain_plan(PLAN, api_key=API_KEY, base_url=fake.url).model == "claude-sonnet-4-5"
+    assert explain_plan(PLAN, api_key=API_KEY, base_url=fake.url).model == "claude-sonnet-4-6"
 
 
 def test_claude_explanation_with_a_given_client(fake):

@@ -31,7 +31,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+# claude-sonnet-4-5 reaches end-of-life on 2026-11-30 (the SDK warns): its successor in the same price tier.
+DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_TOKENS = 400
 MAX_WORDS = 120
@@ -88,6 +89,11 @@ def _redacted(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
+# Public names for the other Claude explainers (alerts), so they report failures and redact the same way.
+failure_reason = _failure_reason
+redacted = _redacted
+
+
 def _fallback(plan: PlanFacts, reason: str, secret: str | None) -> Explanation:
     reason = _redacted(reason, secret)
     log.warning("Claude explanation not used (%s); using the deterministic explanation", reason)
@@ -135,7 +141,7 @@ def explain_plan(
     """Explain a plan with Claude when an API key is available, else deterministically.
 
     ``api_key`` defaults to ``ANTHROPIC_API_KEY``; ``model`` to ``MBO_CLAUDE_MODEL``
-    (default ``claude-sonnet-4-5``); ``base_url`` to what the SDK reads from
+    (default ``claude-sonnet-4-6``); ``base_url`` to what the SDK reads from
     ``ANTHROPIC_BASE_URL``. One retry, ``timeout`` seconds per attempt.
     """
     api_key = (api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")).strip()
