@@ -2,7 +2,8 @@
 
 Sections: 1. allocate vs SLSQP (plus 1b, other allocation scenarios), 2. fitting speed,
 3. decision quality, 4. peak memory of allocate, 5. the pipeline at scale (first load, one-day
-refresh, push). ``--only allocate`` runs 1, 1b and 4; ``--only pipeline`` runs 5.
+refresh, push), 6. the alerts detector on injected faults. ``--only allocate`` runs 1, 1b and 4;
+``--only pipeline`` runs 5; ``--only alerts`` runs 6.
 The quick path (``--quick``) runs small sizes only: a smoke run, not a measurement.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bench import allocation, fitting, pipeline, quality
+from bench import alerts, allocation, fitting, pipeline, quality
 from bench.report import Section, machine_facts, render
 
-SECTIONS = ("allocate", "fit", "quality", "pipeline")
+SECTIONS = ("allocate", "fit", "quality", "pipeline", "alerts")
 
 
 @dataclass
@@ -69,5 +70,9 @@ def build_report(quick: bool = False, only: str | None = None, progress=lambda l
             (pipeline.QUICK_SIZES, pipeline.QUICK_STAGE_TIMEOUT) if quick else (pipeline.SIZES, pipeline.STAGE_TIMEOUT)
         )
         sections.append(pipeline.pipeline_section(sizes, timeout=timeout, progress=progress))
+    if "alerts" in wanted:
+        progress("6. alerts")
+        seeds, days = (alerts.QUICK_SEEDS, alerts.QUICK_DAYS) if quick else (alerts.SEEDS, alerts.DAYS)
+        sections.append(alerts.alerts_section(seeds, days, progress=progress))
     wall = time.perf_counter() - started
     return Report(render(sections, facts, wall, command), sections, wall)
