@@ -9,3 +9,5 @@ PLANS = dg.AssetKey(["marts", "budget_plans"])
 RECOMMENDATIONS = dg.AssetKey(["marts", "budget_recommendations"])
 #: ``activation.budget_changes``: the ledger a push writes (what was applied, held, refused, failed).
 BUDGET_CHANGES = dg.AssetKey(["activation", "budget_changes"])
+#: ``marts.alerts``: one row per alert the detector found after a refresh (open or resolved).
+ALERTS = dg.AssetKey(["marts", "alerts"])

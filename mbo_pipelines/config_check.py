@@ -79,6 +79,21 @@ VARIABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("MBO_CLAUDE_MODEL", "claude-sonnet-4-6"),
         ("MBO_REPORT_MAX_CAMPAIGNS", "2000"),
     )),
+    ("alerts", (
+        ("MBO_ALERT_WEBHOOK_URL", "unset: no notifications"),
+        ("MBO_ALERT_ACTION", "hold"),
+        ("MBO_ALERT_Z", "5"),
+        ("MBO_ALERT_RATIO", "2.5"),
+        ("MBO_ALERT_MIN_SPEND", "20"),
+        ("MBO_ALERT_MIN_CLICKS", "30"),
+        ("MBO_ALERT_OVERSPEND_RATIO", "2"),
+        ("MBO_ALERT_PACING_RATIO", "1.2"),
+        ("MBO_ALERT_RESTATEMENT_RATIO", "0.2"),
+        ("MBO_ALERT_WEEKS", "8"),
+        ("MBO_ALERT_SCAN_DAYS", "7"),
+        ("MBO_ALERT_P_VALUE", "0.0001"),
+        ("MBO_ALERT_TRACKING_FACTOR", "4"),
+    )),
     ("pushes", (
         ("MBO_ACTIVATION", "unset: auto on the sandbox, dry_run on live platforms"),
         ("MBO_ALLOW_LIVE_BUDGET_CHANGES", "unset: live platforms are dry-run"),
@@ -220,6 +235,8 @@ FIXES: dict[str, str] = {
     "MBO_SANDBOX_SEED": "set it to a whole number such as 7, or unset it",
     "MBO_SANDBOX_CAMPAIGNS": "set it to a whole number of campaigns such as 500, or unset it for the default market",
     "MBO_SANDBOX_TODAY": "set it to a date such as 2026-11-28, or unset it for today",
+    "MBO_ALERT_ACTION": "set it to hold or approve, or unset it",
+    "MBO_ALERT_WEBHOOK_URL": "set it to the https URL of a Slack (or Slack-compatible) incoming webhook, or unset it",
     "MBO_SANDBOX_FAULTS": "set it to faults such as spend_spike,missing_day@-3, or unset it for none",
 }
 FIXES["MBO_VOLUME_MAX_RATIO"] = FIXES["MBO_VOLUME_MIN_RATIO"]
@@ -383,6 +400,8 @@ def _readers() -> Iterable[tuple[tuple[str, ...], Callable[[], object]]]:
     from mbo_pipelines import db_roles, partition_start
     from mbo_pipelines.defs.activate import account_settings, dagster_defs, modes, push
     from mbo_pipelines.defs.activate.guardrails import limits_from_env
+    from mbo_pipelines.defs.alerts.thresholds import ENV_NAMES, thresholds_from_env
+    from mbo_pipelines.defs.alerts.webhook import webhook_url
     from mbo_pipelines.defs.ingest import retrying
     from mbo_pipelines.defs.quality.rules import volume_band
     from mbo_pipelines import report_link
@@ -418,6 +437,8 @@ def _readers() -> Iterable[tuple[tuple[str, ...], Callable[[], object]]]:
         (("MBO_IMPORT_DIR",), _folder_that_exists("MBO_IMPORT_DIR")),
         (("MBO_API_MAX_ATTEMPTS",), retrying.max_attempts),
         (("MBO_API_BACKOFF_SECONDS", "MBO_API_MAX_BACKOFF_SECONDS"), retrying.backoff_seconds),
+        (tuple(ENV_NAMES.values()), thresholds_from_env),
+        (("MBO_ALERT_WEBHOOK_URL",), webhook_url),
         (("MBO_SANDBOX_SEED", "MBO_SANDBOX_CAMPAIGNS", "MBO_SANDBOX_FAULTS"), mbo_resource_from_env),
         (("MBO_SANDBOX_TODAY",), lambda: mbo_resource_from_env().today()),
     )

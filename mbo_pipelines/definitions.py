@@ -1,5 +1,5 @@
-"""The MBO code location: extract → dbt → optimize → activate, all assets (raw → staging → intermediate → marts →
-marts/budget_plans, marts/budget_recommendations → activation/budget_changes), with their resources, jobs, schedule
+"""The MBO code location: extract → dbt → alerts → optimize → activate, all assets (raw → staging → intermediate →
+marts → marts/alerts → marts/budget_plans, marts/budget_recommendations → activation/budget_changes), with their resources, jobs, schedule
 and sensors."""
 
 import dagster as dg
@@ -16,6 +16,9 @@ from mbo_pipelines.defs.activate import (
     push_budget_changes_job,
     resume_interrupted_pushes_sensor,
 )
+from mbo_pipelines.defs.alerts.checks import build_alert_checks
+from mbo_pipelines.defs.alerts.dagster_defs import alerts
+from mbo_pipelines.defs.alerts.notify import alert_notifications
 from mbo_pipelines.defs.ingest.assets import extract_assets_for_environment
 from mbo_pipelines.defs.ingest.fx_rates import fx_rates
 from mbo_pipelines.defs.ingest.partitions import daily_partitions
@@ -56,11 +59,11 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     extract_assets = extract_assets_for_environment()
     freshness_checks, freshness_sensors = freshness_definitions(extract_assets)
     return dg.Definitions(
-        assets=[*extract_assets, fx_rates, mbo_dbt_models, budget_recommendations, push_budget_changes],
-        asset_checks=freshness_checks,
+        assets=[*extract_assets, fx_rates, mbo_dbt_models, alerts, budget_recommendations, push_budget_changes],
+        asset_checks=[*freshness_checks, build_alert_checks(mbo.platforms())],
         jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
         schedules=[daily_refresh_schedule],
-        sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, *freshness_sensors],
+        sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, alert_notifications, *freshness_sensors],
         resources=resources,
     )
 

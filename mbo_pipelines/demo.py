@@ -10,6 +10,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from mbo_pipelines import asset_keys, partition_start, warehouse
 from mbo_pipelines.defs.activate.dagster_defs import run_config_for
+from mbo_pipelines.defs.alerts.listing import alerts_report
 from mbo_pipelines.instance import prepare_environment, run_instance
 
 # The report is the demo's output; run logs stay in the Dagster UI (`make dev`).
@@ -22,8 +23,14 @@ def _today() -> date:
     return date.fromisoformat(pinned) if pinned else datetime.now(timezone.utc).date()
 
 
+#: The demo's sandbox breaks one campaign's conversion tracking two days before today (unless MBO_SANDBOX_FAULTS
+#: says otherwise, ``none`` for a clean market): the alert is found, explained and the campaign's budget held.
+DEMO_FAULTS = "tracking_break@-2"
+
+
 def run_demo(days: int = 90) -> int:
     """Extract ``days`` days of sandbox data, build the marts, plan, push once, and print a report."""
+    os.environ.setdefault("MBO_SANDBOX_FAULTS", DEMO_FAULTS)
     url = prepare_environment()
     end = _today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
@@ -112,7 +119,7 @@ def report(conn, plan_id: str) -> str:
     for (table,) in tables:
         count = conn.execute(f'select count(*) from marts."{table}"').fetchone()[0]
         lines.append(f"  marts.{table:<28} {count:>8}")
-    lines += ["", _quality_line(conn), _attribution_line(conn)]
+    lines += ["", _quality_line(conn), _attribution_line(conn), "", alerts_report(conn)]
 
     plan = conn.execute(
         "select reporting_currency, total_daily_budget_reporting, expected_value_current_reporting, "
@@ -144,6 +151,16 @@ def report(conn, plan_id: str) -> str:
     ):
         platform, name, currency, current, recommended, delta = row
         lines.append(f"  {platform:<12} {name:<25} {currency:<8} {current:>10,.2f} → {recommended:>10,.2f}   {delta:>+12,.2f}")
+    doubts = conn.execute(
+        "select platform, campaign_name, currency, current_daily_budget, recommended_daily_budget, "
+        "low_confidence_reason from marts.budget_recommendations where plan_id = %s and low_confidence_reason "
+        "is not null order by platform, account_id, campaign_id", (plan_id,)).fetchall()
+    if doubts:
+        lines += ["", "Low confidence (open alerts on their data):"]
+        for platform, name, currency, current, recommended, why in doubts:
+            what = (f"held at {current:,.2f} {currency}" if current == recommended
+                    else f"{current:,.2f} → {recommended:,.2f} {currency} waits for approval")
+            lines.append(f"  {platform} {name}: {what}: {why}")
     lines += ["", f"Explanation ({source}):", f"  {text}", "", "Pushed (activation.budget_changes):"]
     for status, count in conn.execute(
         "select status, count(*) from activation.budget_changes where plan_id = %s group by status order by status",

@@ -44,7 +44,8 @@ SEEN_BY = {
     "missing_day": ("platform",), "restatement": ("platform",),
 }
 SYNTAX = ("comma-separated items kind or kind@START, START an ISO date (2026-03-01) or -N (N days before the "
-          "market's today), or none")
+          "market's today), each optionally =TARGET (platform, platform/account or platform/account/campaign, as "
+          "the kind's scope is), or none")
 _TARGET_STREAM = 50  # random stream tag, apart from the market's and GA4's
 
 
@@ -89,24 +90,35 @@ def parse_spec(spec: str | None) -> list[tuple[str, date | int]]:
 
     Blank, ``none`` or None: no items. ValueError naming the item, the valid kinds and the syntax otherwise.
     """
+    return [(kind, start) for kind, start, _ in parse_items(spec)]
+
+
+def parse_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None]]:
+    """The (kind, start, target) of each item of ``spec``; target None: chosen by the seed (``choose_target``)."""
     text = (spec or "").strip()
     if text.lower() in ("", "none"):
         return []
     items = []
     for item in (part.strip() for part in text.split(",")):
-        kind, at, raw = item.partition("@")
+        body, has_target, target_text = item.partition("=")
+        kind, at, raw = body.partition("@")
         kind = kind.strip()
         if kind not in FAULT_KINDS:
             _bad(item, f"unknown kind {kind!r}")
+        target = tuple(part.strip() for part in target_text.split("/")) if has_target else None
+        width = 3 if kind in CAMPAIGN_KINDS else (1 if kind == "missing_day" else 2)
+        if target is not None and (len(target) != width or not all(target) or target[0] not in PLATFORMS):
+            scope = {1: "platform", 2: "platform/account", 3: "platform/account/campaign"}[width]
+            _bad(item, f"TARGET {target_text.strip()!r} is not a {scope}")
         if not at:
-            items.append((kind, DEFAULT_START[kind]))
+            items.append((kind, DEFAULT_START[kind], target))
             continue
         raw = raw.strip()
         if raw.startswith("-") and raw[1:].isdigit() and int(raw[1:]) >= 1:
-            items.append((kind, -int(raw[1:])))
+            items.append((kind, -int(raw[1:]), target))
             continue
         try:
-            items.append((kind, date.fromisoformat(raw)))
+            items.append((kind, date.fromisoformat(raw), target))
         except ValueError:
             _bad(item, f"START {raw!r} is neither an ISO date nor -N with N >= 1")
     return items
@@ -128,9 +140,12 @@ def resolve_faults(spec: str | Sequence[Fault] | None, campaigns: Sequence[Sandb
         return faults
     seen: dict[str, int] = defaultdict(int)
     faults = []
-    for kind, start in parse_spec(spec):
-        platform, account_id, campaign_id = choose_target(kind, campaigns, seed, seen[kind])
-        seen[kind] += 1
+    for kind, start, target in parse_items(spec):
+        if target is None:
+            platform, account_id, campaign_id = choose_target(kind, campaigns, seed, seen[kind])
+            seen[kind] += 1
+        else:
+            platform, account_id, campaign_id = (*target, None, None)[:3]
         first = start if isinstance(start, date) else today + timedelta(days=start)
         faults.append(Fault(kind, platform, account_id, campaign_id, first))
     return faults

@@ -13,6 +13,7 @@ from mbo_pipelines.defs.optimize.tables import (
     MONEY_COLUMNS,
     PLANS_ADDED_COLUMNS,
     PLANS_DDL,
+    RECOMMENDATIONS_ADDED_COLUMNS,
     RECOMMENDATIONS_DDL,
 )
 from mbo_pipelines.defs.quality.store import CHECK_RESULTS_DDL
@@ -42,7 +43,7 @@ def documented() -> dict[str, list[dict]]:
     ("table", "columns"),
     [
         ("marts.budget_plans", ddl_columns(PLANS_DDL) + list(PLANS_ADDED_COLUMNS)),
-        ("marts.budget_recommendations", ddl_columns(RECOMMENDATIONS_DDL)),
+        ("marts.budget_recommendations", ddl_columns(RECOMMENDATIONS_DDL) + list(RECOMMENDATIONS_ADDED_COLUMNS)),
         ("activation.budget_changes", ddl_columns(LEDGER_DDL) + list(LEDGER_ADDED_COLUMNS)),
         ("activation.budget_change_events", ddl_columns(EVENTS_DDL)),
         ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL) + list(REHEARSALS_ADDED_COLUMNS)),

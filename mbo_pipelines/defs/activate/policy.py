@@ -77,6 +77,8 @@ class Policy:
             return "the account's activation mode is approve"
         if mode != modes.AUTO or not guardrails.is_finite_number(rec["recommended_daily_budget_reporting"]):
             return None
+        if rec.get("low_confidence_reason"):
+            return f"low confidence: {rec['low_confidence_reason']}"
         thresholds = self.settings(rec["platform"], rec["account_id"]).approval_thresholds()
         return thresholds.holds(rec["current_daily_budget"], rec["recommended_daily_budget"],
                                 float(rec["current_daily_budget_reporting"]),

@@ -65,9 +65,10 @@ def campaign_sentence(line: CampaignLine, plan: PlanFacts, threshold: float | No
     change = "new spend" if line.change_pct is None else signed_pct(line.change_pct)
     if is_capped(line, plan):
         change += ", the max-change cap"
+    doubt = f" Low confidence, so it waits for approval: {line.low_confidence_reason}" if line.low_confidence_reason else ""
     return (
         f"{verb} {money(line.current_daily_budget)} → {money(line.recommended_daily_budget)} {currency} "
-        f"({change}): {comparison}."
+        f"({change}): {comparison}.{doubt}"
     )
 
 

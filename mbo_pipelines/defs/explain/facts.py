@@ -45,6 +45,8 @@ class CampaignLine:
     recommended_daily_budget_reporting: float | None = None
     #: Why the plan keeps this campaign's budget whatever the others' (e.g. no spend history); None: it did not.
     held_reason: str | None = None
+    #: Open alerts on the campaign's input data (its change then waits for approval, unless held).
+    low_confidence_reason: str | None = None
 
     @property
     def key(self) -> CampaignKey:
@@ -196,6 +198,7 @@ def campaign_payload(line: CampaignLine, plan: PlanFacts) -> dict:
         "current_daily_budget_reporting": _opt_round(line.current_daily_budget_reporting, 2),
         "recommended_daily_budget_reporting": _opt_round(line.recommended_daily_budget_reporting, 2),
         "held_reason": line.held_reason,
+        "low_confidence_reason": line.low_confidence_reason,
     }
 
 

@@ -17,6 +17,9 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 
 from mbo_pipelines import asset_keys, settings, warehouse
+from mbo_pipelines.defs.alerts import holds as alert_holds
+from mbo_pipelines.defs.alerts import store as alert_store
+from mbo_pipelines.defs.alerts.thresholds import thresholds_from_env
 from mbo_pipelines.defs.explain.deterministic import conversion_source_sentence
 from mbo_pipelines.defs.explain.explanations import explain_plan
 from mbo_pipelines.defs.explain.facts import CampaignLine, PlanFacts
@@ -52,6 +55,7 @@ def plan_facts(plan: Plan, max_change: float, ga4_unmatched_spend_share: float |
             current_daily_budget_reporting=float(r.current_daily_budget_reporting),
             recommended_daily_budget_reporting=float(r.recommended_daily_budget_reporting),
             held_reason=reason if isinstance(reason := getattr(r, "held_reason", None), str) else None,
+            low_confidence_reason=doubt if isinstance(doubt := getattr(r, "low_confidence_reason", None), str) else None,
         )
         for r in plan.rows.itertuples(index=False)
     )
@@ -184,6 +188,14 @@ def _require_clean_inputs(conn, history) -> None:
         }) from None
 
 
+def _alert_action() -> str:
+    """``MBO_ALERT_ACTION`` (hold or approve); a bad value fails the run with just its message."""
+    try:
+        return thresholds_from_env().action
+    except ValueError as error:
+        raise dg.Failure(description=str(error)) from None
+
+
 def _conversion_source() -> str:
     """``settings.conversion_source()``; a bad MBO_CONVERSION_SOURCE fails the run with just its message."""
     try:
@@ -200,7 +212,7 @@ def _read_history(conn, end: date | None, source: str):
         raise dg.Failure(description=str(missing)) from None
 
 
-def _history_end(context: dg.AssetExecutionContext) -> date | None:
+def run_history_end(context: dg.AssetExecutionContext) -> date | None:
     """The last day of the run's partition range (``mbo refresh --end``), or None: the marts' latest day."""
     end = context.run.tags.get(ASSET_PARTITION_RANGE_END_TAG) or context.run.tags.get(PARTITION_NAME_TAG)
     return date.fromisoformat(end) if end else None
@@ -212,6 +224,8 @@ PLAN_INPUTS = [
     dg.AssetKey(["marts", "dim_campaign"]),
     dg.AssetKey(["marts", "account_pacing"]),
     dg.AssetKey(["raw", "fx_rates"]),
+    # The open alerts: campaigns whose input data is in doubt are held (or wait for approval).
+    asset_keys.ALERTS,
 ]
 
 
@@ -246,15 +260,19 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
     max_change, source = settings.max_budget_change(), _conversion_source()
     currency, target_roas = settings.reporting_currency(), settings.target_marginal_roas()
     today = mbo.today() or datetime.now(timezone.utc).date()
-    history_end = _history_end(context)
+    history_end = run_history_end(context)
     with warehouse.connect(mbo.url()) as conn:
         history = _read_history(conn, history_end, source)
         _require_clean_inputs(conn, history)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
+        doubts = alert_holds.low_confidence_reasons(alert_store.open_alert_objects(conn), campaigns)
+    holds, low_confidence = alert_holds.split_by_action(doubts, _alert_action())
+    for key, reason in doubts.items():
+        context.log.warning(f"{'/'.join(key)}: {'held' if holds else 'waits for approval'}: {reason}")
     pace = pacing.plan_total(campaigns, paced, max_change, reporting_currency=currency)
     fingerprint = plan_inputs_fingerprint(history, campaigns, currency, max_change, pace.total_reporting, target_roas,
-                                          source)
+                                          source, holds, low_confidence)
     plan_id = plan_id_from_fingerprint(fingerprint, history_window(history)[1])
     with warehouse.connect(mbo.url()) as conn:
         stored = store.stored_plan(conn, plan_id)
@@ -264,7 +282,8 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
     context.log.info(f"planning {len(campaigns)} active campaigns on {len(history)} history rows; {pace.message}")
     plan = build_plan(
         history, campaigns, currency, max_change=max_change, total_budget=pace.total_reporting,
-        target_marginal_roas=target_roas, plan_id=plan_id, conversion_source=source,
+        target_marginal_roas=target_roas, plan_id=plan_id, conversion_source=source, holds=holds,
+        low_confidence=low_confidence,
     )
     outliers = _outlier_days(plan)
     if outliers:
@@ -302,6 +321,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
         "reporting_currency": plan.reporting_currency,
         "campaigns": len(plan.rows),
         "held_campaigns": int(plan.rows["held_reason"].notna().sum()),
+        "low_confidence_campaigns": len(doubts),
         "history": f"{plan.history_start}..{plan.history_end}",
         "outlier_days": sum(outliers.values()),
         "pacing": pace.message,

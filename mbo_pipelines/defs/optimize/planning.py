@@ -20,7 +20,7 @@ import io
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -230,11 +230,15 @@ def plan_inputs_fingerprint(
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
     conversion_source: str = DEFAULT_CONVERSION_SOURCE,
+    holds: Mapping[tuple[str, str, str], str] | None = None,
+    low_confidence: Mapping[tuple[str, str, str], str] | None = None,
 ) -> str:
     """SHA-256 (hex) of everything ``build_plan`` plans on, given the same arguments: the history window, the
     daily fact rows and campaign rows (current budgets and ``budget_24h_ago`` included), and the settings
     (reporting currency, max change, total budget, target marginal ROAS, conversion source, curve and
-    uplift settings). The same numbers read as another conversion source make another plan.
+    uplift settings) and the campaigns held by open alerts, or only marked low-confidence, with their reasons
+    (``holds``, ``low_confidence``; none: the fingerprint plans had before alerts existed). The same numbers read as another conversion source make
+    another plan.
 
     Stable across processes and machines: rows are hashed in a canonical order and number format
     (``_canonical_table``), settings as sorted JSON; no dict order, float repr noise or clock goes in.
@@ -252,6 +256,9 @@ def plan_inputs_fingerprint(
         "curves": CURVE_SETTINGS,
         "uplift_level": _micros(UPLIFT_LEVEL),
     }
+    for name, marked in (("holds", holds), ("low_confidence", low_confidence)):
+        if marked:
+            settings[name] = sorted([*map(str, key), reason] for key, reason in marked.items())
     digest = hashlib.sha256()
     settings_text = json.dumps(settings, sort_keys=True).encode()
     parts = (
@@ -278,11 +285,13 @@ def plan_id_for(
     total_budget: float | None = None,
     target_marginal_roas: float | None = None,
     conversion_source: str = DEFAULT_CONVERSION_SOURCE,
+    holds: Mapping[tuple[str, str, str], str] | None = None,
+    low_confidence: Mapping[tuple[str, str, str], str] | None = None,
 ) -> str:
     """The id of the plan ``build_plan`` makes from these arguments: ``plan-20261120-3f9a0c1b2d4e``, the last
     history day, then 12 hex digits of ``plan_inputs_fingerprint``. Same inputs, same id; any change, a new one."""
     fingerprint = plan_inputs_fingerprint(daily, campaigns, reporting_currency, max_change, total_budget,
-                                          target_marginal_roas, conversion_source)
+                                          target_marginal_roas, conversion_source, holds, low_confidence)
     return plan_id_from_fingerprint(fingerprint, history_window(daily)[1])
 
 
@@ -382,6 +391,8 @@ def build_plan(
     target_marginal_roas: float | None = None,
     plan_id: str | None = None,
     conversion_source: str = DEFAULT_CONVERSION_SOURCE,
+    holds: Mapping[tuple[str, str, str], str] | None = None,
+    low_confidence: Mapping[tuple[str, str, str], str] | None = None,
 ) -> Plan:
     """Fit a response curve per campaign on ``daily`` and reallocate today's total budget across ``campaigns``.
 
@@ -395,6 +406,9 @@ def build_plan(
     so the plan moves money without adding any. ``target_marginal_roas``: also work out the
     budget at which the next unit of spend returns that much (``Plan.budget_at_target_marginal_roas``).
     ``plan_id``: ``plan_id_for`` these same arguments, when the caller has it already; computed otherwise.
+    ``holds``: (platform, account_id, campaign_id) -> why that campaign keeps its budget whatever the curves
+    say (an open alert on its input data); ``low_confidence``: the same, for campaigns whose recommendation is
+    only marked (``low_confidence_reason``, so its push waits for approval); both part of the plan's identity.
     ``now`` is only the plan's ``created_at``: it does not change the plan or its id.
     """
     now = now or datetime.now(timezone.utc)
@@ -402,7 +416,7 @@ def build_plan(
     _check_inputs(daily, campaigns)
     if plan_id is None:
         plan_id = plan_id_for(daily, campaigns, reporting_currency, max_change, total_budget, target_marginal_roas,
-                              conversion_source)
+                              conversion_source, holds, low_confidence)
     campaigns = campaigns.sort_values(KEY).reset_index(drop=True)
     campaigns["curve_id"] = campaigns[KEY].astype(str).agg("|".join, axis=1)
     history = daily.merge(campaigns[[*KEY, "curve_id"]], on=KEY, how="inner")
@@ -434,7 +448,13 @@ def build_plan(
     no_room = np.zeros(len(curves), dtype=bool)
     no_room[order] = low_local > high_local + 1e-9
     held |= no_room
-    low_local, high_local = np.where(no_room[order], current_local, low_local), np.where(no_room[order], current_local, high_local)
+    alert_reason = np.array([(holds or {}).get(key) for key in campaigns[KEY].astype(str).itertuples(index=False, name=None)],
+                            dtype=object)
+    by_alert = np.zeros(len(curves), dtype=bool)
+    by_alert[order] = pd.notna(alert_reason)
+    held |= by_alert
+    fixed = no_room[order] | by_alert[order]
+    low_local, high_local = np.where(fixed, current_local, low_local), np.where(fixed, current_local, high_local)
 
     def curve_order(values: np.ndarray) -> np.ndarray:
         out = np.empty(len(curves))
@@ -468,7 +488,10 @@ def build_plan(
     rows["recommended_daily_budget_reporting"] = spend_rep
     rows["expected_value_current_reporting"] = value_cur
     rows["expected_value_recommended_reporting"] = value_rec
-    rows["held_reason"] = np.where(no_room[order], HELD_24H_LIMIT, np.where(held[order], HELD_NO_SPEND, None))
+    rows["low_confidence_reason"] = pd.Series([(low_confidence or {}).get(key) for key in rows[KEY].astype(str).itertuples(
+        index=False, name=None)], index=rows.index, dtype=object)
+    rows["held_reason"] = np.where(by_alert[order], alert_reason, np.where(
+        no_room[order], HELD_24H_LIMIT, np.where(held[order], HELD_NO_SPEND, None)))
 
     history_start, history_end = history_window(daily)
     plan = Plan(

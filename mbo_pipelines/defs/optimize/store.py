@@ -37,7 +37,7 @@ RECOMMENDATION_COLUMNS = [
     "current_daily_budget", "recommended_daily_budget", "expected_value_current",
     "expected_value_recommended", "marginal_roas", "reporting_currency",
     "current_daily_budget_reporting", "recommended_daily_budget_reporting",
-    "explanation", "explanation_source", "created_at",
+    "explanation", "explanation_source", "created_at", "low_confidence_reason",
 ]
 
 
@@ -185,6 +185,9 @@ def write_plan(conn: psycopg.Connection, plan: Plan, explanation: str, source: s
         for key in rows[["platform", "account_id", "campaign_id"]].itertuples(index=False, name=None)
     ]
     rows["explanation_source"] = source
+    # Text that may be missing: None (SQL null), never a float NaN the driver would write as the text 'NaN'.
+    reasons = rows["low_confidence_reason"] if "low_confidence_reason" in rows else pd.Series(None, index=rows.index)
+    rows["low_confidence_reason"] = reasons.astype(object).where(reasons.notna(), None)
     with conn.transaction():
         inserted = conn.execute(
             """

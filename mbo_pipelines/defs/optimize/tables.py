@@ -87,6 +87,12 @@ PLANS_ADDED_COLUMNS = {
     "conversion_source": "text",
 }
 
+#: Columns added to ``marts.budget_recommendations`` after the first release (``ensure_plan_tables`` adds them).
+RECOMMENDATIONS_ADDED_COLUMNS = {
+    # Why the recommendation is low-confidence: the open alerts on the campaign's input data (marts.alerts).
+    "low_confidence_reason": "text",
+}
+
 #: The money columns of each plan table and their type. Databases made before money was numeric have
 #: ``double precision`` there: ``ensure_plan_tables`` converts them (rounded to the type's scale).
 MONEY_COLUMNS = {
@@ -187,6 +193,10 @@ COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
             "explanation": "One sentence on what the plan does to this campaign and why (held campaigns say so).",
             "explanation_source": "Who wrote the explanation: claude, deterministic or rollback.",
             "created_at": "When the row was written (UTC).",
+            "low_confidence_reason": "Why this recommendation is low-confidence: the open alerts on the campaign's "
+                                     "input data (marts.alerts ids, kinds and what they saw); null when none. With "
+                                     "MBO_ALERT_ACTION=hold (the default) the plan keeps the campaign's budget; with "
+                                     "approve its change waits for approval.",
         },
     ),
 }
@@ -198,18 +208,24 @@ def ensure_plan_tables(conn: psycopg.Connection) -> None:
     only reads the catalog."""
     conn.execute("create schema if not exists marts")
     conn.execute(PLANS_DDL)
-    present = {
-        name for (name,) in conn.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'budget_plans'"
-        ).fetchall()
-    }
-    missing = [f"add column if not exists {name} {kind}" for name, kind in PLANS_ADDED_COLUMNS.items() if name not in present]
-    if missing:  # only then: ALTER TABLE locks the table even when there is nothing to add
-        conn.execute(f"alter table marts.budget_plans {', '.join(missing)}")
+    _add_columns(conn, "budget_plans", PLANS_ADDED_COLUMNS)
     conn.execute(RECOMMENDATIONS_DDL)
+    _add_columns(conn, "budget_recommendations", RECOMMENDATIONS_ADDED_COLUMNS)
     _money_as_numeric(conn)
     _comment(conn)
+
+
+def _add_columns(conn: psycopg.Connection, table: str, columns: dict[str, str]) -> None:
+    """Add the ``columns`` that ``marts.<table>`` lacks."""
+    present = {
+        name for (name,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s",
+            (table,),
+        ).fetchall()
+    }
+    missing = [f"add column if not exists {name} {kind}" for name, kind in columns.items() if name not in present]
+    if missing:  # only then: ALTER TABLE locks the table even when there is nothing to add
+        conn.execute(f"alter table marts.{table} {', '.join(missing)}")
 
 
 def _catalog(conn: psycopg.Connection) -> dict[tuple[str, str | None], tuple[str | None, str | None]]:

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from mbo_pipelines import warehouse
 from mbo_pipelines.defs.ingest.raw_tables import RawTable, ensure_raw_tables
-from mbo_pipelines.defs.quality import store
+from mbo_pipelines.defs.quality import reported, store
 from mbo_pipelines.defs.quality.history import daily_totals
 from mbo_pipelines.defs.quality.rules import rules_for, volume_band
 from mbo_pipelines.defs.quality.validate import QualityReport, check_batch
@@ -68,6 +68,7 @@ def check_and_load(url: str, table: RawTable, rows: list[dict[str, Any]], window
             if window and report.loadable_days:
                 written = warehouse.replace_days(conn, table.name, table.date_column, report.loadable_days,
                                                  columns, values, report.kept_keys(), table.key)
+                reported.record_reported(conn, rules, report.rows_to_load(), report.loadable_days)
             elif not window and report.loads_anything:
                 written = warehouse.replace_table_contents(conn, table.name, columns, values)
             quarantined = store.record(conn, report, partition, run_id)

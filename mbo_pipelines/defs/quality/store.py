@@ -20,6 +20,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from mbo_pipelines.defs.quality.reported import REPORTED_DDL
 from mbo_pipelines.defs.quality.rules import BLOCKING_CHECKS, VALID_ROWS, VALID_TABLE, VOLUME, TableRules
 from mbo_pipelines.defs.quality.validate import ALL_DAYS, QualityReport
 
@@ -71,6 +72,7 @@ def ensure_quality_tables(conn, rules: Sequence[TableRules] = ()) -> None:
         conn.execute("create schema if not exists quality")
         conn.execute("create schema if not exists quarantine")
         conn.execute(CHECK_RESULTS_DDL)
+        conn.execute(REPORTED_DDL)
         conn.execute("create index if not exists check_results_latest on quality.check_results "
                      "(table_name, check_name, day, id desc)")
         # Replacing a view takes an exclusive lock that waits for every reader (the gates): only when missing.
