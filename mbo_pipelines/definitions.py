@@ -16,6 +16,7 @@ from mbo_pipelines.defs.activate import (
     push_budget_changes_job,
     resume_interrupted_pushes_sensor,
 )
+from mbo_pipelines.defs.alerts.after_failure import build_alerts_after_failure_sensor, build_alerts_job
 from mbo_pipelines.defs.alerts.checks import build_alert_checks
 from mbo_pipelines.defs.alerts.dagster_defs import alerts
 from mbo_pipelines.defs.alerts.notify import alert_notifications
@@ -57,13 +58,16 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
     }
     resources.update(resource_overrides)
     extract_assets = extract_assets_for_environment()
+    alert_checks = build_alert_checks(mbo.platforms())
+    alerts_job = build_alerts_job(alert_checks)
     freshness_checks, freshness_sensors = freshness_definitions(extract_assets)
     return dg.Definitions(
         assets=[*extract_assets, fx_rates, mbo_dbt_models, alerts, budget_recommendations, push_budget_changes],
-        asset_checks=[*freshness_checks, build_alert_checks(mbo.platforms())],
-        jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job],
+        asset_checks=[*freshness_checks, alert_checks],
+        jobs=[daily_refresh_job, push_budget_changes_job, decide_budget_changes_job, alerts_job],
         schedules=[daily_refresh_schedule],
-        sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, alert_notifications, *freshness_sensors],
+        sensors=[budget_recommendations_sensor, resume_interrupted_pushes_sensor, alert_notifications,
+                 build_alerts_after_failure_sensor(daily_refresh_job, alerts_job), *freshness_sensors],
         resources=resources,
     )
 

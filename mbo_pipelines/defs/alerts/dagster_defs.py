@@ -18,6 +18,7 @@ import dagster as dg
 
 from mbo_pipelines import asset_keys, settings, warehouse
 from mbo_pipelines.defs.alerts import model, store
+from mbo_pipelines.defs.alerts.after_failure import AS_OF_TAG
 from mbo_pipelines.defs.alerts.detect import detect
 from mbo_pipelines.defs.alerts.inputs import latest_day, read_inputs
 from mbo_pipelines.defs.alerts.thresholds import thresholds_from_env
@@ -77,7 +78,8 @@ def alerts(context: dg.AssetExecutionContext, mbo: MboResource) -> dg.Materializ
     thresholds = _thresholds()
     currency = settings.reporting_currency()
     with warehouse.connect(mbo.url()) as conn:
-        as_of: date | None = run_history_end(context) or latest_day(conn)
+        tagged = context.run.tags.get(AS_OF_TAG)
+        as_of: date | None = run_history_end(context) or (date.fromisoformat(tagged) if tagged else latest_day(conn))
         if as_of is None:
             store.ensure_alerts_table(conn)
             return dg.MaterializeResult(metadata={"status": dg.MetadataValue.text("no data loaded yet: nothing to examine"),
