@@ -20,7 +20,7 @@ from mbo_pipelines import settings
 
 #: Commands that do work: each checks the configuration first (``db`` only for ``start`` and ``grant-bi``).
 CHECKED_COMMANDS = frozenset({"demo", "dev", "extract", "refresh", "push", "approve", "reject", "rollback",
-                              "kill-switch", "changes", "quality", "docs", "report", "dbt", "db"})
+                              "kill-switch", "changes", "quality", "docs", "report", "dbt", "db", "alerts"})
 #: Settings ``mbo kill-switch on`` cannot do without (it must reach the database); any other problem only warns.
 DATABASE_VARIABLES = frozenset({"MBO_DATABASE_URL", "MBO_HOME", "MBO_PG_PORT", "DAGSTER_HOME", "MBO_BI_ROLE"})
 #: The Dagster UI's address and port unless ``mbo dev --host/--port`` say otherwise (dagster dev's defaults).
@@ -422,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     rollback = sub.add_parser("rollback", help="restore the budgets in force before a plan, as a new plan pushed "
                                                "through the same guardrails, approvals and ledger")
     rollback.add_argument("plan_id")
+    alerts = sub.add_parser("alerts", help="the open alerts (errors first), each with what was seen and its "
+                                           "explanation; --resolved adds the latest resolved ones")
+    alerts.add_argument("--resolved", action="store_true", help="also list the latest resolved alerts")
     quality = sub.add_parser("quality", help="the latest data-quality check results per table and partition, "
                                              "failing ones first; `accept` lets plans use a day a check failed on")
     quality.add_argument("action", nargs="?", choices=["show", "accept"], default="show")
@@ -480,6 +483,14 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     if args.command == "quality":
         return _quality(args)
+    if args.command == "alerts":
+        from mbo_pipelines import warehouse
+        from mbo_pipelines.defs.alerts.listing import alerts_report
+        from mbo_pipelines.instance import prepare_environment
+
+        with warehouse.connect(prepare_environment()) as conn:
+            print(alerts_report(conn, include_resolved=args.resolved))
+        return 0
     if args.command == "docs":
         return _docs(args)
     if args.command == "report":

@@ -263,6 +263,13 @@ def test_plan_total_is_the_paced_total_within_the_change_bounds(db, loop):
     assert total == pytest.approx(expected, abs=1e-4)
 
 
+def test_the_clean_market_raises_no_alert_and_holds_nothing(db, loop):
+    """The sandbox without faults is the detector's clean baseline: 90 days, two refreshes, not one alert."""
+    assert db.execute("select count(*) from marts.alerts").fetchone()[0] == 0
+    assert db.execute("select count(*) from marts.budget_recommendations where low_confidence_reason is not null "
+                      "or explanation like '%%alert-%%'").fetchone()[0] == 0
+
+
 def test_demo_report_lists_marts_plan_and_pushes(db, loop):
     """The report `make demo` prints, built from the same database."""
     from mbo_pipelines.demo import report
@@ -276,6 +283,7 @@ def test_demo_report_lists_marts_plan_and_pushes(db, loop):
     assert results > 0 and tables >= 6  # the three sandbox platforms' two tables at least
     assert f"Data quality: {passed} of {results} check results passed on {tables} tables, " in text
     assert "Attribution: the platforms claimed " in text and "marts.fct_campaign_attribution" in text
+    assert "Open alerts: 0" in text
     target_budget = db.execute(
         "select budget_at_target_marginal_roas_reporting from marts.budget_plans where plan_id = %s", (latest,)
     ).fetchone()[0]

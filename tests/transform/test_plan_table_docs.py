@@ -16,6 +16,8 @@ from mbo_pipelines.defs.optimize.tables import (
     RECOMMENDATIONS_ADDED_COLUMNS,
     RECOMMENDATIONS_DDL,
 )
+from mbo_pipelines.defs.alerts import store as alert_store
+from mbo_pipelines.defs.quality.reported import REPORTED_DDL
 from mbo_pipelines.defs.quality.store import CHECK_RESULTS_DDL
 from tests.transform.money_columns import expected_type, is_money
 
@@ -48,6 +50,8 @@ def documented() -> dict[str, list[dict]]:
         ("activation.budget_change_events", ddl_columns(EVENTS_DDL)),
         ("activation.budget_rehearsals", ddl_columns(REHEARSALS_DDL) + list(REHEARSALS_ADDED_COLUMNS)),
         ("quality.check_results", ddl_columns(CHECK_RESULTS_DDL)),
+        ("quality.reported_totals", ddl_columns(REPORTED_DDL)),
+        ("marts.alerts", ddl_columns(alert_store.ALERTS_DDL)),
     ],
 )
 def test_docs_list_exactly_the_tables_columns_with_a_description(table, columns):
@@ -75,6 +79,22 @@ def test_the_plan_tables_comments_are_their_yml_descriptions(table):
     description, columns = COMMENTS[table]
     assert yml["description"].strip() == description
     assert {c["name"]: c["description"].strip() for c in yml["columns"]} == columns
+
+
+def test_the_alerts_tables_comments_are_its_yml_descriptions(new_database):
+    """store.py comments marts.alerts in the database with the same text dbt docs shows."""
+    import psycopg
+
+    [yml] = [t for s in yaml.safe_load(DOCS.read_text())["sources"] if s["name"] == "alerts" for t in s["tables"]]
+    assert yml["description"].strip() == alert_store.TABLE_COMMENT
+    assert {c["name"]: c["description"].strip() for c in yml["columns"]} == alert_store.COMMENTS
+    with psycopg.connect(new_database("alerts_comments")) as conn:
+        alert_store.ensure_alerts_table(conn)
+        comments = dict(conn.execute(
+            "select a.attname, col_description(a.attrelid, a.attnum) from pg_attribute a "
+            "where a.attrelid = 'marts.alerts'::regclass and a.attnum > 0 and not a.attisdropped").fetchall())
+        table = conn.execute("select obj_description('marts.alerts'::regclass, 'pg_class')").fetchone()[0]
+    assert (table, comments) == (alert_store.TABLE_COMMENT, alert_store.COMMENTS)
 
 
 @pytest.mark.parametrize(
