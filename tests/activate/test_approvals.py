@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import psycopg
 import pytest
 from activate_helpers import TODAY, insert_plan, ledger_rows, market_rows, sandbox_change_count, scale
 
@@ -122,3 +123,22 @@ def test_the_demo_holds_its_largest_move_for_approval_and_says_how_to_approve_it
     assert "Waiting for approval:" in text and f"`.venv/bin/mbo approve {plan_id}`" in text
     # A user who set approvals up themselves keeps their own settings.
     assert _demo_approval_threshold(database_url, plan_id) is None
+
+
+def test_a_low_confidence_recommendation_waits_for_approval_whatever_the_mode(database_url, market, connectors):
+    """MBO_ALERT_ACTION=approve: the plan moves a campaign with an open alert on its data, marked low-confidence;
+    the push applies the others and keeps that change waiting, saying which alert."""
+    rows = scale(market_rows(market), {0: 1.2, 1: 0.9})
+    plan_id = insert_plan(database_url, rows)
+    reason = "alert alert-0123456789abcdef (tracking_break since 2026-02-27): 0.00 conversions from 300 clicks"
+    with psycopg.connect(database_url) as conn:
+        conn.execute("update marts.budget_recommendations set low_confidence_reason = %s where plan_id = %s and "
+                     "campaign_id = %s", (reason, plan_id, rows[0].campaign_id))
+
+    summary = push_plan(database_url, plan_id, connectors)
+
+    ledger = ledger_rows(database_url, plan_id)
+    assert ledger[_key(rows[0])]["status"] == "pending_approval"
+    assert "low confidence" in ledger[_key(rows[0])]["error"] and "alert-0123456789abcdef" in ledger[_key(rows[0])]["error"]
+    assert ledger[_key(rows[1])]["status"] == "applied"
+    assert summary.counts["pending_approval"] == 1
