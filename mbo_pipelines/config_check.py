@@ -239,6 +239,8 @@ FIXES: dict[str, str] = {
     "MBO_ALERT_WEBHOOK_URL": "set it to the https URL of a Slack (or Slack-compatible) incoming webhook, or unset it",
     "MBO_SANDBOX_FAULTS": "set it to faults such as spend_spike,missing_day@-3, or unset it for none",
 }
+FIXES.update({name: f"set it to a number like its default {default} (README, Alerts), or unset it"
+              for name, default in dict(VARIABLES)["alerts"] if name not in FIXES})
 FIXES["MBO_VOLUME_MAX_RATIO"] = FIXES["MBO_VOLUME_MIN_RATIO"]
 FIXES["MBO_API_MAX_BACKOFF_SECONDS"] = FIXES["MBO_API_BACKOFF_SECONDS"]
 _VARIABLE = re.compile(r"\b(?:MBO|GOOGLE|META|TIKTOK|DAGSTER)_[A-Z0-9_]+\b")
