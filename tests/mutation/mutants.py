@@ -30,6 +30,9 @@ ROLES = "tests/security/test_embedded_roles.py"
 UPGRADE = "tests/security/test_upgrade_legacy_home.py"
 GRANT_BI = "tests/cli/test_mbo_db_grant_bi.py"
 ACTIVATE_DAGSTER = "tests/activate/test_activate_dagster.py"
+DETECT = "tests/alerts/test_detect.py"
+ALERT_STORE = "tests/alerts/test_alert_store.py"
+ALERT_THRESHOLDS = "tests/alerts/test_alert_thresholds.py"
 
 
 @dataclass(frozen=True)
@@ -428,4 +431,86 @@ MUTANTS = (
            "    metadata.update(refresh_report(context.log, activation.url(), plan_id, len(summary.changes)))\n", "",
            "The report the asset links to still says the plan was not pushed.",
            ("tests/report/test_report_link.py",)),
+    # --- alerts -------------------------------------------------------------------------------------
+    Mutant("alerts-weekday-band-ignored", "mbo_pipelines/defs/alerts/detect.py",
+           "weekday, recent = weekday_band(grid.spend, column, t.weeks), recent_band(grid.spend, column)",
+           "weekday, recent = recent_band(grid.spend, column), recent_band(grid.spend, column)",
+           "Spend judged against the last seven days only: every weekend peak of a weekend-heavy campaign is a "
+           "spend spike.", (DETECT,)),
+    Mutant("alerts-no-minimum-spend", "mbo_pipelines/defs/alerts/detect.py",
+           "enough = (weekday.count >= t.min_history) & (weekday.median >= t.min_spend) & (recent.median >= t.min_spend)",
+           "enough = weekday.count >= t.min_history",
+           "MBO_ALERT_MIN_SPEND not applied: a 5-a-day campaign spending 15 is an error alert that holds its budget.",
+           (DETECT,)),
+    Mutant("alerts-no-minimum-clicks", "mbo_pipelines/defs/alerts/detect.py",
+           "continuing = ((clicks.min(axis=1) >= t.min_clicks) & ", "continuing = (",
+           "MBO_ALERT_MIN_CLICKS not applied: a campaign of 15 clicks a day gets tracking-break alerts.", (DETECT,)),
+    Mutant("alerts-click-spike-is-a-tracking-break", "mbo_pipelines/defs/alerts/detect.py",
+           "& (usual <= clicks_band.median * t.ratio))", ")",
+           "A flood of poor clicks with the usual conversions reads as broken conversion tracking instead of a spend "
+           "spike.", (DETECT,)),
+    Mutant("alerts-no-silencing", "mbo_pipelines/defs/alerts/detect.py",
+           "return rank >= best[(h.scope, h.day)] or rank == _SPECIFIC[model.TRACKING_BREAK]", "return True",
+           "A tracking break also raises a ROAS alert, a spend spike an overspend: two or three alerts for one problem.",
+           (DETECT,)),
+    Mutant("alerts-stopped-problem-stays-open", "mbo_pipelines/defs/alerts/detect.py",
+           "if kind not in STICKY_KINDS and last != inputs.as_of:", "if False:",
+           "A spike of three days ago is still returned as open: it is never resolved and its budget stays held.",
+           (DETECT,)),
+    Mutant("alerts-restatement-latest-vs-latest", "mbo_pipelines/defs/alerts/detect.py",
+           "first, latest = float(r.first_spend), float(r.latest_spend)",
+           "first, latest = float(r.latest_spend), float(r.latest_spend)",
+           "The restatement check compares the latest report with itself: a day restated to twice its spend is "
+           "never an alert.", (DETECT, ALERT_STORE)),
+    Mutant("alerts-id-without-first-day", "mbo_pipelines/defs/alerts/model.py",
+           'key = "|".join([kind, platform, account_id or "", campaign_id or "", metric, first_day.isoformat()])',
+           'key = "|".join([kind, platform, account_id or "", campaign_id or "", metric])',
+           "Every episode of a campaign's problem gets one id: a new break weeks later reopens the old alert and "
+           "is never notified.", (DETECT,)),
+    Mutant("alerts-sync-never-resolves", "mbo_pipelines/defs/alerts/store.py",
+           "resolved = sorted(a.alert_id for a in open_alerts if a.alert_id not in kept)", "resolved = []",
+           "Alerts stay open after the problem is gone: their campaigns' budgets are held for ever.", (ALERT_STORE,)),
+    Mutant("alerts-continuing-re-notified", "mbo_pipelines/defs/alerts/store.py",
+           "updated_at = now(), resolved_at = null where alert_id",
+           "updated_at = now(), resolved_at = null, notified_at = null where alert_id",
+           "A continuing alert is treated as new by the notifier: the webhook gets the same problem every morning.",
+           (ALERT_STORE,)),
+    Mutant("alerts-continuing-counted-new", "mbo_pipelines/defs/alerts/store.py",
+           "                continuing.append(alert)\n", "                new.append(alert)\n",
+           "A continuing alert is reported as new: Claude explains it again on every refresh.", (ALERT_STORE,)),
+    Mutant("alerts-long-episode-not-merged", "mbo_pipelines/defs/alerts/store.py",
+           "return same and stored.first_day <= found.first_day <= stored.last_day + timedelta(days=1)",
+           "return same and found.first_day == stored.first_day",
+           "A problem longer than the scan window gets a new id once its first day leaves the window: a new alert, "
+           "explained and posted again, every morning.", (ALERT_STORE,)),
+    Mutant("alerts-notify-marks-undelivered", "mbo_pipelines/defs/alerts/notify.py",
+           "store.mark_notified(conn, list(result.delivered))",
+           "store.mark_notified(conn, [alert.alert_id for alert, _ in pending])",
+           "An alert the webhook refused is marked notified anyway: nobody hears of it and it is never tried again.",
+           (ALERT_STORE,)),
+    Mutant("alerts-google-micros-unscaled", "mbo_pipelines/defs/alerts/inputs.py",
+           "scale = 1e-6 if rules.volume_column in rules.micros_columns else 1.0  # Google's micros", "scale = 1.0",
+           "Google's raw spend read in micros: its platform days a million times too large.", (ALERT_STORE,)),
+    Mutant("alerts-meta-accounts-without-act", "mbo_pipelines/defs/alerts/inputs.py",
+           '_MART_ACCOUNT = {"meta_ads": lambda account: f"act_{account}"}', "_MART_ACCOUNT = {}",
+           "Meta's raw account ids kept without act_: its restatements and missing days name accounts the marts and "
+           "the plan do not know, so no campaign is held.", (ALERT_STORE,)),
+    Mutant("reported-first-report-overwritten", "mbo_pipelines/defs/quality/reported.py",
+           'on conflict (table_name, account, day) do update set "\n        "latest_rows',
+           'on conflict (table_name, account, day) do update set first_volume = excluded.first_volume, "\n'
+           '        "latest_rows',
+           "Each load overwrites the first report: a restated day looks as first reported, no restatement is found.",
+           (ALERT_STORE,)),
+    Mutant("alerts-bad-ratio-accepted", "mbo_pipelines/defs/alerts/thresholds.py",
+           'floor = 1.0 if field.name in ("ratio", "overspend_ratio", "pacing_ratio", "tracking_factor") else 0.0',
+           "floor = 0.0",
+           "MBO_ALERT_RATIO=0.5 accepted: every campaign-day is outside its band.", (ALERT_THRESHOLDS,)),
+    Mutant("plan-ignores-alert-holds", "mbo_pipelines/defs/optimize/planning.py",
+           "    held |= by_alert\n    fixed = no_room[order] | by_alert[order]\n", "    fixed = no_room[order]\n",
+           "The plan says a campaign is held by an alert but moves its budget anyway: a broken pixel moves money.",
+           (ALERT_THRESHOLDS,)),
+    Mutant("policy-ignores-low-confidence", "mbo_pipelines/defs/activate/policy.py",
+           'if rec.get("low_confidence_reason"):', 'if rec.get("low_confidence"):',
+           "With MBO_ALERT_ACTION=approve, a recommendation made on doubtful data is applied without anyone "
+           "approving it (a misspelt column name).", (ALERT_THRESHOLDS,)),
 )

@@ -92,6 +92,8 @@ class _Hit:
     low: float | None
     high: float | None
     what: str  # how the message names the observation, e.g. "spend 612.40 USD"
+    #: The money's currency when it is not the reporting currency (a restatement: the account's), or None.
+    currency: str | None = None
 
 
 @dataclass
@@ -297,7 +299,8 @@ def _restatement_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
             continue
         hits.append(_Hit(model.RESTATEMENT, model.ERROR, (r.platform, str(r.account_id), None), "spend", r.date_day,
                          latest, first, first * (1 - t.restatement_ratio), first * (1 + t.restatement_ratio),
-                         f"spend for {r.date_day} restated from {first:,.2f} to {latest:,.2f} {r.currency}"))
+                         f"spend for {r.date_day} restated from {first:,.2f} to {latest:,.2f} {r.currency}",
+                         r.currency or None))
     return hits
 
 
@@ -388,7 +391,8 @@ def _episodes(hits: list[_Hit], inputs: DetectorInput, names: dict, currency: st
             kind=kind, severity=h.severity, platform=platform, account_id=account, campaign_id=campaign,
             metric=metric, observed=h.observed, expected=h.expected, expected_low=h.low, expected_high=h.high,
             first_day=first, last_day=last, campaign_name=names.get(scope),
-            currency=None if metric in ("rows", "conversions", "roas", "ga4_sessions_per_click") else currency,
+            currency=h.currency or (None if metric in ("rows", "conversions", "roas", "ga4_sessions_per_click")
+                                    else currency),
             message=_message(h, first, last),
         ))
     return alerts
