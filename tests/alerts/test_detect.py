@@ -296,7 +296,7 @@ def test_a_platform_without_rows_is_one_missing_day_and_none_of_its_campaigns_is
     assert (scope_of(alert), alert.metric, alert.severity) == (("meta_ads", None, None), "rows", model.ERROR)
     assert alert.first_day == alert.last_day == AS_OF
     assert (alert.observed, alert.expected, alert.expected_low, alert.expected_high) == (0.0, None, None, None)
-    assert alert.message == f"No rows from meta_ads for {AS_OF} (on {AS_OF})."
+    assert alert.message == f"No rows from meta_ads for {AS_OF}."
 
 
 def test_zero_rows_in_the_marts_on_a_day_the_platform_sent_nothing_are_not_zero_delivery():
@@ -325,7 +325,7 @@ def test_one_account_without_rows_is_an_account_missing_day():
     alert = only(detect(m.inputs()), model.MISSING_DAY)
     assert (scope_of(alert), alert.metric) == (("meta_ads", META_TWO.account_id, None), "rows")
     assert alert.first_day == alert.last_day == AS_OF
-    assert alert.message == f"No rows from meta_ads account act_333 for {AS_OF} (on {AS_OF})."
+    assert alert.message == f"No rows from meta_ads account act_333 for {AS_OF}."
 
 
 def test_a_day_restated_to_twice_its_first_report_is_a_restatement():
@@ -425,7 +425,7 @@ def test_a_problem_that_continues_keeps_its_first_day_and_id():
     mornings = [only(detect(m.inputs(AS_OF + timedelta(days=n))), model.TRACKING_BREAK) for n in range(3)]
     assert [(a.first_day, a.last_day) for a in mornings] == [(AS_OF, AS_OF + timedelta(days=n)) for n in range(3)]
     assert len({a.alert_id for a in mornings}) == 1
-    assert mornings[2].days == 3 and "from 2026-03-14 to 2026-03-16" in mornings[2].message
+    assert mornings[2].days == 3 and "on 2026-03-16 (since 2026-03-14)" in mornings[2].message
 
 
 def test_a_problem_that_stopped_is_not_open_but_a_missing_day_in_the_window_is():
@@ -485,10 +485,6 @@ def test_an_alert_id_changes_with_each_part_of_its_identity():
 # ---------------------------------------------------------------------------- known bugs (reported, not fixed here)
 
 
-@pytest.mark.xfail(strict=True, reason="detect.py _spend_hits: zero delivery is only examined while the recent 7-day "
-                   "median spend is >= MBO_ALERT_MIN_SPEND, so from its 5th day without delivery the campaign counts "
-                   "as too small, the alert is no longer found and store.sync resolves it (and the plan's hold lifts) "
-                   "while the campaign still delivers nothing")
 def test_zero_delivery_that_continues_stays_one_open_alert():
     m = market()
     start = AS_OF - timedelta(days=5)
@@ -498,9 +494,6 @@ def test_zero_delivery_that_continues_stays_one_open_alert():
     assert (scope_of(alert), alert.first_day, alert.last_day) == (key(BIG), start, AS_OF)
 
 
-@pytest.mark.xfail(strict=True, reason="detect.py _episodes: a sticky kind keeps only the run ending at its latest "
-                   "flagged day, so an account's earlier restated (or missing) day still in the window stops being "
-                   "found, and its open alert is resolved, as soon as a later day of the same account is restated")
 def test_two_restated_days_of_one_account_in_the_window_are_two_open_alerts():
     m = market()
     earlier, later = AS_OF - timedelta(days=4), AS_OF - timedelta(days=1)

@@ -37,6 +37,8 @@ RATE_HISTORY_DAYS = 28
 TRACKING_WINDOWS = (1, 2, 3)
 #: Kinds open whenever a flagged day is still in the window (the hole or the restated day stays in the data).
 STICKY_KINDS = frozenset({model.MISSING_DAY, model.RESTATEMENT})
+#: Metrics that are counts or ratios, not money.
+UNITLESS_METRICS = frozenset({"rows", "conversions", "roas", "ga4_sessions_per_click", "ga4_key_events"})
 #: Campaign kinds that explain away the generic spend and efficiency alerts on the same campaign and day.
 _SPECIFIC = {model.TRACKING_BREAK: 3, model.ZERO_DELIVERY: 3, model.SPEND_SPIKE: 2, model.SPEND_DROP: 2,
              model.OVERSPEND: 1, model.EFFICIENCY_SHIFT: 0}
@@ -168,25 +170,33 @@ def _spend_hits(grid: _Grid, column: int, t: Thresholds, currency: str) -> list[
     hits: list[_Hit] = []
     spend = grid.spend[:, column]
     weekday, recent = weekday_band(grid.spend, column, t.weeks), recent_band(grid.spend, column)
-    enough = (weekday.count >= t.min_history) & (weekday.median >= t.min_spend) & (recent.median >= t.min_spend)
+    # Big enough to judge: the usual same-weekday spend. Spikes and drops need the recent level too (a campaign
+    # just scaled down is not examined against its old size); zero delivery does not, or an outage would stop
+    # being found once it had lasted long enough to pull the recent level down.
+    enough = (weekday.count >= t.min_history) & (weekday.median >= t.min_spend)
+    recent_enough = recent.median >= t.min_spend
     day = grid.day(column)
     rows = np.nonzero(enough & np.isfinite(spend))[0]
     low, high = _band_edges(weekday, rows, t.ratio, t.z)
     recent_low, recent_high = _band_edges(recent, rows, t.ratio, t.z)
     active = (grid.keys["status"].to_numpy(object) == "active")[rows]
     budget = pd.to_numeric(grid.keys["daily_budget"], errors="coerce").to_numpy(float)[rows]
-    for n, row in enumerate(rows):
-        x, expected = float(spend[row]), float(weekday.median[row])
+    x = spend[rows]
+    zero = (x == 0) & active & (budget > 0)
+    spike = ~zero & recent_enough[rows] & (x > high) & (x > recent_high)
+    drop = ~zero & recent_enough[rows] & (x > 0) & (x < low) & (x < recent_low)
+    for n in np.nonzero(zero | spike | drop)[0]:  # only the flagged rows: a large market stays array work
+        row, observed, expected = rows[n], float(x[n]), float(weekday.median[rows[n]])
         scope = _scope(grid.keys, row)
-        if x == 0 and active[n] and budget[n] > 0:
+        if zero[n]:
             hits.append(_Hit(model.ZERO_DELIVERY, model.ERROR, scope, "spend", day, 0.0, expected, low[n], high[n],
                              f"no delivery (spend 0 {currency}) though active with a daily budget"))
-        elif x > high[n] and x > recent_high[n]:
-            hits.append(_Hit(model.SPEND_SPIKE, model.ERROR, scope, "spend", day, x, expected, low[n], high[n],
-                             f"spend {x:,.2f} {currency}"))
-        elif 0 < x < low[n] and x < recent_low[n]:
-            hits.append(_Hit(model.SPEND_DROP, model.WARN, scope, "spend", day, x, expected, low[n], high[n],
-                             f"spend {x:,.2f} {currency}"))
+        elif spike[n]:
+            hits.append(_Hit(model.SPEND_SPIKE, model.ERROR, scope, "spend", day, observed, expected, low[n], high[n],
+                             f"spend {observed:,.2f} {currency}"))
+        else:
+            hits.append(_Hit(model.SPEND_DROP, model.WARN, scope, "spend", day, observed, expected, low[n], high[n],
+                             f"spend {observed:,.2f} {currency}"))
     return hits
 
 
@@ -248,9 +258,9 @@ def _efficiency_hits(grid: _Grid, column: int, t: Thresholds, currency: str) -> 
         x = matrix[:, column]
         rows = np.nonzero((band.count >= t.min_history) & np.isfinite(x) & (band.median > 0))[0]
         low, high = _band_edges(band, rows, t.ratio, t.z)
-        for n, row in enumerate(rows):
-            if low[n] <= x[row] <= high[n]:
-                continue
+        outside = (x[rows] < low) | (x[rows] > high)
+        for n in np.nonzero(outside)[0]:
+            row = rows[n]
             hits.append(_Hit(model.EFFICIENCY_SHIFT, model.WARN, _scope(grid.keys, row), metric, grid.day(column),
                              float(x[row]), float(band.median[row]), float(low[n]), float(high[n]),
                              f"{metric.upper()} {x[row]:,.2f}{unit}"))
@@ -371,41 +381,55 @@ def _silenced(hits: list[_Hit]) -> list[_Hit]:
     return [h for h in hits if keep(h)]
 
 
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """(first, last) of each run of consecutive days in ``days`` (sorted)."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def _episodes(hits: list[_Hit], inputs: DetectorInput, names: dict, currency: str) -> list[Alert]:
-    """One alert per kind, scope and metric: the run of consecutive flagged days ending at the latest one,
-    kept when it reaches ``as_of`` (or, for sticky kinds, at all)."""
+    """One alert per kind, scope, metric and run of consecutive flagged days: for most kinds only the run that
+    reaches ``as_of`` (a run that ended is a problem that stopped); for sticky kinds every run still in the
+    window (each restated or missing day stays in the data until it is loaded again)."""
     grouped: dict[tuple, dict[date, _Hit]] = defaultdict(dict)
     for h in hits:
         grouped[(h.kind, h.scope, h.metric)].setdefault(h.day, h)
     alerts = []
     for (kind, scope, metric), by_day in grouped.items():
-        last = max(by_day)
-        if kind not in STICKY_KINDS and last != inputs.as_of:
-            continue  # the problem stopped: not open
-        first = last
-        while first - timedelta(days=1) in by_day:
-            first -= timedelta(days=1)
-        h = by_day[last]
-        platform, account, campaign = scope
-        alerts.append(Alert(
-            kind=kind, severity=h.severity, platform=platform, account_id=account, campaign_id=campaign,
-            metric=metric, observed=h.observed, expected=h.expected, expected_low=h.low, expected_high=h.high,
-            first_day=first, last_day=last, campaign_name=names.get(scope),
-            currency=h.currency or (None if metric in ("rows", "conversions", "roas", "ga4_sessions_per_click")
-                                    else currency),
-            message=_message(h, first, last),
-        ))
+        runs = _runs(sorted(by_day))
+        if kind not in STICKY_KINDS:
+            runs = [run for run in runs if run[1] == inputs.as_of]  # a run that ended: the problem stopped
+        for first, last in runs:
+            alerts.append(_alert(by_day[last], first, last, names, currency))
     return alerts
+
+
+def _alert(h: _Hit, first: date, last: date, names: dict, currency: str) -> Alert:
+    """The alert of one episode, with the numbers of its last day."""
+    platform, account, campaign = h.scope
+    return Alert(
+        kind=h.kind, severity=h.severity, platform=platform, account_id=account, campaign_id=campaign,
+        metric=h.metric, observed=h.observed, expected=h.expected, expected_low=h.low, expected_high=h.high,
+        first_day=first, last_day=last, campaign_name=names.get(h.scope),
+        currency=h.currency or (None if h.metric in UNITLESS_METRICS else currency),
+        message=_message(h, first, last),
+    )
 
 
 def _message(h: _Hit, first: date, last: date) -> str:
     """One plain sentence: what was observed on the last day, against what, since when."""
-    days = f"on {last}" if first == last else f"from {first} to {last}"
-    if h.expected is None:
-        return f"{h.what[0].upper()}{h.what[1:]} ({days})."
+    what = f"{h.what[0].upper()}{h.what[1:]}"
+    if h.expected is None:  # the observation names its day (a missing day)
+        return f"{what}." if first == last else f"{what} (since {first})."
+    days = f"on {last}" if first == last else f"on {last} (since {first})"
     band = "" if h.low is None else (f", band {h.low:,.2f} to {h.high:,.2f}" if h.high is not None
                                      else f", at least {h.low:,.2f}")
-    return f"{h.what[0].upper()}{h.what[1:]} {days}; expected {h.expected:,.2f}{band}."
+    return f"{what} {days}; expected {h.expected:,.2f}{band}."
 
 
 def detect(inputs: DetectorInput, thresholds: Thresholds | None = None) -> list[Alert]:
