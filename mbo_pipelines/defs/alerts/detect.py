@@ -59,7 +59,7 @@ class DetectorInput:
     day the marts could not be built for. ``reports``: per platform, account and day the spend first reported
     and the latest (account currency). ``pacing``: this month's account pacing (spend_mtd, target_spend_mtd,
     days_elapsed, month, currency). ``ga4``: per platform and day the clicks of GA4-matched campaigns and the
-    sessions GA4 counted for them.
+    sessions and key events GA4 counted for them (``key_events`` optional).
     """
 
     as_of: date
@@ -71,7 +71,8 @@ class DetectorInput:
         ["platform", "account_id", "date_day", "currency", "first_spend", "latest_spend"]))
     pacing: pd.DataFrame = field(default_factory=lambda: _frame(
         ["platform", "account_id", "month", "currency", "spend_mtd", "target_spend_mtd", "days_elapsed"]))
-    ga4: pd.DataFrame = field(default_factory=lambda: _frame(["platform", "date_day", "clicks", "sessions"]))
+    ga4: pd.DataFrame = field(default_factory=lambda: _frame(["platform", "date_day", "clicks", "sessions",
+                                                              "key_events"]))
 
 
 def history_days(thresholds: Thresholds) -> int:
@@ -211,8 +212,10 @@ def _overspend_hits(grid: _Grid, column: int, t: Thresholds, currency: str) -> l
             for row in over]
 
 
-def _tracking_hits(grid: _Grid, column: int, t: Thresholds) -> list[_Hit]:
-    """Conversions that fell to zero or by ``tracking_factor`` while clicks continued, pooled over 1-3 days."""
+def _tracking_hits(grid: _Grid, column: int, t: Thresholds, metric: str = "conversions",
+                   names: tuple[str, str] = ("conversions", "clicks")) -> list[_Hit]:
+    """Conversions that fell to zero or by ``tracking_factor`` while clicks continued, pooled over 1-3 days
+    (``metric`` and ``names``: what the grid's conversions and clicks are, e.g. GA4's key events and sessions)."""
     hits: list[_Hit] = []
     flagged = np.zeros(grid.spend.shape[0], dtype=bool)
     clicks_band = weekday_band(grid.clicks, column, t.weeks)
@@ -238,11 +241,11 @@ def _tracking_hits(grid: _Grid, column: int, t: Thresholds) -> list[_Hit]:
             flagged[row] = True
             for day_column in range(first, column + 1):  # every day of the pooled window is part of the break
                 day_expected = float(grid.clicks[row, day_column] * rate[row])
-                hits.append(_Hit(model.TRACKING_BREAK, model.ERROR, _scope(grid.keys, row), "conversions",
+                hits.append(_Hit(model.TRACKING_BREAK, model.ERROR, _scope(grid.keys, row), metric,
                                  grid.day(day_column), float(grid.conversions[row, day_column]), day_expected,
                                  day_expected / t.tracking_factor, None,
-                                 f"{grid.conversions[row, day_column]:,.2f} conversions from "
-                                 f"{grid.clicks[row, day_column]:,.0f} clicks"))
+                                 f"{grid.conversions[row, day_column]:,.2f} {names[0]} from "
+                                 f"{grid.clicks[row, day_column]:,.0f} {names[1]}"))
     return hits
 
 
@@ -339,6 +342,30 @@ def _ga4_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
                 hits.append(_Hit(model.GA4_MISMATCH, model.WARN, (platform, None, None), "ga4_sessions_per_click", day,
                                  x, float(band.median[0]), float(low[0]), float(high[0]),
                                  f"GA4 counted {x:,.2f} sessions per {platform} click"))
+    return hits
+
+
+def _ga4_tracking_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
+    """GA4 key events of a platform's matched traffic that fell to zero or far below what its sessions at the
+    usual rate predict: GA4's own conversion tag broke (what the de-duplicated values rest on)."""
+    ga4 = inputs.ga4
+    if ga4.empty or "key_events" not in ga4:
+        return []
+    days = history_days(t)
+    start = inputs.as_of - timedelta(days=days - 1)
+    frame = ga4.assign(date_day=pd.to_datetime(ga4["date_day"]).dt.date)
+    frame = frame[(frame["date_day"] >= start) & (frame["date_day"] <= inputs.as_of)]
+    platforms = sorted(frame["platform"].unique())
+    sessions, events = np.full((len(platforms), days), np.nan), np.full((len(platforms), days), np.nan)
+    rows = np.array([platforms.index(p) for p in frame["platform"]], dtype=int)
+    cols = np.array([(d - start).days for d in frame["date_day"]], dtype=int)
+    sessions[rows, cols] = pd.to_numeric(frame["sessions"], errors="coerce").to_numpy(float)
+    events[rows, cols] = pd.to_numeric(frame["key_events"], errors="coerce").to_numpy(float)
+    keys = pd.DataFrame({"platform": platforms, "account_id": None, "campaign_id": None})
+    grid = _Grid(start, keys, np.zeros_like(sessions), sessions, events, np.zeros_like(sessions))
+    hits = []
+    for column in range(days - t.scan_days, days):
+        hits += _tracking_hits(grid, column, t, "ga4_key_events", ("GA4 key events", "GA4 sessions"))
     return hits
 
 
@@ -447,6 +474,7 @@ def detect(inputs: DetectorInput, thresholds: Thresholds | None = None) -> list[
     hits += _missing_day_hits(inputs, t)
     hits += _restatement_hits(inputs, t)
     hits += _ga4_hits(inputs, t)
+    hits += _ga4_tracking_hits(inputs, t)
     names = {(r.platform, r.account_id, r.campaign_id): r.campaign_name for r in grid.keys.itertuples(index=False)}
     alerts = _episodes(_silenced(hits), inputs, names, currency) + _pacing_alerts(inputs, t)
     return sorted(alerts, key=lambda a: (a.severity != model.ERROR, a.kind, a.scope, a.metric))

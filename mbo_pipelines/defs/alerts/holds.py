@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mbo_pipelines.defs.alerts.model import Alert
+from mbo_pipelines.defs.alerts.model import GA4_MISMATCH, Alert
 from mbo_pipelines.defs.alerts.thresholds import HOLD
 
 CampaignKey = tuple[str, str, str]
@@ -16,9 +16,19 @@ def alert_reason(alert: Alert) -> str:
     return f"alert {alert.alert_id} ({alert.kind} since {alert.first_day}): {alert.message}"
 
 
-def low_confidence_reasons(open_alerts: list[Alert], campaigns: pd.DataFrame) -> dict[CampaignKey, str]:
-    """(platform, account_id, campaign_id) -> the reasons of the input-data alerts covering that campaign."""
-    doubtful = [a for a in open_alerts if a.is_input_data]
+def about_ga4(alert: Alert) -> bool:
+    """Whether the alert is about GA4's numbers (its sessions or key events), not the platform's."""
+    return alert.kind == GA4_MISMATCH or alert.metric.startswith("ga4_")
+
+
+def low_confidence_reasons(open_alerts: list[Alert], campaigns: pd.DataFrame,
+                           conversion_source: str = "platform") -> dict[CampaignKey, str]:
+    """(platform, account_id, campaign_id) -> the reasons of the input-data alerts covering that campaign.
+
+    Alerts about GA4 count only when the plan fits on de-duplicated values (``conversion_source``), the only
+    plan GA4's numbers go into.
+    """
+    doubtful = [a for a in open_alerts if a.is_input_data and (conversion_source == "deduplicated" or not about_ga4(a))]
     reasons: dict[CampaignKey, str] = {}
     if not doubtful:
         return reasons

@@ -66,7 +66,8 @@ def read_inputs(conn: psycopg.Connection, as_of: date, reporting_currency: str, 
                                      "where month = date_trunc('month', %s::date)::date", (as_of,),
                                list(inputs.pacing.columns))
     if _exists(conn, "marts.fct_campaign_attribution") and _exists(conn, "marts.fct_campaign_daily"):
-        inputs.ga4 = _frame(conn, "select a.platform, a.date_day, sum(d.clicks)::float8, sum(a.ga4_sessions)::float8 "
+        inputs.ga4 = _frame(conn, "select a.platform, a.date_day, sum(d.clicks)::float8, sum(a.ga4_sessions)::float8, "
+                                  "sum(a.ga4_key_events)::float8 "
                                   "from marts.fct_campaign_attribution a join marts.fct_campaign_daily d "
                                   "using (campaign_key, date_day) where a.is_ga4_matched and a.date_day between %s "
                                   "and %s group by 1, 2", (start, as_of), list(inputs.ga4.columns))

@@ -266,7 +266,7 @@ def budget_recommendations(context: dg.AssetExecutionContext, mbo: MboResource):
         _require_clean_inputs(conn, history)
         campaigns = store.read_active_campaigns(conn)
         paced = pacing.paced_daily_totals(conn, today)
-        doubts = alert_holds.low_confidence_reasons(alert_store.open_alert_objects(conn), campaigns)
+        doubts = alert_holds.low_confidence_reasons(alert_store.open_alert_objects(conn), campaigns, source)
     holds, low_confidence = alert_holds.split_by_action(doubts, _alert_action())
     for key, reason in doubts.items():
         context.log.warning(f"{'/'.join(key)}: {'held' if holds else 'waits for approval'}: {reason}")
