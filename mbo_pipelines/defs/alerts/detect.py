@@ -19,7 +19,7 @@ a ROAS collapse; a missing day is also zero delivery everywhere).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -460,10 +460,19 @@ def _message(h: _Hit, first: date, last: date) -> str:
 
 
 def detect(inputs: DetectorInput, thresholds: Thresholds | None = None) -> list[Alert]:
-    """The open alerts on ``inputs`` (see the module docstring), most severe first."""
+    """The open alerts on ``inputs`` (see the module docstring), most severe first.
+
+    Campaign and GA4 problems are judged as of the marts' latest day when the marts end before ``as_of`` (a
+    refresh that stopped before rebuilding them): an alert of yesterday is not resolved for want of today's
+    numbers. Missing and restated days are read from the raw side, up to ``as_of``.
+    """
     t = thresholds or Thresholds()
     currency = inputs.reporting_currency
-    grid = _grid(inputs, t)
+    marts_day = pd.to_datetime(inputs.daily["date_day"]).max() if len(inputs.daily) else None
+    data = inputs
+    if marts_day is not None and marts_day.date() < inputs.as_of:
+        data = replace(inputs, as_of=marts_day.date())
+    grid = _grid(data, t)
     hits: list[_Hit] = []
     last = grid.spend.shape[1] - 1
     for column in range(last - t.scan_days + 1, last + 1):
@@ -471,10 +480,10 @@ def detect(inputs: DetectorInput, thresholds: Thresholds | None = None) -> list[
         hits += _overspend_hits(grid, column, t, currency)
         hits += _tracking_hits(grid, column, t)
         hits += _efficiency_hits(grid, column, t, currency)
+    hits += _ga4_hits(data, t)
+    hits += _ga4_tracking_hits(data, t)
     hits += _missing_day_hits(inputs, t)
     hits += _restatement_hits(inputs, t)
-    hits += _ga4_hits(inputs, t)
-    hits += _ga4_tracking_hits(inputs, t)
     names = {(r.platform, r.account_id, r.campaign_id): r.campaign_name for r in grid.keys.itertuples(index=False)}
-    alerts = _episodes(_silenced(hits), inputs, names, currency) + _pacing_alerts(inputs, t)
+    alerts = _episodes(_silenced(hits), data, names, currency) + _pacing_alerts(inputs, t)
     return sorted(alerts, key=lambda a: (a.severity != model.ERROR, a.kind, a.scope, a.metric))
