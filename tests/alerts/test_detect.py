@@ -388,6 +388,9 @@ def test_a_campaign_below_the_minimum_volume_raises_nothing_for_the_same_faults(
     for n in range(3):  # tracking gone for three days: ~18 conversions missing, but only ~15 clicks a day
         m.scale(SMALL, AS_OF - timedelta(days=n), conversions=0, conversion_value=0)
     assert detect(m.inputs()) == []
+    m = market()
+    m.scale(SMALL, AS_OF, spend=0, clicks=0, conversions=0, conversion_value=0)  # a 5-a-day campaign at 0 today
+    assert detect(m.inputs()) == []
 
 
 def test_the_same_faults_on_a_campaign_with_enough_volume_are_found():

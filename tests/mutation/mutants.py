@@ -33,6 +33,9 @@ ACTIVATE_DAGSTER = "tests/activate/test_activate_dagster.py"
 DETECT = "tests/alerts/test_detect.py"
 ALERT_STORE = "tests/alerts/test_alert_store.py"
 ALERT_THRESHOLDS = "tests/alerts/test_alert_thresholds.py"
+ALERT_GA4 = "tests/alerts/test_ga4_key_events.py"
+ALERT_STALE = "tests/alerts/test_stale_marts.py"
+ALERT_PIPELINE = "tests/alerts/test_alerts_pipeline.py"
 
 
 @dataclass(frozen=True)
@@ -438,8 +441,8 @@ MUTANTS = (
            "Spend judged against the last seven days only: every weekend peak of a weekend-heavy campaign is a "
            "spend spike.", (DETECT,)),
     Mutant("alerts-no-minimum-spend", "mbo_pipelines/defs/alerts/detect.py",
-           "enough = (weekday.count >= t.min_history) & (weekday.median >= t.min_spend) & (recent.median >= t.min_spend)",
-           "enough = weekday.count >= t.min_history",
+           "enough = (weekday.count >= t.min_history) & (weekday.median >= t.min_spend)\n",
+           "enough = weekday.count >= t.min_history\n",
            "MBO_ALERT_MIN_SPEND not applied: a 5-a-day campaign spending 15 is an error alert that holds its budget.",
            (DETECT,)),
     Mutant("alerts-no-minimum-clicks", "mbo_pipelines/defs/alerts/detect.py",
@@ -454,7 +457,7 @@ MUTANTS = (
            "A tracking break also raises a ROAS alert, a spend spike an overspend: two or three alerts for one problem.",
            (DETECT,)),
     Mutant("alerts-stopped-problem-stays-open", "mbo_pipelines/defs/alerts/detect.py",
-           "if kind not in STICKY_KINDS and last != inputs.as_of:", "if False:",
+           "runs = [run for run in runs if run[1] == inputs.as_of]", "runs = runs",
            "A spike of three days ago is still returned as open: it is never resolved and its budget stays held.",
            (DETECT,)),
     Mutant("alerts-restatement-latest-vs-latest", "mbo_pipelines/defs/alerts/detect.py",
@@ -513,4 +516,24 @@ MUTANTS = (
            'if rec.get("low_confidence_reason"):', 'if rec.get("low_confidence"):',
            "With MBO_ALERT_ACTION=approve, a recommendation made on doubtful data is applied without anyone "
            "approving it (a misspelt column name).", (ALERT_THRESHOLDS,)),
+    Mutant("alerts-no-ga4-key-event-breaks", "mbo_pipelines/defs/alerts/detect.py",
+           "    hits += _ga4_tracking_hits(data, t)\n", "",
+           "GA4's conversion tag breaks and nobody hears of it: the de-duplicated values collapse and the plan "
+           "cuts the platform.", (ALERT_GA4,)),
+    Mutant("alerts-ga4-holds-platform-plans", "mbo_pipelines/defs/alerts/holds.py",
+           '(conversion_source == "deduplicated" or not about_ga4(a))', "True",
+           "A GA4 problem holds every campaign of a platform even when the plan does not use GA4 at all.",
+           (ALERT_GA4,)),
+    Mutant("alerts-stale-marts-resolve", "mbo_pipelines/defs/alerts/detect.py",
+           "    if marts_day is not None and marts_day.date() < inputs.as_of:", "    if False:",
+           "A refresh stopped before the marts resolves every campaign alert of yesterday for want of numbers.",
+           (ALERT_STALE,)),
+    Mutant("alerts-zero-delivery-needs-recent-spend", "mbo_pipelines/defs/alerts/detect.py",
+           "    zero = (x == 0) & active & (budget > 0)", "    zero = (x == 0) & active & (budget > 0) & recent_enough[rows]",
+           "An outage stops being an alert after four days, when the recent spend it pulls down looks too small.",
+           (DETECT,)),
+    Mutant("alerts-not-in-the-plan", "mbo_pipelines/defs/optimize/assets.py",
+           "doubts = alert_holds.low_confidence_reasons(alert_store.open_alert_objects(conn), campaigns, source)",
+           "doubts = {}",
+           "The plan never reads the open alerts: every broken campaign's budget moves.", (ALERT_PIPELINE,)),
 )
