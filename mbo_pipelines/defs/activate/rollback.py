@@ -49,6 +49,7 @@ def create_rollback_plan(conn: psycopg.Connection, plan_id: str, now: datetime |
             r["in_force"], r["before"], r["expected_value_recommended"], r["expected_value_current"],
             r["marginal_roas"], r["reporting_currency"], float(r["in_force"]) * rate, float(r["before"]) * rate,
             f"Back to {r['before']} {r['currency']}, the budget before plan {plan_id}.", "rollback", now,
+            None,  # low_confidence_reason: undoing a plan restores known budgets, whatever the alerts say
         ))
     total = sum(rec[13] for rec in recommendations)
     value_now = sum(float(rec[8]) * rec[12] / float(rec[6]) for rec in recommendations)  # reporting units
