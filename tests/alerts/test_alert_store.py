@@ -256,7 +256,7 @@ create table marts.dim_campaign (platform text, account_id text, campaign_id tex
 create table marts.account_pacing (platform text, account_id text, month date, currency text,
   spend_mtd numeric(20, 6), target_spend_mtd numeric(20, 6), days_elapsed integer);
 create table marts.fct_campaign_attribution (campaign_key text, date_day date, platform text, is_ga4_matched boolean,
-  ga4_sessions numeric);
+  ga4_sessions numeric, ga4_key_events numeric);
 insert into marts.dim_campaign values
   ('google_ads', '1112223333', 'g1', 'Google g1', 'active', 'USD', 30),
   ('meta_ads', 'act_222', 'm1', 'Meta m1', 'paused', 'EUR', 55.5);
@@ -285,10 +285,10 @@ def warehouse_url(new_database) -> str:
             conn.execute("insert into marts.fct_campaign_daily values (%s, %s, 'google_ads', '1112223333', 'g1', "
                          "'Google g1', %s, 50, 2, 80)", ("google_ads|g1", day, spend))
             conn.execute("insert into marts.fct_campaign_attribution values ('google_ads|g1', %s, 'google_ads', "
-                         "true, 45)", (day,))
+                         "true, 45, 3)", (day,))
         conn.execute("insert into marts.fct_campaign_daily values ('meta_ads|m1', %s, 'meta_ads', 'act_222', 'm1', "
                      "'Meta m1', 43.2, 40, 2, 97.2)", (DAY,))
-        conn.execute("insert into marts.fct_campaign_attribution values ('meta_ads|m1', %s, 'meta_ads', false, 9)",
+        conn.execute("insert into marts.fct_campaign_attribution values ('meta_ads|m1', %s, 'meta_ads', false, 9, 1)",
                      (DAY,))
     return url
 
@@ -319,8 +319,8 @@ def test_read_inputs_reads_campaigns_pacing_of_this_month_and_ga4_of_matched_cam
     assert inputs.pacing.values.tolist() == [["meta_ads", "act_222", date(2026, 3, 1), "EUR", 700.0, 500.0, 14]]
     ga4 = inputs.ga4.sort_values("date_day")
     assert set(ga4["platform"]) == {"google_ads"}  # Meta's campaign is not GA4-matched
-    assert ga4[["date_day", "clicks", "sessions"]].values.tolist()[-2:] == [
-        [DAY - timedelta(days=1), 50.0, 45.0], [DAY, 50.0, 45.0]]
+    assert ga4[["date_day", "clicks", "sessions", "key_events"]].values.tolist()[-2:] == [
+        [DAY - timedelta(days=1), 50.0, 45.0, 3.0], [DAY, 50.0, 45.0, 3.0]]
 
 
 def test_read_inputs_reads_raw_days_with_meta_accounts_as_the_marts_name_them_and_google_micros_in_units(inputs):

@@ -259,9 +259,10 @@ def _database_descriptions(url: str) -> dict[tuple[str, str, str | None], str | 
 
 
 def _yml_descriptions(manifest: dict) -> dict[tuple[str, str, str | None], str]:
-    """The same keys -> the rendered yml description, for every model and seed, and the plan tables (sources)."""
+    """The same keys -> the rendered yml description, for every model and seed, and the plan and alert tables
+    (sources)."""
     documented = [node for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")]
-    documented += [node for node in manifest["sources"].values() if node["source_name"] == "plans"]
+    documented += [node for node in manifest["sources"].values() if node["source_name"] in ("plans", "alerts")]
     expected = {}
     for node in documented:
         relation = node.get("alias") or node.get("identifier") or node["name"]
