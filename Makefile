@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-ui dev bench lint mutants install clean db-stop
+.PHONY: demo test test-ui test-upgrade dev bench lint mutants install clean db-stop
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MBO needs Python 3.11 or newer: run `make PYTHON=python3.11 ...`")'
@@ -36,6 +36,11 @@ test-ui: $(STAMP)
 	    exit 1; \
 	  fi; }
 	$(BIN)/python -m pytest -m ui tests/ui
+
+# The upgrade of a previous MBO's home (tests/security/test_upgrade_legacy_home.py): a system run of two real demos
+# (about two minutes), kept out of `make test`, which collects it skipped.
+test-upgrade: $(STAMP)
+	MBO_UPGRADE_TEST=1 $(BIN)/python -m pytest tests/security/test_upgrade_legacy_home.py
 
 # The Dagster UI on http://127.0.0.1:3000; `make dev PORT=3001 HOST=...` picks another port or address. Only
 # make's command line counts: a PORT or HOST your shell exports (HOST is often the machine's name) is ignored.

@@ -1,11 +1,13 @@
 """A push killed (``os._exit``) at each step, then resumed: nothing applied twice, nothing lost, the ledger right.
 
-Each crash runs ``crashing_push.py`` in a subprocess against a fake TikTok server this process serves, so
-the platform keeps what it took when the push dies. The resume is another subprocess: the same script
-without a crash, or ``mbo push --resume`` through the CLI. Then every row of the plan is settled, each
-campaign got exactly one budget write (a write the dead push never sent is sent once by the resume), the
-platform runs every applied row's budget, a write the dead push sent but never recorded is ``applied``
-by reading it back (``reconciled``), and each row's events form one unbroken chain of allowed moves.
+Each crash runs ``crashing_push.py`` in a process of its own against a fake TikTok server this process serves, so
+the platform keeps what it took when the push dies. The resume is another process: the same script
+without a crash, or ``mbo push --resume`` through the CLI. The script's processes are forked from one that has
+imported its modules once (tests/fork_server.py): each still dies alone, at its step, with ``os._exit``. Then
+every row of the plan is settled, each campaign got exactly one budget write (a write the dead push never sent is
+sent once by the resume), the platform runs every applied row's budget, a write the dead push sent but never
+recorded is ``applied`` by reading it back (``reconciled``), and each row's events form one unbroken chain of
+allowed moves.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from mbo_pipelines.defs.activate.ledger import (
 )
 from tests.fakes.ad_world import FakeAccount, make_world
 from tests.fakes.fake_tiktok import FakeTikTok
+from tests.fork_server import ForkServer
 from tests.live.live_helpers import mbo_env, run_mbo
 
 SCRIPT = Path(__file__).with_name("crashing_push.py")
@@ -122,12 +125,6 @@ def start_push(plan_id: str, env: dict[str, str], *options: str) -> subprocess.P
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run_push(plan_id: str, env: dict[str, str], *options: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``crashing_push.py PLAN_ID OPTIONS`` to its end."""
-    return subprocess.run([sys.executable, str(SCRIPT), plan_id, *options], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def outcome(stdout: str) -> dict:
     """The JSON line a finished ``crashing_push.py`` printed last."""
     return json.loads(stdout.strip().splitlines()[-1])
@@ -172,6 +169,22 @@ def _empty_ledger_after(own_database):
 def tiktok(own_database, tmp_path) -> Iterator[TikTokAccount]:
     with tiktok_account(own_database, tmp_path) as account:
         yield account
+
+
+#: What ``crashing_push.py`` imports (``--rollback`` too): its forked processes start with them loaded.
+SCRIPT_IMPORTS = ["mbo_pipelines.warehouse", "mbo_pipelines.connectors", "mbo_pipelines.defs.activate.push",
+                  "mbo_pipelines.defs.ingest.tiktok_ads.client", "mbo_pipelines.defs.activate.rollback"]
+
+
+@pytest.fixture(scope="module")
+def run_push() -> Iterator:
+    """``run_push(PLAN_ID, ENV, *OPTIONS)``: ``crashing_push.py PLAN_ID OPTIONS`` to its end (or its crash), in a
+    process forked from one that imported the script's modules once; the completed process."""
+    with ForkServer(SCRIPT_IMPORTS) as server:
+        def run(plan_id: str, env: dict[str, str], *options: str, timeout: float = 120) -> subprocess.CompletedProcess:
+            return server.run_path(SCRIPT, plan_id, *options, env=env, timeout=timeout)
+
+        yield run
 
 
 # --- the crash tests -------------------------------------------------------------------------------------
@@ -226,8 +239,8 @@ CASES += [pytest.param(True, SINGLE["after write 2 took effect"], True, id="mbo 
 
 
 @pytest.mark.parametrize(("one_at_a_time", "crashes", "via_cli"), CASES)
-def test_a_push_killed_at_any_step_resumes_without_writing_anything_twice(own_database, tiktok, one_at_a_time,
-                                                                          crashes, via_cli):
+def test_a_push_killed_at_any_step_resumes_without_writing_anything_twice(own_database, tiktok, run_push,
+                                                                          one_at_a_time, crashes, via_cli):
     plan_id = plan_for(own_database, tiktok)
     before = tiktok.budgets()
     shape = ["--one-at-a-time"] if one_at_a_time else []
@@ -274,7 +287,7 @@ def test_a_push_killed_at_any_step_resumes_without_writing_anything_twice(own_da
 
 
 
-def test_a_rollback_after_a_resumed_push_restores_the_budgets_before_it(own_database, tiktok):
+def test_a_rollback_after_a_resumed_push_restores_the_budgets_before_it(own_database, tiktok, run_push):
     plan_id = plan_for(own_database, tiktok)
     before = tiktok.budgets()
     crashed = run_push(plan_id, tiktok.env, "--one-at-a-time", "--crash", "after-write", "--at", "1")

@@ -41,12 +41,15 @@ def stderr_lines(result: subprocess.CompletedProcess) -> list[str]:
 def server_home() -> Iterator[Path]:
     """An MBO_HOME for a test that starts the embedded server: outside pytest's basetemp, whose root another pytest
     session on the machine may make private again (0700) under the running server's system user; the server is
-    stopped and the folder removed afterwards."""
+    stopped (when a data directory below it has a postmaster.pid: a server was started) and the folder removed
+    afterwards."""
     home = Path(tempfile.mkdtemp(prefix="mbo-cli-test-"))
     try:
         yield home
     finally:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
-        subprocess.run([sys.executable, "-m", "mbo_pipelines.cli", "db", "stop"], env={**env, "MBO_HOME": str(home)},
-                       capture_output=True, timeout=120, cwd=ROOT)
+        for pid_file in home.rglob("postmaster.pid"):
+            env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
+            subprocess.run([sys.executable, "-m", "mbo_pipelines.cli", "db", "stop"],
+                           env={**env, "MBO_HOME": str(pid_file.parent.parent)}, capture_output=True, timeout=120,
+                           cwd=ROOT)
         shutil.rmtree(home, ignore_errors=True)

@@ -1,14 +1,18 @@
 """A bad setting stops every `mbo` command that does work before it touches anything (issue #15): one line on
 stderr naming the variable and the fix, no traceback, no password, exit 1, within seconds.
 
-Each case is a real `mbo` subprocess. "Nothing touched": the embedded cases' MBO_HOME gets no data directory (and
-no Dagster home), the external cases' fresh database stays without a schema or table of MBO's or Dagster's.
+Each case is a real `mbo` process: most are forked from one that has imported MBO already (tests/fork_server.py:
+what differs per case is the configuration, not the interpreter's start), the ``COLD_START`` ones are started from
+scratch as a shell starts them, so "within seconds" counts the imports too. "Nothing touched": the embedded cases'
+MBO_HOME gets no data directory (and no Dagster home), the external cases' fresh database stays without a schema or
+table of MBO's or Dagster's.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from urllib.parse import urlparse
 
 import psycopg
@@ -16,6 +20,7 @@ import pytest
 
 from mbo_pipelines.embedded_db import free_port
 from tests.cli.cli_helpers import clean_env, mbo, server_home, stderr_lines
+from tests.fork_server import ForkServer
 
 #: The issue's acceptance point: a bad configuration is reported within seconds (generous for a shared machine:
 #: the check itself takes ~1 s, most of it importing the pipeline's modules).
@@ -63,6 +68,8 @@ CASES = [
     ("live-without-fx-rates", ["refresh", *RANGE], {"MBO_SOURCE": "live", "MBO_META_AD_ACCOUNT_IDS": "act_1",
                                                     "META_ACCESS_TOKEN": "EAAB-token-value"}, "MBO_FX_RATES_CSV"),
 ]
+#: Cases run as `python -m mbo_pipelines.cli` from scratch: the issue's own example, and a database that refuses.
+COLD_START = {"not-a-number", "database-unreachable"}
 
 
 @pytest.fixture
@@ -81,6 +88,23 @@ def taken_port():
         yield sock.getsockname()[1]
 
 
+#: What a bad-configuration run of `mbo` imports before it stops: the forked processes start with them loaded.
+MBO_IMPORTS = ["dagster", "psycopg", "mbo_pipelines.settings", "mbo_pipelines.config_check",
+               "mbo_pipelines.defs.activate"]
+
+
+@pytest.fixture(scope="module")
+def forked_mbo():
+    """``cli_helpers.mbo``'s twin: ``mbo ARGS`` in a process forked from one that imported MBO once."""
+    with ForkServer(MBO_IMPORTS) as server:
+        def run(*args: str, env: dict[str, str]):
+            started = time.monotonic()
+            result = server.run_module("mbo_pipelines.cli", *args, env=env, timeout=120)
+            return result, time.monotonic() - started
+
+        yield run
+
+
 def _with_password(url: str, password: str) -> str:
     parsed = urlparse(url)
     return parsed._replace(netloc=f"{parsed.username}:{password}@{parsed.hostname}:{parsed.port or 5432}").geturl()
@@ -96,9 +120,10 @@ def _own_objects(url: str) -> list[tuple]:
             "where schemaname not in ('pg_catalog', 'information_schema')").fetchall()
 
 
-@pytest.mark.parametrize(("argv", "variables", "variable"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_bad_configuration_stops_the_command_at_once(argv, variables, variable, tmp_path, home, new_database,
-                                                       taken_port):
+@pytest.mark.parametrize(("argv", "variables", "variable", "cold"), [(*c[1:], c[0] in COLD_START) for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_a_bad_configuration_stops_the_command_at_once(argv, variables, variable, cold, tmp_path, home, new_database,
+                                                       taken_port, forked_mbo):
     db = new_database("bad_config")
     wrong = _with_password(db, SECRET)
     if "{wrong_password}" in variables.values():
@@ -114,7 +139,7 @@ def test_a_bad_configuration_stops_the_command_at_once(argv, variables, variable
     env = clean_env(home, **{"MBO_PG_PORT": str(free_port()),
                              **{name: value.format(**values) for name, value in variables.items()}})
 
-    result, seconds = mbo(*argv, env=env)
+    result, seconds = (mbo if cold else forked_mbo)(*argv, env=env)
 
     lines = stderr_lines(result)
     output = result.stdout + result.stderr

@@ -1,6 +1,10 @@
 """An ``MBO_HOME`` made by the previous MBO (one trusted superuser ``postgres``, every object its own) is upgraded
 in place on its next start: the roles are added, ``trust`` is gone, mbo_app owns everything, no row is lost, and the
-whole demo runs again on it, as mbo_app."""
+whole demo runs again on it, as mbo_app.
+
+A system run (two real `mbo demo` processes and a server of its own, about two minutes): `make test` collects it
+skipped; `.ci/run` runs it as a step of its own (`make test-upgrade`, which sets ``MBO_UPGRADE_TEST=1``), and
+`make mutants` sets that variable for the mutants it guards."""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ from psycopg import errors
 
 from mbo_pipelines import db_roles
 from mbo_pipelines.embedded_db import EmbeddedServer, _bin, _run, _runs_as_root, free_port
+
+#: Opt-in, as tests/bench/test_bench_pipeline.py's real run is: `make test-upgrade` (and `.ci/run`) sets it.
+RUN_UPGRADE = os.environ.get("MBO_UPGRADE_TEST", "").strip() == "1"
+pytestmark = pytest.mark.skipif(not RUN_UPGRADE, reason="set MBO_UPGRADE_TEST=1 (`make test-upgrade`, as .ci/run "
+                                                        "does): two real `mbo demo` runs, about two minutes")
 
 OUR_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "activation", "sandbox", "public")
 
