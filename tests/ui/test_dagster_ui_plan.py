@@ -101,10 +101,16 @@ def _image_of(page, key: str):
     """The picture of metadata entry ``key``: shown in its row of the metadata table (a small inline chart), or
     behind its ``[Show Markdown]`` link (then the dialog is opened; ``_close`` closes it). (image, dialog or None)"""
     row = page.locator("tr", has=page.locator("td", has_text=key)).first
-    row.wait_for()
+    link = row.get_by_text("[Show Markdown]")
+    row.locator("img").first.or_(link).wait_for()  # either has rendered: deciding on count() alone races the render
     if row.locator("img").count():
         return row.locator("img").first, None
-    row.get_by_text("[Show Markdown]").click()
+    return _open(page, link, key)
+
+
+def _open(page, link, key: str):
+    """Click ``[Show Markdown]`` of entry ``key`` and wait for its dialog. (the dialog's first image, the dialog)"""
+    link.click()
     dialog = page.get_by_role("dialog").filter(has_text=key)
     dialog.wait_for()
     return dialog.locator("img").first, dialog
@@ -116,6 +122,8 @@ def _close(dialog):
 
 
 def test_the_plans_asset_page_shows_its_metadata_and_charts(dagster_ui, page):
+    from playwright.sync_api import expect  # here: the conftest skips this module's tests when playwright is absent
+
     url, planned, _ = dagster_ui
     page, console = page
     page.goto(f"{url}/assets/{'/'.join(planned.asset_key.path)}")
@@ -135,10 +143,12 @@ def test_the_plans_asset_page_shows_its_metadata_and_charts(dagster_ui, page):
         assert dialog is None, f"{key} is behind [Show Markdown], not shown on the page itself"
 
     moves, dialog = page.locator("tr", has=page.locator("td", has_text="largest_moves")).first, None
+    link = moves.get_by_text("[Show Markdown]")
+    moves.locator("table").first.or_(link).wait_for()
     if not moves.locator("table").count():  # too long to show in place: behind its link
-        moves.get_by_text("[Show Markdown]").click()
-        moves = dialog = page.get_by_role("dialog").filter(has_text="largest_moves")
-    assert moves.locator("table tr").count() == 1 + 12  # the header and every campaign of this small plan
+        _, dialog = _open(page, link, "largest_moves")
+        moves = dialog
+    expect(moves.locator("table tr")).to_have_count(1 + 12)  # the header and every campaign of this small plan
     assert moves.locator("table img, table script").count() == 0  # the hostile campaign name rendered no markup
     if dialog is not None:
         _close(dialog)
