@@ -55,6 +55,7 @@ from bench.report import Section, Target, seconds, table
 from mbo_pipelines.defs.alerts import model
 from mbo_pipelines.defs.alerts.detect import RATE_HISTORY_DAYS, DetectorInput, detect, history_days
 from mbo_pipelines.defs.alerts.model import Alert
+from mbo_pipelines.defs.alerts.store import continues
 from mbo_pipelines.defs.alerts.thresholds import Thresholds
 from mbo_pipelines.sandbox.faults import CAMPAIGN_KINDS, FAULT_KINDS, Fault, apply_faults, choose_target
 from mbo_pipelines.sandbox.fx import rate_to_usd
@@ -366,12 +367,6 @@ def delay(fault: Fault, found: list[tuple[date, Alert]]) -> int | None:
     return min(days) if days else None
 
 
-def _continues(stored: Alert, found: Alert) -> bool:
-    """``store.sync``'s rule: the same kind, scope and metric, starting within the stored days or the day after."""
-    same = (stored.kind, stored.scope, stored.metric) == (found.kind, found.scope, found.metric)
-    return same and stored.first_day <= found.first_day <= stored.last_day + timedelta(days=1)
-
-
 def fold(found: list[tuple[date, Alert]], mornings: list[date]) -> dict[str, tuple[date, Alert]]:
     """Each problem once, as ``marts.alerts`` keeps it (``store.sync``): an alert found again by its id, or
     continuing an alert open the morning before, extends it (keeping its id and first day); a morning that
@@ -382,7 +377,7 @@ def fold(found: list[tuple[date, Alert]], mornings: list[date]) -> dict[str, tup
         kept: list[str] = []
         for alert in (a for day, a in found if day == as_of):
             pid = alert.alert_id if alert.alert_id in problems else next(
-                (p for p in open_ids if p not in kept and _continues(problems[p][1], alert)), None)
+                (p for p in open_ids if p not in kept and continues(problems[p][1], alert)), None)
             if pid is None:
                 problems[alert.alert_id] = (as_of, alert)
                 pid = alert.alert_id

@@ -76,7 +76,6 @@ def test_new_alerts_are_inserted_open_with_their_facts(url):
     assert stored[missing.alert_id]["expected"] is None and stored[missing.alert_id]["account_id"] is None
     with psycopg.connect(url) as conn:
         assert sorted(store.open_alert_objects(conn), key=lambda a: a.kind) == [missing, spike]  # a round trip
-        assert store.latest_day(conn) == DAY
 
 
 def test_the_same_alert_found_again_continues_in_one_row(url):
@@ -224,7 +223,6 @@ def test_the_table_and_every_column_carry_their_comments(url):
         columns = dict(conn.execute(
             "select a.attname, col_description(a.attrelid, a.attnum) from pg_attribute a "
             "where a.attrelid = 'marts.alerts'::regclass and a.attnum > 0 and not a.attisdropped").fetchall())
-        assert store.latest_day(conn) is None
     assert table == store.TABLE_COMMENT
     assert columns == store.COMMENTS
 

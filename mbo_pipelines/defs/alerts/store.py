@@ -10,7 +10,7 @@ explained and notified, so a continuing problem is one message, not one a day.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import psycopg
 from psycopg.rows import dict_row
@@ -134,7 +134,9 @@ def _alert(row: dict) -> Alert:
                  alert_id=row["alert_id"])
 
 
-def _continues(stored: Alert, found: Alert) -> bool:
+def continues(stored: Alert, found: Alert) -> bool:
+    """Whether ``found`` is the problem ``stored`` still going on: the same kind, scope and metric, starting
+    within the stored days or the day after (a detection's id changes once its episode outlasts the scan)."""
     same = (stored.kind, stored.platform, stored.account_id, stored.campaign_id, stored.metric) == (
         found.kind, found.platform, found.account_id, found.campaign_id, found.metric)
     return same and stored.first_day <= found.first_day <= stored.last_day + timedelta(days=1)
@@ -153,7 +155,7 @@ def sync(conn: psycopg.Connection, found: list[Alert]) -> SyncResult:
         for alert in found:
             previous = stored.get(alert.alert_id)
             if previous is None:
-                earlier = next((s for s in open_alerts if s.alert_id not in kept and _continues(s, alert)), None)
+                earlier = next((s for s in open_alerts if s.alert_id not in kept and continues(s, alert)), None)
                 if earlier is not None:
                     alert = replace(alert, first_day=earlier.first_day, alert_id=earlier.alert_id)
                     previous = stored[earlier.alert_id]
@@ -214,9 +216,3 @@ def unnotified(conn: psycopg.Connection, limit: int = 50) -> list[tuple[Alert, s
 def mark_notified(conn: psycopg.Connection, alert_ids: list[str]) -> None:
     """Record that these alerts were posted."""
     conn.execute("update marts.alerts set notified_at = now() where alert_id = any(%s)", (list(alert_ids),))
-
-
-def latest_day(conn: psycopg.Connection) -> date | None:
-    """The latest last_day of any alert (None: no alert yet)."""
-    ensure_alerts_table(conn)
-    return conn.execute("select max(last_day) from marts.alerts").fetchone()[0]
