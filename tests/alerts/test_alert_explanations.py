@@ -11,15 +11,10 @@ from datetime import date
 import pytest
 
 from mbo_pipelines.defs.alerts import model as alert_model
-from mbo_pipelines.defs.alerts.explain import (
-    STATIC_PROMPT,
-    USER_PROMPT,
-    TokenUsage,
-    deterministic_alert_text,
-    estimated_cost_usd,
-    explain_alerts,
-    model_price,
-)
+from mbo_pipelines.defs.alerts.alert_text import deterministic_alert_text
+from mbo_pipelines.defs.alerts.costs import TokenUsage, estimated_cost_usd, model_price
+from mbo_pipelines.defs.alerts.explain import explain_alerts
+from mbo_pipelines.defs.alerts.prompt import STATIC_PROMPT, USER_PROMPT
 from mbo_pipelines.defs.alerts.model import Alert
 from mbo_pipelines.defs.alerts.thresholds import APPROVE
 from mbo_pipelines.defs.explain.grounding import payload_numbers, ungrounded_numbers
