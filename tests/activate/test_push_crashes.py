@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,6 +49,7 @@ from tests.fork_server import ForkServer
 from tests.live.live_helpers import mbo_env, run_mbo
 
 SCRIPT = Path(__file__).with_name("crashing_push.py")
+ROOT = Path(__file__).resolve().parents[2]
 CRASH_EXIT = 17
 TOKEN = "tt-crash-token-5b1d"
 DAY = date(2026, 2, 1)
@@ -120,9 +122,12 @@ def plan_for(database_url: str, account: TikTokAccount, factors: dict[str, float
 
 
 def start_push(plan_id: str, env: dict[str, str], *options: str) -> subprocess.Popen:
-    """``crashing_push.py PLAN_ID OPTIONS`` in a subprocess (stdin, stdout and stderr piped, as text)."""
-    return subprocess.Popen([sys.executable, str(SCRIPT), plan_id, *options], env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """``crashing_push.py PLAN_ID OPTIONS`` in a subprocess (stdin, stdout and stderr piped, as text), importing
+    MBO from this checkout: ``python PATH`` puts only the script's folder on sys.path, and the installed package
+    may be another copy (``make mutants`` runs the tests in a scratch copy with planted bugs)."""
+    path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen([sys.executable, str(SCRIPT), plan_id, *options], env={**env, "PYTHONPATH": path},
+                            text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def outcome(stdout: str) -> dict:

@@ -206,6 +206,12 @@ MUTANTS = (
            "if problem := guardrails.check_latest(plan_id, None):",
            "The newer-plan re-check before each write is lost: a plan superseded mid-push keeps writing.",
            (ACTIVATE,)),
+    Mutant("no-plan-lock", "mbo_pipelines/defs/activate/push.py",
+           "conn.execute(\"select pg_advisory_lock(hashtext('mbo.activation.push'), hashtext(%s))\", (plan_id,))",
+           "conn.execute(\"select %s::text\", (plan_id,))",
+           "The plan's advisory lock is lost: two pushes of one plan (a retried run beside a slow one) both work "
+           "its changes. Caught by processes racing for real, which import this checkout's code.",
+           (f"{ACTIVATE}/test_push_concurrency.py",)),
     Mutant("dry-run-writes", "mbo_pipelines/defs/activate/push.py",
            "results = send_budget_changes(connector, changes, validate_only=dry)",
            "results = send_budget_changes(connector, changes, validate_only=False)",
