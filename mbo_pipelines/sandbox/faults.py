@@ -3,19 +3,22 @@
 A fault changes what a platform (and, for some kinds, the sandbox's GA4 property) reports, after the
 simulation: the clean numbers stay what they are, so everything else in the market is untouched.
 
-- ``tracking_break`` (a campaign, from ``start``): the platform reports conversions and value 0; GA4 unchanged.
-- ``spend_spike`` (a campaign, from ``start``): spend, impressions and clicks x ``SPIKE_FACTOR``; conversions and
-  value unchanged. GA4's sessions follow the clicks (x 3), its key events and revenue do not change.
+- ``tracking_break`` (a campaign, from ``start``): the platform reports conversions and value 0 (x ``factor``,
+  when given: a partial break); GA4 unchanged.
+- ``spend_spike`` (a campaign, from ``start``): spend, impressions and clicks x ``SPIKE_FACTOR`` (or ``factor``);
+  conversions and value unchanged. GA4's sessions follow the clicks, its key events and revenue do not change.
 - ``zero_delivery`` (a campaign, from ``start``): no rows for it (real APIs omit zero-impression rows), no GA4
   traffic from it either; it stays active with its budget.
 - ``missing_day`` (a platform, the day ``start``): fetched while ``today <= start + 1``, the platform returns no
   rows for that day; fetched later, the day is there as normal (late data). GA4 unchanged.
 - ``restatement`` (an account, the day ``start``): fetched while ``today <= start + 1``, the day's numbers are the
-  normal ones; fetched later, the account's rows of that day report every metric x ``RESTATEMENT_FACTOR``.
+  normal ones; fetched later, the account's rows of that day report every metric x ``RESTATEMENT_FACTOR`` (or
+  ``factor``).
 
-The spec (``MBO_SANDBOX_FAULTS``): comma-separated items ``kind`` or ``kind@START``, START an ISO date or ``-N``
-(N days before the market's today); blank or ``none``: no faults. Targets are chosen by the seed
-(``choose_target``).
+The spec (``MBO_SANDBOX_FAULTS``): comma-separated items ``kind[*FACTOR][@START][=TARGET]``, START an ISO date or
+``-N`` (N days before the market's today); blank or ``none``: no faults. FACTOR grades the kinds that multiply
+(``FACTOR_RANGE``): ``tracking_break*0.5`` halves conversions instead of zeroing them. Targets are chosen by the
+seed (``choose_target``) unless given.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ CAMPAIGN_KINDS = ("tracking_break", "spend_spike", "zero_delivery")
 ONE_DAY_KINDS = ("missing_day", "restatement")
 SPIKE_FACTOR = 3.0
 RESTATEMENT_FACTOR = 2.0
+#: The multiplier of each kind that has one: (default, low, high, whether low itself is allowed); 1 never is.
+FACTOR_RANGE = {
+    "tracking_break": (0.0, 0.0, 1.0, True),
+    "spend_spike": (SPIKE_FACTOR, 1.0, 100.0, False),
+    "restatement": (RESTATEMENT_FACTOR, 0.0, 100.0, False),
+}
 #: Default START of each kind, in days before the market's today (-1: the last complete day).
 DEFAULT_START = {kind: -2 if kind == "restatement" else -1 for kind in FAULT_KINDS}
 #: Which report each kind shows in: the platform's (``fetch_campaign_daily``) and/or GA4's.
@@ -43,9 +52,10 @@ SEEN_BY = {
     "tracking_break": ("platform",), "spend_spike": ("platform", "ga4"), "zero_delivery": ("platform", "ga4"),
     "missing_day": ("platform",), "restatement": ("platform",),
 }
-SYNTAX = ("comma-separated items kind or kind@START, START an ISO date (2026-03-01) or -N (N days before the "
-          "market's today), each optionally =TARGET (platform, platform/account or platform/account/campaign, as "
-          "the kind's scope is), or none")
+SYNTAX = ("comma-separated items kind[*FACTOR][@START][=TARGET], or none: START an ISO date (2026-03-01) or -N (N "
+          "days before the market's today); TARGET platform, platform/account or platform/account/campaign, as the "
+          "kind's scope is; FACTOR the multiplier of tracking_break (0 to below 1, default 0), spend_spike (above "
+          "1, default 3) or restatement (above 0, not 1, default 2)")
 _TARGET_STREAM = 50  # random stream tag, apart from the market's and GA4's
 
 
@@ -53,7 +63,8 @@ _TARGET_STREAM = 50  # random stream tag, apart from the market's and GA4's
 class Fault:
     """One fault and its scope: a campaign (campaign kinds), a platform (``missing_day``: account and campaign
     None) or an account (``restatement``: campaign None), on the days ``start`` to ``last`` (None: ongoing; for the
-    one-day kinds None is ``start``)."""
+    one-day kinds None is ``start``). ``factor``: the multiplier of a kind in ``FACTOR_RANGE`` (None: its
+    default)."""
 
     kind: str
     platform: str
@@ -61,6 +72,7 @@ class Fault:
     campaign_id: str | None
     start: date
     last: date | None = None
+    factor: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -77,12 +89,29 @@ class Fault:
             object.__setattr__(self, "last", self.start)
         if self.last is not None and self.last < self.start:
             raise ValueError(f"a sandbox fault cannot end ({self.last}) before it starts ({self.start})")
+        if self.factor is not None:
+            _check_factor(self.kind, self.factor)
+
+    @property
+    def multiplier(self) -> float:
+        """What the kind multiplies its metrics by: ``factor``, or the kind's default."""
+        return FACTOR_RANGE[self.kind][0] if self.factor is None else float(self.factor)
 
     def concerns(self, campaign: SandboxCampaign) -> bool:
         """Whether ``campaign`` is in this fault's scope."""
         return (campaign.platform == self.platform
                 and self.account_id in (None, campaign.account_id)
                 and self.campaign_id in (None, campaign.campaign_id))
+
+
+def _check_factor(kind: str, factor: float) -> None:
+    """ValueError unless ``factor`` is a finite multiplier ``kind`` takes (``FACTOR_RANGE``)."""
+    if kind not in FACTOR_RANGE:
+        raise ValueError(f"a {kind} fault takes no factor (only {', '.join(FACTOR_RANGE)} do)")
+    _, low, high, low_ok = FACTOR_RANGE[kind]
+    if not (low < factor < high or (low_ok and factor == low)) or factor == 1:
+        bounds = f"{'[' if low_ok else '('}{low:g}, {high:g})"
+        raise ValueError(f"a {kind} fault's factor must be in {bounds} and not 1, got {factor!r}")
 
 
 def parse_spec(spec: str | None) -> list[tuple[str, date | int]]:
@@ -95,30 +124,43 @@ def parse_spec(spec: str | None) -> list[tuple[str, date | int]]:
 
 def parse_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None]]:
     """The (kind, start, target) of each item of ``spec``; target None: chosen by the seed (``choose_target``)."""
+    return [(kind, start, target) for kind, start, target, _ in parse_graded_items(spec)]
+
+
+def parse_graded_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None, float | None]]:
+    """The (kind, start, target, factor) of each item of ``spec``; factor None: the kind's default."""
     text = (spec or "").strip()
     if text.lower() in ("", "none"):
         return []
     items = []
     for item in (part.strip() for part in text.split(",")):
         body, has_target, target_text = item.partition("=")
-        kind, at, raw = body.partition("@")
-        kind = kind.strip()
+        graded, at, raw = body.partition("@")
+        kind, starred, factor_text = (part.strip() for part in graded.partition("*"))
         if kind not in FAULT_KINDS:
             _bad(item, f"unknown kind {kind!r}")
+        factor = None
+        if starred:
+            try:
+                factor = float(factor_text)
+                _check_factor(kind, factor)
+            except ValueError as error:
+                _bad(item, f"FACTOR {factor_text!r}: {error}" if factor is not None else
+                     f"FACTOR {factor_text!r} is not a number")
         target = tuple(part.strip() for part in target_text.split("/")) if has_target else None
         width = 3 if kind in CAMPAIGN_KINDS else (1 if kind == "missing_day" else 2)
         if target is not None and (len(target) != width or not all(target) or target[0] not in PLATFORMS):
             scope = {1: "platform", 2: "platform/account", 3: "platform/account/campaign"}[width]
             _bad(item, f"TARGET {target_text.strip()!r} is not a {scope}")
         if not at:
-            items.append((kind, DEFAULT_START[kind], target))
+            items.append((kind, DEFAULT_START[kind], target, factor))
             continue
         raw = raw.strip()
         if raw.startswith("-") and raw[1:].isdigit() and int(raw[1:]) >= 1:
-            items.append((kind, -int(raw[1:]), target))
+            items.append((kind, -int(raw[1:]), target, factor))
             continue
         try:
-            items.append((kind, date.fromisoformat(raw), target))
+            items.append((kind, date.fromisoformat(raw), target, factor))
         except ValueError:
             _bad(item, f"START {raw!r} is neither an ISO date nor -N with N >= 1")
     return items
@@ -140,14 +182,14 @@ def resolve_faults(spec: str | Sequence[Fault] | None, campaigns: Sequence[Sandb
         return faults
     seen: dict[str, int] = defaultdict(int)
     faults = []
-    for kind, start, target in parse_items(spec):
+    for kind, start, target, factor in parse_graded_items(spec):
         if target is None:
             platform, account_id, campaign_id = choose_target(kind, campaigns, seed, seen[kind])
             seen[kind] += 1
         else:
             platform, account_id, campaign_id = (*target, None, None)[:3]
         first = start if isinstance(start, date) else today + timedelta(days=start)
-        faults.append(Fault(kind, platform, account_id, campaign_id, first))
+        faults.append(Fault(kind, platform, account_id, campaign_id, first, factor=factor))
     return faults
 
 
@@ -212,22 +254,23 @@ def _faulted(out: DailyOutcome, faults: list[Fault], today: date) -> DailyOutcom
         if f.last is not None:
             on &= offsets <= (f.last - EPOCH).days
         if f.kind == "tracking_break":
-            conversions[on], value[on] = 0.0, 0.0
+            conversions[on] = np.round(conversions[on] * f.multiplier, 2)
+            value[on] = np.round(value[on] * f.multiplier, 2)
         elif f.kind == "spend_spike":
-            spend[on] = np.round(spend[on] * SPIKE_FACTOR, 2)
-            impressions[on] *= SPIKE_FACTOR
-            clicks[on] *= SPIKE_FACTOR
+            spend[on] = np.round(spend[on] * f.multiplier, 2)
+            impressions[on] = np.round(impressions[on] * f.multiplier)  # counts stay whole for any factor
+            clicks[on] = np.round(clicks[on] * f.multiplier)
         elif f.kind == "zero_delivery":
             keep &= ~on
         elif f.kind == "missing_day":
             keep &= ~(on & (age <= 1))
         else:  # restatement: only a fetch two or more days later sees it
             on &= age >= 2
-            spend[on] = np.round(spend[on] * RESTATEMENT_FACTOR, 2)
-            impressions[on] *= RESTATEMENT_FACTOR
-            clicks[on] *= RESTATEMENT_FACTOR
-            conversions[on] = np.round(conversions[on] * RESTATEMENT_FACTOR, 2)
-            value[on] = np.round(value[on] * RESTATEMENT_FACTOR, 2)
+            spend[on] = np.round(spend[on] * f.multiplier, 2)
+            impressions[on] = np.round(impressions[on] * f.multiplier)  # counts stay whole for any factor
+            clicks[on] = np.round(clicks[on] * f.multiplier)
+            conversions[on] = np.round(conversions[on] * f.multiplier, 2)
+            value[on] = np.round(value[on] * f.multiplier, 2)
     return DailyOutcome(
         dates=[d for d, k in zip(out.dates, keep, strict=True) if k],
         spend=spend[keep], impressions=impressions[keep], clicks=clicks[keep], conversions=conversions[keep],

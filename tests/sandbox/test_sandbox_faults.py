@@ -115,6 +115,26 @@ def test_tracking_break_zeroes_the_platforms_conversions_from_its_start(database
     assert _ga4(faulty) == _ga4(clean)  # GA4's own tag still counts
 
 
+def _whole_counts(factors: list[float]) -> Callable[[np.ndarray], np.ndarray]:
+    """Metrics x ``factors``, impressions and clicks rounded to whole numbers (clicks x 1.8 is not a count)."""
+    def change(m: np.ndarray) -> np.ndarray:
+        out = m * factors
+        out[1:3] = np.round(out[1:3])
+        return out
+    return change
+
+
+@pytest.mark.parametrize(("spec", "kind", "factor", "factors"), [
+    ("tracking_break*0.25@-3", "tracking_break", 0.25, [1, 1, 1, 0.25, 0.25]),
+    ("spend_spike*1.8@-3", "spend_spike", 1.8, [1.8, 1.8, 1.8, 1, 1]),
+])
+def test_a_graded_fault_multiplies_by_its_factor_and_keeps_counts_whole(database_url, spec, kind, factor, factors):
+    clean, faulty = _pair(database_url, 905, spec)
+    [fault] = faulty.faults
+    assert (fault.kind, fault.factor, fault.multiplier) == (kind, factor, factor)
+    assert _assert_changes(_rows(clean), _rows(faulty), fault, _whole_counts(factors)) == 3
+
+
 def test_spend_spike_triples_spend_impressions_and_clicks_and_ga4_sessions(database_url):
     clean, faulty = _pair(database_url, 902, "spend_spike@-4")
     [fault] = faulty.faults
@@ -229,12 +249,15 @@ def test_a_kind_named_twice_gets_two_targets():
 @pytest.mark.parametrize(("spec", "item"), [
     ("spend_spik", "spend_spik"), ("tracking_break,bogus@-1", "bogus@-1"), ("spend_spike@yesterday", "spend_spike@yesterday"),
     ("missing_day@-0", "missing_day@-0"), ("restatement@2026-02-30", "restatement@2026-02-30"),
+    ("tracking_break*1.5@-2", "tracking_break*1.5@-2"), ("spend_spike*0.5", "spend_spike*0.5"),
+    ("restatement*1", "restatement*1"), ("zero_delivery*0.5", "zero_delivery*0.5"), ("spend_spike*x", "spend_spike*x"),
+    ("spend_spike*nan", "spend_spike*nan"),
 ])
 def test_a_bad_spec_names_the_item_the_kinds_and_the_syntax(database_url, spec, item):
     with pytest.raises(ValueError) as raised:
         SandboxMarket(database_url, seed=907, today=TODAY, faults=spec)
     message = str(raised.value)
-    assert repr(item) in message and "kind@START" in message and "\n" not in message
+    assert repr(item) in message and "kind[*FACTOR][@START][=TARGET]" in message and "\n" not in message
     assert all(kind in message for kind in FAULT_KINDS)
 
 
