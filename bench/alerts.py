@@ -51,6 +51,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from bench.alert_grades import grade_sets, graded_faults, graded_table
 from bench.report import Section, Target, seconds, table
 from mbo_pipelines.defs.alerts import model
 from mbo_pipelines.defs.alerts.detect import RATE_HISTORY_DAYS, DetectorInput, detect, history_days
@@ -294,24 +295,30 @@ class SeedRun:
     campaign_days: int
     facts: dict[Fault, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: The graded runs (``bench.alert_grades``): per grade, each fault and its delay.
+    graded: dict[str, list[tuple[Fault, int | None]]] = field(default_factory=dict)
 
 
 def run_seed(url: str, seed: int, examined: list[date], thresholds: Thresholds) -> SeedRun:
     """Simulate ``seed``'s market once, inject its faults, and run the detector on every examined morning with
-    and without them."""
+    them, without them, and with each grade of ``alert_grades`` (the graded kinds' faults only)."""
     started = time.perf_counter()
     history = history_days(thresholds) + thresholds.scan_days
     start = examined[0] - timedelta(days=history)
     market = load_market(url, seed, start, examined[-1])
     faults = inject(seed, market.campaigns, examined[0], examined[-1])
     today = examined[-1] + timedelta(days=1)
-    ga4 = {name: SandboxGA4(SandboxMarket(url, seed, today=today, faults=f)).fetch_traffic_daily(start, examined[-1])
-           for name, f in (("faulty", faults), ("clean", []))}
-    faulty = run_mornings(market, faults, ga4["faulty"], examined, thresholds)
-    clean = run_mornings(market, [], ga4["clean"], examined, thresholds)
+    variants = {"faulty": faults, "clean": [],
+                **{grade: graded_faults(faults, factors) for grade, factors in grade_sets(thresholds).items()}}
+    found = {}
+    for name, variant in variants.items():
+        ga4 = SandboxGA4(SandboxMarket(url, seed, today=today, faults=variant)).fetch_traffic_daily(start, examined[-1])
+        found[name] = run_mornings(market, variant, ga4, examined, thresholds)
+    faulty, clean = found.pop("faulty"), found.pop("clean")
     active = sum(status == "active" for status in market.statuses.values())
+    graded = {grade: [(f, delay(f, found[grade])) for f in variants[grade]] for grade in found}
     return SeedRun(seed, faults, faulty, clean, examined, active * len(examined), {f: fault_facts(market, f) for f in faults},
-                   time.perf_counter() - started)
+                   time.perf_counter() - started, graded)
 
 
 def fault_facts(market: Market, fault: Fault) -> str:
@@ -551,6 +558,14 @@ def build_section(runs: list[SeedRun], examined: list[date], elapsed: float, thr
         _by_kind_table(s),
         "",
         *_missed_lines(s),
+        "### Graded faults: just past and just short of the thresholds",
+        "",
+        "The main faults are blunt, far past every threshold. The same seeds, targets and start days again, with "
+        "partial faults of the kinds that have a size (`bench.alert_grades`): *past* should be found, *short* is "
+        "inside the thresholds and not found by design. No target; they show where the thresholds cut.",
+        "",
+        graded_table([run.graded for run in runs], thresholds, WITHIN_DAYS),
+        "",
         "### False alerts on clean seeds",
         "",
         *_alert_table(s.clean_alerts),

@@ -44,6 +44,12 @@ def test_quick_section_states_both_targets_and_finds_the_injected_tracking_break
                                                  "restatement"}, section.body
     (broken,) = [r for r in section.rows if r["kind"] == "tracking_break"]
     assert broken["delay_days"] is not None and 0 <= broken["delay_days"] <= WITHIN_DAYS, section.body
+    # The graded runs: the same faults, partial, past and short of the thresholds; a spike short of them unseen.
+    assert "### Graded faults" in section.body
+    for grade, kind, factor in (("past", "tracking_break", "x0.2"), ("short", "spend_spike", "x1.8")):
+        assert f"| {grade} | {kind} | {factor} |" in section.body, section.body
+    assert "| short | restatement | x1.1 | a day's spend restated by more than 20% | 1 | 0 | 0 | 1 | 0.00 |" in (
+        section.body)
 
 
 def test_a_morning_cut_from_one_simulation_is_what_the_sandbox_reports_at_that_clock(new_database):
