@@ -114,11 +114,15 @@ class _Grid:
         return self.start + timedelta(days=column)
 
 
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with ``date_day`` as ``datetime.date`` (inputs may carry strings or timestamps)."""
+    return frame.assign(date_day=pd.to_datetime(frame["date_day"]).dt.date)
+
+
 def _grid(inputs: DetectorInput, thresholds: Thresholds) -> _Grid:
     days = history_days(thresholds)
     start = inputs.as_of - timedelta(days=days - 1)
-    daily = inputs.daily.copy()
-    daily["date_day"] = pd.to_datetime(daily["date_day"]).dt.date
+    daily = _dated(inputs.daily)
     daily = daily[(daily["date_day"] >= start) & (daily["date_day"] <= inputs.as_of)]
     for column in KEY:
         daily[column] = daily[column].astype(str)
@@ -272,10 +276,9 @@ def _efficiency_hits(grid: _Grid, column: int, t: Thresholds, currency: str) -> 
 
 def _missing_day_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
     """A day a platform (all its accounts) or an account sent nothing after spending in the week before."""
-    days = inputs.platform_days.copy()
-    if days.empty:
+    if inputs.platform_days.empty:
         return []
-    days["date_day"] = pd.to_datetime(days["date_day"]).dt.date
+    days = _dated(inputs.platform_days)
     days["account_id"] = days["account_id"].astype(str)
     spend = pd.to_numeric(days["spend"], errors="coerce").fillna(0.0)
     reported = set(zip(days["platform"], days["account_id"], days["date_day"]))
@@ -299,10 +302,9 @@ def _missing_day_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
 
 def _restatement_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
     """An account's day whose spend, re-read later, moved by more than ``restatement_ratio`` of the first report."""
-    reports = inputs.reports.copy()
-    if reports.empty:
+    if inputs.reports.empty:
         return []
-    reports["date_day"] = pd.to_datetime(reports["date_day"]).dt.date
+    reports = _dated(inputs.reports)
     window_start = inputs.as_of - timedelta(days=t.scan_days - 1)
     reports = reports[(reports["date_day"] >= window_start) & (reports["date_day"] <= inputs.as_of)]
     hits = []
@@ -319,10 +321,9 @@ def _restatement_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
 
 def _ga4_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
     """GA4 sessions per platform click far outside their same-weekday range (a broken GA4 tag or UTM)."""
-    ga4 = inputs.ga4.copy()
-    if ga4.empty:
+    if inputs.ga4.empty:
         return []
-    ga4["date_day"] = pd.to_datetime(ga4["date_day"]).dt.date
+    ga4 = _dated(inputs.ga4)
     hits = []
     for platform, rows in ga4.groupby("platform"):
         series = rows.set_index("date_day")
@@ -353,7 +354,7 @@ def _ga4_tracking_hits(inputs: DetectorInput, t: Thresholds) -> list[_Hit]:
         return []
     days = history_days(t)
     start = inputs.as_of - timedelta(days=days - 1)
-    frame = ga4.assign(date_day=pd.to_datetime(ga4["date_day"]).dt.date)
+    frame = _dated(ga4)
     frame = frame[(frame["date_day"] >= start) & (frame["date_day"] <= inputs.as_of)]
     platforms = sorted(frame["platform"].unique())
     sessions, events = np.full((len(platforms), days), np.nan), np.full((len(platforms), days), np.nan)
