@@ -203,6 +203,19 @@ def test_a_spend_spike_is_found_the_day_it_starts_with_its_weekday_band(threshol
     assert f"{alert.observed:,.2f}" in alert.message and str(AS_OF) in alert.message
 
 
+@pytest.mark.parametrize("missing", [None, float("nan")], ids=["None", "NaN"])
+def test_a_campaign_without_a_name_gets_an_alert_without_one(missing):
+    # marts.fct_campaign_daily.campaign_name may be NULL: a columnar read gives NaN, a row read None.
+    m = market()
+    m.scale(BIG, AS_OF, spend=3, clicks=3, conversions=3, conversion_value=3)
+    inputs = m.inputs()
+    for frame in (inputs.daily, inputs.campaigns):
+        frame["campaign_name"] = frame["campaign_name"].astype(object)
+        frame.loc[frame["campaign_id"] == BIG.campaign_id, "campaign_name"] = missing
+    alert = only(detect(inputs), model.SPEND_SPIKE)
+    assert scope_of(alert) == key(BIG) and alert.campaign_name is None
+
+
 def test_a_spend_drop_is_found_the_day_it_starts():
     m = market()
     m.scale(META_ONE, AS_OF, spend=0.2, clicks=0.2, conversions=0.2, conversion_value=0.2)

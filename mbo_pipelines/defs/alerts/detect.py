@@ -485,6 +485,7 @@ def detect(inputs: DetectorInput, thresholds: Thresholds | None = None) -> list[
     hits += _ga4_tracking_hits(data, t)
     hits += _missing_day_hits(inputs, t)
     hits += _restatement_hits(inputs, t)
-    names = {(r.platform, r.account_id, r.campaign_id): r.campaign_name for r in grid.keys.itertuples(index=False)}
+    names = {(r.platform, r.account_id, r.campaign_id): r.campaign_name if isinstance(r.campaign_name, str) else None
+             for r in grid.keys.itertuples(index=False)}  # a missing name may come as None or NaN
     alerts = _episodes(_silenced(hits), data, names, currency) + _pacing_alerts(inputs, t)
     return sorted(alerts, key=lambda a: (a.severity != model.ERROR, a.kind, a.scope, a.metric))

@@ -11,7 +11,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
+from mbo_pipelines.columnar_read import copy_frame
 from mbo_pipelines.defs.alerts.detect import DetectorInput, history_days
 from mbo_pipelines.defs.alerts.thresholds import Thresholds
 from mbo_pipelines.defs.ingest.raw_tables import DAILY_TABLES
@@ -20,6 +22,13 @@ from mbo_pipelines.defs.quality.rules import rules_for
 
 #: How each platform's raw account id reads in the marts (staging's rule: Meta's gains ``act_``).
 _MART_ACCOUNT = {"meta_ads": lambda account: f"act_{account}"}
+
+
+_TEXTS = ["platform", "account_id", "campaign_id", "campaign_name"]
+_NUMBERS = ["spend", "clicks", "conversions", "conversion_value"]
+_DAILY = sql.SQL("select date_day, platform, account_id, campaign_id, campaign_name, spend_reporting as spend, "
+                 "clicks, conversions, conversion_value_reporting as conversion_value from marts.fct_campaign_daily "
+                 "where date_day between %s and %s")
 
 
 def mart_account(platform: str, account: str) -> str:
@@ -46,13 +55,10 @@ def latest_day(conn: psycopg.Connection) -> date | None:
 def read_inputs(conn: psycopg.Connection, as_of: date, reporting_currency: str, thresholds: Thresholds) -> DetectorInput:
     """The detector's input for the days up to ``as_of`` (as many as ``detect.history_days`` needs)."""
     start = as_of - timedelta(days=history_days(thresholds) - 1)
-    daily = pd.DataFrame(columns=["date_day", "platform", "account_id", "campaign_id", "campaign_name", "spend",
-                                  "clicks", "conversions", "conversion_value"])
+    daily = pd.DataFrame(columns=["date_day", *_TEXTS, *_NUMBERS])
     if _exists(conn, "marts.fct_campaign_daily"):
-        daily = _frame(conn, "select date_day, platform, account_id, campaign_id, campaign_name, "
-                             "spend_reporting::float8, clicks::float8, conversions::float8, "
-                             "conversion_value_reporting::float8 from marts.fct_campaign_daily "
-                             "where date_day between %s and %s", (start, as_of), list(daily.columns))
+        # Streamed, not fetched: a tuple and objects per row took ~1 GB at 20,000 campaigns x 63 days.
+        daily = copy_frame(conn, _DAILY, (start, as_of), texts=_TEXTS, days=["date_day"], numbers=_NUMBERS)
     inputs = DetectorInput(as_of=as_of, reporting_currency=reporting_currency, daily=daily)
     if _exists(conn, "marts.dim_campaign"):
         inputs.campaigns = _frame(conn, "select platform, account_id, campaign_id, campaign_name, status, "

@@ -11,7 +11,6 @@ already stored changes nothing (``write_plan`` returns False).
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from mbo_pipelines import warehouse
+from mbo_pipelines.columnar_read import copy_frame
 from mbo_pipelines.defs.activate import ledger
 from mbo_pipelines.defs.optimize.planning import Plan
 from mbo_pipelines.defs.optimize.tables import ensure_plan_tables
@@ -45,64 +45,6 @@ def _frame(conn: psycopg.Connection, query: str | sql.Composable, params=()) -> 
     with conn.cursor() as cur:
         cur.execute(query, params)
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-
-
-#: How ``_copy_frame`` has PostgreSQL write NULL: unquoted ``\N``. Text equal to it comes quoted but would read
-#: back as missing too; no key, day or amount in the marts looks like that.
-_COPY_NULL = "\\N"
-
-
-class _CopyStream(io.RawIOBase):
-    """A ``COPY ... TO STDOUT`` as a readable binary stream, block by block, so the text is never held whole."""
-
-    def __init__(self, copy: psycopg.Copy):
-        self._blocks = iter(copy)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self._pending:
-            block = next(self._blocks, None)
-            if block is None:
-                return 0
-            self._pending = memoryview(block)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-def _shared_values(column: pd.Series, convert=None) -> pd.Series:
-    """A categorical column as an object column in which each distinct value is one object (``convert``ed once)
-    that all its rows point to: 8 bytes a row instead of a Python object each. Missing values become None."""
-    categories = list(column.cat.categories) if convert is None else [convert(v) for v in column.cat.categories]
-    codes = column.cat.codes.to_numpy()
-    taken = pd.Index([*categories, None], dtype=object).to_numpy().take(codes)  # code -1 (missing) takes None
-    return pd.Series(taken, index=column.index, name=column.name, dtype=object)
-
-
-def _copy_frame(conn: psycopg.Connection, query: sql.Composable, params, texts: list[str], days: list[str],
-                numbers: list[str], flags: list[str]) -> pd.DataFrame:
-    """``query``'s result streamed through ``COPY ... TO STDOUT`` (CSV) into pandas' parser, without a Python
-    object per row: ``texts`` as ``str`` (repeated values shared), ``days`` as ``datetime.date`` (shared),
-    ``numbers`` as float64, the very values ``float(Decimal(text))`` gives, ``flags`` (never NULL) as bool."""
-    copy_sql = sql.SQL("copy ({}) to stdout (format csv, header true, null {})").format(query, sql.Literal(_COPY_NULL))
-    with conn.cursor() as cur, cur.copy(copy_sql, params) as copy:
-        frame = pd.read_csv(
-            io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20),
-            dtype={**dict.fromkeys(texts + days, "category"), **dict.fromkeys(numbers, "float64")},
-            # pandas 3 parses floats correctly rounded, as float(Decimal) does (tests/optimize/test_columnar_history).
-            keep_default_na=False, na_values=[_COPY_NULL], true_values=["t"], false_values=["f"],
-        )
-    for column in texts:
-        frame[column] = _shared_values(frame[column]).astype("str")
-    for column in days:
-        frame[column] = _shared_values(frame[column], date.fromisoformat)
-    for column in flags:
-        frame[column] = frame[column].astype(bool)
-    return frame
 
 
 def history_query(conversion_source: str) -> sql.Composed:
@@ -134,8 +76,9 @@ def read_history(conn: psycopg.Connection, days: int, end: date | None = None,
             f"{INPUTS_TABLE} does not exist, so there is no history to plan on: build the marts first "
             "(`mbo refresh`, or `dbt build` in dbt_project/)"
         )
-    return _copy_frame(conn, history_query(conversion_source), (end, days), texts=["platform", "account_id", "campaign_id"], days=["date_day"],
-                       numbers=["spend_reporting", "conversion_value_reporting"], flags=["is_ga4_matched"])
+    return copy_frame(conn, history_query(conversion_source), (end, days),
+                      texts=["platform", "account_id", "campaign_id"], days=["date_day"],
+                      numbers=["spend_reporting", "conversion_value_reporting"], flags=["is_ga4_matched"])
 
 
 def read_active_campaigns(conn: psycopg.Connection) -> pd.DataFrame:
