@@ -129,8 +129,9 @@ def test_the_plans_asset_page_shows_its_metadata_and_charts(dagster_ui, page):
     page.goto(f"{url}/assets/{'/'.join(planned.asset_key.path)}")
     plan_row = page.locator("tr", has=page.locator("td", has_text="plan_id"))
     plan_row.get_by_text(planned.plan_id).wait_for()
-    assert page.get_by_text("Latest materialization").is_visible()
-    assert page.get_by_text("Code location").is_visible()  # the asset as the loaded code location defines it
+    # expect(...) waits for what renders after the metadata (is_visible() would look once, as count() did).
+    expect(page.get_by_text("Latest materialization")).to_be_visible()
+    expect(page.get_by_text("Code location")).to_be_visible()  # the asset as the loaded code location defines it
 
     for key in ("allocation_by_platform", "response_curves"):
         image, dialog = _image_of(page, key)
