@@ -119,16 +119,12 @@ def parse_spec(spec: str | None) -> list[tuple[str, date | int]]:
 
     Blank, ``none`` or None: no items. ValueError naming the item, the valid kinds and the syntax otherwise.
     """
-    return [(kind, start) for kind, start, _ in parse_items(spec)]
+    return [(kind, start) for kind, start, _, _ in parse_items(spec)]
 
 
-def parse_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None]]:
-    """The (kind, start, target) of each item of ``spec``; target None: chosen by the seed (``choose_target``)."""
-    return [(kind, start, target) for kind, start, target, _ in parse_graded_items(spec)]
-
-
-def parse_graded_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None, float | None]]:
-    """The (kind, start, target, factor) of each item of ``spec``; factor None: the kind's default."""
+def parse_items(spec: str | None) -> list[tuple[str, date | int, tuple[str, ...] | None, float | None]]:
+    """The (kind, start, target, factor) of each item of ``spec``; target None: chosen by the seed
+    (``choose_target``); factor None: the kind's default."""
     text = (spec or "").strip()
     if text.lower() in ("", "none"):
         return []
@@ -139,14 +135,7 @@ def parse_graded_items(spec: str | None) -> list[tuple[str, date | int, tuple[st
         kind, starred, factor_text = (part.strip() for part in graded.partition("*"))
         if kind not in FAULT_KINDS:
             _bad(item, f"unknown kind {kind!r}")
-        factor = None
-        if starred:
-            try:
-                factor = float(factor_text)
-                _check_factor(kind, factor)
-            except ValueError as error:
-                _bad(item, f"FACTOR {factor_text!r}: {error}" if factor is not None else
-                     f"FACTOR {factor_text!r} is not a number")
+        factor = _factor(item, kind, factor_text) if starred else None
         target = tuple(part.strip() for part in target_text.split("/")) if has_target else None
         width = 3 if kind in CAMPAIGN_KINDS else (1 if kind == "missing_day" else 2)
         if target is not None and (len(target) != width or not all(target) or target[0] not in PLATFORMS):
@@ -166,6 +155,19 @@ def parse_graded_items(spec: str | None) -> list[tuple[str, date | int, tuple[st
     return items
 
 
+def _factor(item: str, kind: str, text: str) -> float:
+    """The FACTOR of ``item`` as a number ``kind`` takes; ValueError through ``_bad`` otherwise."""
+    try:
+        factor = float(text)
+    except ValueError:
+        _bad(item, f"FACTOR {text!r} is not a number")
+    try:
+        _check_factor(kind, factor)
+    except ValueError as error:
+        _bad(item, f"FACTOR {text!r}: {error}")
+    return factor
+
+
 def _bad(item: str, why: str) -> None:
     raise ValueError(f"bad sandbox fault {item!r}: {why}; valid kinds: {', '.join(FAULT_KINDS)}; syntax: {SYNTAX}")
 
@@ -182,7 +184,7 @@ def resolve_faults(spec: str | Sequence[Fault] | None, campaigns: Sequence[Sandb
         return faults
     seen: dict[str, int] = defaultdict(int)
     faults = []
-    for kind, start, target, factor in parse_graded_items(spec):
+    for kind, start, target, factor in parse_items(spec):
         if target is None:
             platform, account_id, campaign_id = choose_target(kind, campaigns, seed, seen[kind])
             seen[kind] += 1
@@ -249,30 +251,31 @@ def _faulted(out: DailyOutcome, faults: list[Fault], today: date) -> DailyOutcom
     spend, impressions, clicks = out.spend.copy(), out.impressions.copy(), out.clicks.copy()
     conversions, value = out.conversions.copy(), out.conversion_value.copy()
     keep = np.ones(len(offsets), dtype=bool)
+    # (metric, decimals kept): impressions and clicks stay whole counts for any factor.
+    delivery, outcomes = ((spend, 2), (impressions, 0), (clicks, 0)), ((conversions, 2), (value, 2))
     for f in faults:
         on = offsets >= (f.start - EPOCH).days
         if f.last is not None:
             on &= offsets <= (f.last - EPOCH).days
         if f.kind == "tracking_break":
-            conversions[on] = np.round(conversions[on] * f.multiplier, 2)
-            value[on] = np.round(value[on] * f.multiplier, 2)
+            _scale(outcomes, on, f.multiplier)
         elif f.kind == "spend_spike":
-            spend[on] = np.round(spend[on] * f.multiplier, 2)
-            impressions[on] = np.round(impressions[on] * f.multiplier)  # counts stay whole for any factor
-            clicks[on] = np.round(clicks[on] * f.multiplier)
+            _scale(delivery, on, f.multiplier)
         elif f.kind == "zero_delivery":
             keep &= ~on
         elif f.kind == "missing_day":
             keep &= ~(on & (age <= 1))
         else:  # restatement: only a fetch two or more days later sees it
             on &= age >= 2
-            spend[on] = np.round(spend[on] * f.multiplier, 2)
-            impressions[on] = np.round(impressions[on] * f.multiplier)  # counts stay whole for any factor
-            clicks[on] = np.round(clicks[on] * f.multiplier)
-            conversions[on] = np.round(conversions[on] * f.multiplier, 2)
-            value[on] = np.round(value[on] * f.multiplier, 2)
+            _scale((*delivery, *outcomes), on, f.multiplier)
     return DailyOutcome(
         dates=[d for d, k in zip(out.dates, keep, strict=True) if k],
         spend=spend[keep], impressions=impressions[keep], clicks=clicks[keep], conversions=conversions[keep],
         conversion_value=value[keep], effective_spend=out.effective_spend[keep],
     )
+
+
+def _scale(metrics: tuple[tuple[np.ndarray, int], ...], on: np.ndarray, factor: float) -> None:
+    """Multiply the days ``on`` of each (metric, decimals) by ``factor`` in place, rounded to its decimals."""
+    for metric, decimals in metrics:
+        metric[on] = np.round(metric[on] * factor, decimals)
