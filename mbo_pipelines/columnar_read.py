@@ -17,7 +17,8 @@ from psycopg import sql
 
 
 #: How ``copy_frame`` has PostgreSQL write NULL: unquoted ``\N``. Text equal to it comes quoted but would read
-#: back as missing too; no key, day or amount in the marts looks like that.
+#: back as missing too: no key, day or amount in the marts looks like that; a campaign named ``\N`` would read
+#: as unnamed.
 _COPY_NULL = "\\N"
 
 
